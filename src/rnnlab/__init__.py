@@ -1,0 +1,26 @@
+"""rnnlab: recurrent neural networks, readable and fast.
+
+The recurrent core: cells (one time step, equations in their docstrings), layers of cells
+unrolled over time with torch's argument and weight names, and initialisation schemes.
+"""
+
+from rnnlab.cells import CELLS, Cell, GRUCell, LSTMCell, RNNCell, make_cell
+from rnnlab.init import SCHEMES as INIT_SCHEMES
+from rnnlab.recurrent import GRU, LSTM, RNN, Recurrent
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CELLS",
+    "GRU",
+    "INIT_SCHEMES",
+    "LSTM",
+    "RNN",
+    "Cell",
+    "GRUCell",
+    "LSTMCell",
+    "RNNCell",
+    "Recurrent",
+    "__version__",
+    "make_cell",
+]

@@ -1,0 +1,42 @@
+"""Shared test helpers: float64 rnnlab layers paired with torch's own, weights copied."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import rnnlab
+
+#: (rnnlab cell name, matching torch module constructor)
+CELL_CASES = {
+    "rnn": lambda **kw: nn.RNN(nonlinearity="tanh", **kw),
+    "rnn-relu": lambda **kw: nn.RNN(nonlinearity="relu", **kw),
+    "lstm": lambda **kw: nn.LSTM(**kw),
+    "gru": lambda **kw: nn.GRU(**kw),
+}
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def make_pair(cell: str, fused: bool | None = None, **kwargs):
+    """A torch layer and an rnnlab layer with the same weights, both float64."""
+    reference = CELL_CASES[cell](**kwargs).double()
+    ours = rnnlab.Recurrent(cell, fused=fused, dtype=torch.float64, **kwargs)
+    ours.load_state_dict(reference.state_dict())
+    return reference, ours
+
+
+def state_tuple(state) -> tuple[torch.Tensor, ...]:
+    return (state,) if isinstance(state, torch.Tensor) else tuple(state)
+
+
+def random_state(cell: str, layers: int, batch: int | None, hidden: int):
+    shape = (layers, batch, hidden) if batch is not None else (layers, hidden)
+    h = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    if cell == "lstm":
+        return h, torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    return h
