@@ -8,6 +8,8 @@ from torch import nn
 
 import rnnlab
 
+TIGHT = {"rtol": 1e-10, "atol": 1e-12}
+
 #: (rnnlab cell name, matching torch module constructor)
 CELL_CASES = {
     "rnn": lambda **kw: nn.RNN(nonlinearity="tanh", **kw),
@@ -40,3 +42,13 @@ def random_state(cell: str, layers: int, batch: int | None, hidden: int):
     if cell == "lstm":
         return h, torch.randn(shape, dtype=torch.float64, requires_grad=True)
     return h
+
+
+def assert_same(actual, expected, **tolerance):
+    """Tensors, or (nested) tuples and lists of them, agree to float64 precision by default."""
+    if isinstance(expected, torch.Tensor):
+        torch.testing.assert_close(actual, expected, **(tolerance or TIGHT))
+        return
+    assert len(actual) == len(expected)
+    for a, e in zip(actual, expected, strict=True):
+        assert_same(a, e, **tolerance)

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import rnnlab
+from conftest import assert_same
 
-TIGHT = {"rtol": 1e-10, "atol": 1e-12}
 I, H, B = 3, 4, 2
 
 TORCH_CELLS = {
@@ -57,10 +57,10 @@ def test_step_matches_torch_cell_batched_and_unbatched(name, bias):
     for hx in (None, torch.randn(B, H, dtype=torch.float64)):
         if hx is not None and name == "lstm":
             hx = (hx, torch.randn(B, H, dtype=torch.float64))
-        torch.testing.assert_close(ours(x, hx), reference(x, hx), **TIGHT)
+        assert_same(ours(x, hx), reference(x, hx))
     h0 = torch.randn(H, dtype=torch.float64)
     unbatched_hx = (h0, h0.flip(0)) if name == "lstm" else h0
-    torch.testing.assert_close(ours(x[0], unbatched_hx), reference(x[0], unbatched_hx), **TIGHT)
+    assert_same(ours(x[0], unbatched_hx), reference(x[0], unbatched_hx))
 
 
 @pytest.mark.parametrize("name", list(TORCH_CELLS))
@@ -72,15 +72,12 @@ def test_sequence_equals_repeated_steps_and_one_layer_network(name):
     for t in range(6):
         state = cell(x[t], state)
         h = state[0] if name == "lstm" else state
-        torch.testing.assert_close(outputs[t], h, **TIGHT)
-    for a, e in zip(
-        final if name == "lstm" else (final,), state if name == "lstm" else (state,), strict=True
-    ):
-        torch.testing.assert_close(a, e, **TIGHT)
+        assert_same(outputs[t], h)
+    assert_same(final, state)
 
     layer = rnnlab.Recurrent(name, I, H, dtype=torch.float64)
     layer.load_state_dict({f"{k}_l0": v for k, v in cell.state_dict().items()})
-    torch.testing.assert_close(layer(x)[0], outputs, **TIGHT)
+    assert_same(layer(x)[0], outputs)
 
 
 def test_cell_without_weights_refuses_to_run_alone():

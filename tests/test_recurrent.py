@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnnlab
-from conftest import CELL_CASES, make_pair, random_state, state_tuple
+from conftest import CELL_CASES, assert_same, make_pair, random_state, state_tuple
 
-TIGHT = {"rtol": 1e-10, "atol": 1e-12}
 I, H, T, B = 4, 5, 7, 3
 
 
@@ -57,12 +56,7 @@ def test_matches_torch_outputs_states_and_gradients(
 
     expected = run_and_backward(reference, x, hx, weights)
     actual = run_and_backward(ours, x, hx, weights)
-    torch.testing.assert_close(actual[0], expected[0], **TIGHT)
-    for a, e in zip(actual[1], expected[1], strict=True):
-        torch.testing.assert_close(a, e, **TIGHT)
-    assert len(actual[2]) == len(expected[2])
-    for a, e in zip(actual[2], expected[2], strict=True):
-        torch.testing.assert_close(a, e, **TIGHT)
+    assert_same(actual, expected)
 
 
 @pytest.mark.parametrize("cell", list(CELL_CASES))
@@ -73,11 +67,7 @@ def test_state_dict_moves_both_ways(cell):
     back = CELL_CASES[cell](input_size=I, hidden_size=H, num_layers=2, bidirectional=True)
     back.double().load_state_dict(ours.state_dict())
     x = torch.randn(T, B, I, dtype=torch.float64)
-    out_ours, state_ours = ours(x)
-    out_back, state_back = back(x)
-    torch.testing.assert_close(out_ours, out_back, **TIGHT)
-    for a, e in zip(state_tuple(state_ours), state_tuple(state_back), strict=True):
-        torch.testing.assert_close(a, e, **TIGHT)
+    assert_same(ours(x), back(x))
 
 
 @pytest.mark.parametrize("cell", list(CELL_CASES))
@@ -88,12 +78,9 @@ def test_unbatched_input_matches_torch(cell, fused):
     )
     x = torch.randn(T, I, dtype=torch.float64)
     hx = random_state(cell, 4, None, H)
-    out_ref, state_ref = reference(x, hx)
-    out_ours, state_ours = ours(x, hx)
-    assert out_ours.shape == (T, 2 * H)
-    torch.testing.assert_close(out_ours, out_ref, **TIGHT)
-    for a, e in zip(state_tuple(state_ours), state_tuple(state_ref), strict=True):
-        torch.testing.assert_close(a, e, **TIGHT)
+    actual = ours(x, hx)
+    assert actual[0].shape == (T, 2 * H)
+    assert_same(actual, reference(x, hx))
 
 
 @pytest.mark.parametrize("cell", list(CELL_CASES))
@@ -110,9 +97,7 @@ def test_packed_sequence_matches_torch(cell, fused):
     out_ours, state_ours = ours(packed, hx)
     assert torch.equal(out_ours.batch_sizes, out_ref.batch_sizes)
     assert torch.equal(out_ours.sorted_indices, out_ref.sorted_indices)
-    torch.testing.assert_close(out_ours.data, out_ref.data, **TIGHT)
-    for a, e in zip(state_tuple(state_ours), state_tuple(state_ref), strict=True):
-        torch.testing.assert_close(a, e, **TIGHT)
+    assert_same((out_ours.data, state_ours), (out_ref.data, state_ref))
 
 
 # -- padding ----------------------------------------------------------------------------------
@@ -153,21 +138,22 @@ def test_padding_changes_nothing(cell, bidirectional, padding, fused):
     for b, seq in enumerate(sequences):
         alone_hx = tuple(s[:, b : b + 1] for s in state_tuple(hx))
         alone_out, alone_state = layer(seq.unsqueeze(1), layer.cell.from_state(alone_hx))
-        torch.testing.assert_close(output[mask[:, b], b], alone_out[:, 0], **TIGHT)
-        for s, a in zip(states, state_tuple(alone_state), strict=True):
-            torch.testing.assert_close(s[:, b], a[:, 0], **TIGHT)
+        assert_same(
+            (output[mask[:, b], b], *(s[:, b] for s in states)),
+            (alone_out[:, 0], *(a[:, 0] for a in state_tuple(alone_state))),
+        )
 
 
 def test_batch_first_mask_and_full_lengths():
     layer = rnnlab.LSTM(I, H, batch_first=True, bidirectional=True, dtype=torch.float64)
     x = torch.randn(B, T, I, dtype=torch.float64)
     plain = layer(x)[0]
-    torch.testing.assert_close(layer(x, lengths=[T] * B)[0], plain, **TIGHT)
+    assert_same(layer(x, lengths=[T] * B)[0], plain)
     mask = torch.ones(B, T, dtype=torch.bool)
     mask[0, 4:] = False
     masked = layer(x, mask=mask)[0]
-    torch.testing.assert_close(masked, layer(x, lengths=[4, T, T])[0], **TIGHT)
-    torch.testing.assert_close(masked[0, :4], layer(x[:1, :4])[0][0], **TIGHT)
+    assert_same(masked, layer(x, lengths=[4, T, T])[0])
+    assert_same(masked[0, :4], layer(x[:1, :4])[0][0])
 
 
 # -- chunking and paths -----------------------------------------------------------------------
@@ -188,9 +174,7 @@ def test_one_call_equals_chunks_with_carried_state(cell, fused, cuts):
     for start, stop in itertools.pairwise([0, *sorted(cuts), 16]):
         out, state = layer(x[start:stop], state)
         pieces.append(out)
-    torch.testing.assert_close(torch.cat(pieces), whole, **TIGHT)
-    for a, e in zip(state_tuple(state), state_tuple(whole_state), strict=True):
-        torch.testing.assert_close(a, e, **TIGHT)
+    assert_same((torch.cat(pieces), state), (whole, whole_state))
 
 
 @pytest.mark.parametrize("cell", list(CELL_CASES))
@@ -208,12 +192,7 @@ def test_fused_and_step_paths_agree_and_are_the_ones_taken(cell, monkeypatch):
         raise AssertionError("the step-by-step path ran where the fused kernel applies")
 
     monkeypatch.setattr(rnnlab.Recurrent, "_forward_steps", refuse)
-    for (out, state), (e_out, e_state) in zip(
-        [fused(x), fused(x, lengths=lengths)], expected, strict=True
-    ):
-        torch.testing.assert_close(out, e_out, **TIGHT)
-        for a, e in zip(state_tuple(state), state_tuple(e_state), strict=True):
-            torch.testing.assert_close(a, e, **TIGHT)
+    assert_same([fused(x), fused(x, lengths=lengths)], expected)
 
 
 def test_non_prefix_mask_falls_back_to_steps_or_refuses_when_fused_forced():
@@ -235,7 +214,7 @@ def test_dropout_acts_between_layers_in_training_only(fused):
     assert not torch.allclose(first, second), "training-mode dropout should be random"
     assert not torch.allclose(first, plain(x)[0])
     layer.eval()
-    torch.testing.assert_close(layer(x)[0], plain(x)[0], **TIGHT)
+    assert_same(layer(x)[0], plain(x)[0])
 
 
 # -- bad arguments ----------------------------------------------------------------------------

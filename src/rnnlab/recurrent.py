@@ -378,55 +378,42 @@ class RNN(Recurrent):
         )
 
 
-class LSTM(Recurrent):
+class _GatedSignature(Recurrent):
+    """The signature of ``torch.nn.LSTM`` / ``GRU``, for the cell named by ``cell_type``."""
+
+    cell_type: str
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            self.cell_type,
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            **kwargs,
+        )
+
+
+class LSTM(_GatedSignature):
     """LSTM with the signature of ``torch.nn.LSTM`` (equations in :class:`~rnnlab.LSTMCell`)."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        **kwargs,
-    ) -> None:
-        super().__init__(
-            "lstm",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            **kwargs,
-        )
+    cell_type = "lstm"
 
 
-class GRU(Recurrent):
+class GRU(_GatedSignature):
     """GRU with the signature of ``torch.nn.GRU`` (equations in :class:`~rnnlab.GRUCell`)."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        **kwargs,
-    ) -> None:
-        super().__init__(
-            "gru",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            **kwargs,
-        )
+    cell_type = "gru"
