@@ -134,19 +134,21 @@ class Cell(nn.Module):
 
         ``mask`` (T, B), True at real steps: a masked step leaves the state unchanged and outputs
         zeros, so padding never reaches the real steps or the final state. ``reverse`` runs
-        from t = T-1 down to 0. Autograd keeps about T*B*(G+2)*H scalars for the backward pass.
+        from t = T-1 down to 0. Memory: autograd keeps O(T*B*G*H) scalars, each step's gates.
         """
         steps = range(gi.shape[0] - 1, -1, -1) if reverse else range(gi.shape[0])
-        outputs: list[Tensor] = [gi] * gi.shape[0]
+        outputs: list[Tensor] = []
         for t in steps:
             new = self.recur(gi[t], state, weight_hh, bias_hh)
             if mask is None:
-                outputs[t] = new[0]
+                outputs.append(new[0])
             else:
                 keep = mask[t].unsqueeze(-1)
                 new = tuple(torch.where(keep, n, s) for n, s in zip(new, state, strict=True))
-                outputs[t] = new[0] * keep
+                outputs.append(new[0] * keep)
             state = new
+        if reverse:
+            outputs.reverse()
         return torch.stack(outputs), state
 
     def forward(self, input: Tensor, hx: Tensor | tuple[Tensor, ...] | None = None):
