@@ -1,7 +1,7 @@
 """The ``rnnlab`` command line: parse arguments, call the library, print.
 
-A mistake the user can make (a bad option value, and later a missing file or a corrupt
-checkpoint) ends with one line ``rnnlab: error: ...`` and exit status 2. Set RNNLAB_DEBUG=1 to
+A mistake the user can make (a bad option value, which the library reports as ValueError)
+ends with one line ``rnnlab: error: ...`` and exit status 2. Set RNNLAB_DEBUG=1 to
 see the traceback instead.
 """
 
@@ -14,10 +14,6 @@ from collections.abc import Sequence
 
 from rnnlab import __version__
 from rnnlab.cells import CELLS
-
-
-class UsageError(Exception):
-    """An error caused by the user's input; the CLI prints it on one line and exits with 2."""
 
 
 def _positive_int(text: str) -> int:
@@ -89,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return args.run(args)
-    except (UsageError, ValueError) as error:
+    except ValueError as error:
         if os.environ.get("RNNLAB_DEBUG"):
             raise
         print(f"rnnlab: error: {error}", file=sys.stderr)
