@@ -1,11 +1,14 @@
 """rnnlab: recurrent neural networks, readable and fast.
 
 The recurrent core: cells (one time step, equations in their docstrings), layers of cells
-unrolled over time with torch's argument and weight names, and initialisation schemes.
+unrolled over time with torch's argument and weight names, and initialisation schemes. On top of
+it, the character (byte, word) language model: ``LanguageModel`` with ``from_pretrained``,
+``save_pretrained`` and ``generate``; training lives in :mod:`rnnlab.training`.
 """
 
 from rnnlab.cells import CELLS, Cell, GRUCell, LSTMCell, RNNCell, make_cell
 from rnnlab.init import SCHEMES as INIT_SCHEMES
+from rnnlab.models import LanguageModel
 from rnnlab.recurrent import GRU, LSTM, RNN, Recurrent
 
 __version__ = "0.1.0"
@@ -19,6 +22,7 @@ __all__ = [
     "Cell",
     "GRUCell",
     "LSTMCell",
+    "LanguageModel",
     "RNNCell",
     "Recurrent",
     "__version__",

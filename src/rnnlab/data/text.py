@@ -1,0 +1,74 @@
+"""Reading training text: a file (with clear errors for the ways a file can be wrong), or the
+built-in default corpus, which every Python install has.
+"""
+
+from __future__ import annotations
+
+import sys
+import sysconfig
+from pathlib import Path
+
+DEFAULT_CORPUS_CHARS = 2_000_000
+
+
+def read_text(path: str | Path, level: str = "char", encoding: str = "utf-8") -> str | bytes:
+    """The contents of ``path``: bytes at the byte level, else text decoded with ``encoding``.
+
+    Raises ValueError with one line saying what is wrong and what to do for a missing,
+    unreadable, empty, binary or wrongly encoded file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"text file not found: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; give a text file")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror or error}") from None
+    if not data:
+        raise ValueError(f"{path} is empty; give a file with some text in it")
+    if level == "byte":
+        return data
+    if b"\x00" in data[:65536]:
+        raise ValueError(
+            f"{path} looks binary (it contains NUL bytes); to model its raw bytes use --level byte"
+        )
+    try:
+        return data.decode(encoding)
+    except LookupError:
+        raise ValueError(f"unknown encoding {encoding!r}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not valid {encoding} (byte {error.start} cannot be decoded); "
+            "pass its encoding with --encoding (for example --encoding latin-1), "
+            "or model raw bytes with --level byte"
+        ) from None
+
+
+def python_sources(limit: int = DEFAULT_CORPUS_CHARS) -> str:
+    """The default corpus: the running interpreter's own standard-library modules.
+
+    Top-level ``.py`` files of the standard library, in sorted file-name order, each preceded by
+    a ``# file: NAME`` line, concatenated until at least ``limit`` characters (whole files only).
+    The selection is fixed for a given Python version and needs no data files.
+    """
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    parts: list[str] = []
+    size = 0
+    for path in sorted(stdlib.glob("*.py")):
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        part = f"# file: {path.name}\n{source.rstrip()}\n\n"
+        parts.append(part)
+        size += len(part)
+        if size >= limit:
+            break
+    if not parts:
+        raise ValueError(
+            f"no standard-library sources found under {stdlib} (Python {sys.version.split()[0]}); "
+            "give a text file with --text"
+        )
+    return "".join(parts)

@@ -1,0 +1,180 @@
+"""Vocabularies: text <-> integer ids at the level of characters, bytes or words.
+
+A vocabulary is the bijection between symbols and ids 0..V-1 that a model was trained with; it
+is saved with the model as JSON (:meth:`Vocabulary.to_json`). Levels:
+
+- ``char``: every distinct character of the training text, in code-point order. A character the
+  vocabulary never saw is an error that names it (there is no unknown symbol).
+- ``byte``: the 256 byte values; any input encodes (str is encoded as UTF-8 first), and decoding
+  turns invalid UTF-8 into U+FFFD.
+- ``word``: the text split into runs of word characters, runs of whitespace and single other
+  characters (regex ``\\w+|\\s+|[^\\w\\s]``), so that joining the tokens gives the text back
+  exactly. Symbols are ordered by frequency; a word the vocabulary never saw encodes as the
+  explicit unknown token ``<unk>``.
+
+Losses are compared across levels per character (per byte at the byte level): a symbol's
+``lengths`` entry is how many characters (bytes) it stands for.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+LEVELS = ("char", "byte", "word")
+UNKNOWN = "<unk>"
+_WORD = re.compile(r"\w+|\s+|[^\w\s]")
+
+
+def check_level(level: str) -> str:
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+    return level
+
+
+def _shown(symbol: str) -> str:
+    """A symbol as an error message shows it: repr plus code point for single characters."""
+    if len(symbol) == 1:
+        return f"{symbol!r} (U+{ord(symbol):04X})"
+    return repr(symbol)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The symbols of one level; id i stands for ``symbols[i]`` (bytes: id = byte value)."""
+
+    level: str
+    symbols: tuple[str, ...]
+    unknown: str | None = None
+
+    def __post_init__(self) -> None:
+        check_level(self.level)
+        if not self.symbols:
+            raise ValueError("a vocabulary needs at least one symbol")
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError("vocabulary symbols must be distinct")
+        if self.unknown is not None and self.unknown not in self.symbols:
+            raise ValueError(f"the unknown token {self.unknown!r} is not among the symbols")
+        object.__setattr__(self, "_index", {s: i for i, s in enumerate(self.symbols)})
+
+    # -- building and saving ------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, level: str, text: str | bytes) -> Vocabulary:
+        """The vocabulary of ``text`` at ``level`` (all 256 bytes at the byte level)."""
+        check_level(level)
+        if level == "byte":
+            return cls("byte", tuple(chr(b) for b in range(256)))
+        if isinstance(text, bytes):
+            raise ValueError(f"a {level}-level vocabulary is built from str, not bytes")
+        if level == "char":
+            return cls("char", tuple(sorted(set(text))))
+        counts = Counter(tokenize_words(text))
+        ranked = sorted(counts, key=lambda s: (-counts[s], s))
+        return cls("word", (UNKNOWN, *(s for s in ranked if s != UNKNOWN)), UNKNOWN)
+
+    def to_json(self) -> dict:
+        if self.level == "byte":
+            return {"level": "byte"}
+        return {"level": self.level, "symbols": list(self.symbols), "unknown": self.unknown}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Vocabulary:
+        try:
+            level = data["level"]
+            if level == "byte":
+                return cls.build("byte", b"")
+            return cls(level, tuple(data["symbols"]), data.get("unknown"))
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"malformed vocabulary in config: {error}") from None
+
+    # -- encoding -----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def unit(self) -> str:
+        """What losses are normalised by: ``byte`` at the byte level, else ``char``."""
+        return "byte" if self.level == "byte" else "char"
+
+    def lengths(self) -> Tensor:
+        """(V,) how many characters (bytes) each symbol stands for."""
+        if self.level == "word":
+            return torch.tensor([len(s) for s in self.symbols], dtype=torch.float64)
+        return torch.ones(len(self.symbols), dtype=torch.float64)
+
+    def tokens(self, text: str | bytes) -> list[str]:
+        """``text`` split into this level's symbols (not yet checked against the vocabulary)."""
+        if self.level == "byte":
+            data = text.encode("utf-8") if isinstance(text, str) else text
+            return [chr(b) for b in data]
+        if isinstance(text, bytes):
+            raise ValueError(f"a {self.level}-level vocabulary encodes str, not bytes")
+        return list(text) if self.level == "char" else tokenize_words(text)
+
+    def encode(self, text: str | bytes, what: str = "the text") -> Tensor:
+        """(N,) int64 ids of ``text``. Unseen characters raise ValueError naming them (and
+        ``what`` holds them); unseen words become the unknown token."""
+        if self.level == "byte":
+            data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+            return torch.from_numpy(np.frombuffer(data, dtype=np.uint8).astype(np.int64))
+        if self.level == "char":
+            return self._encode_chars(text, what)
+        index, unk = self._index, self._index.get(self.unknown, -1)
+        return torch.tensor([index.get(s, unk) for s in self.tokens(text)], dtype=torch.int64)
+
+    def _encode_chars(self, text: str, what: str) -> Tensor:
+        if isinstance(text, bytes):
+            raise ValueError("a char-level vocabulary encodes str, not bytes")
+        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        table = np.array([ord(s) for s in self.symbols], dtype=np.uint32)
+        order = np.argsort(table)
+        pos = np.searchsorted(table[order], points).clip(max=len(table) - 1)
+        ids = order[pos]
+        missing = table[ids] != points
+        if missing.any():
+            unseen = sorted({chr(p) for p in points[missing]})
+            shown = ", ".join(_shown(c) for c in unseen[:5])
+            more = f" and {len(unseen) - 5} more" if len(unseen) > 5 else ""
+            raise ValueError(
+                f"{what} has {len(unseen)} character(s) the model never saw in training: "
+                f"{shown}{more}"
+            )
+        return torch.from_numpy(ids.astype(np.int64))
+
+    def unknown_count(self, ids: Tensor) -> int:
+        """How many of ``ids`` are the unknown token."""
+        if self.unknown is None:
+            return 0
+        return int((ids == self._index[self.unknown]).sum())
+
+    # -- decoding -----------------------------------------------------------------------------
+
+    def decode(self, ids: Iterable[int] | Tensor) -> str:
+        """The text of ``ids`` (bytes decoded as UTF-8, invalid sequences as U+FFFD)."""
+        ids = ids.tolist() if isinstance(ids, Tensor) else list(ids)
+        if self.level == "byte":
+            return bytes(ids).decode("utf-8", errors="replace")
+        return "".join(self.symbols[i] for i in ids)
+
+    def decoder(self) -> Callable[[int], str]:
+        """A streaming decoder: call it with one id at a time; it returns the text that id
+        completes ("" while a multi-byte UTF-8 character is still incomplete)."""
+        if self.level != "byte":
+            return self.symbols.__getitem__
+        incremental = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        return lambda i: incremental.decode(bytes((i,)))
+
+
+def tokenize_words(text: str) -> list[str]:
+    """Word-level tokens: words, whitespace runs and single other characters; they join back
+    to ``text`` exactly."""
+    return _WORD.findall(text)

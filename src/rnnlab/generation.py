@@ -1,0 +1,89 @@
+"""Sampling the next symbol from a model's logits, and the generation loop.
+
+The loop is the one the RNN material describes: prime the network with seed text, predict a
+distribution over the next symbol, choose one, feed it back, repeat. Choosing:
+
+- temperature T > 0: p_i = softmax(z / T)_i; T < 1 sharpens, T > 1 flattens;
+- top-k: keep the k most likely symbols; top-p (nucleus): keep the fewest most likely symbols
+  whose probabilities sum to at least p; both renormalise what is kept;
+- greedy: always the most likely symbol (argmax).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How the next symbol is chosen from the logits."""
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    greedy: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top_k must be a positive integer, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+
+
+def filtered_logits(logits: Tensor, sampling: Sampling) -> Tensor:
+    """(B, V) logits / T with the symbols outside top-k and top-p set to -inf."""
+    logits = logits.float() / sampling.temperature
+    if sampling.top_k is not None and sampling.top_k < logits.shape[-1]:
+        kth = logits.topk(sampling.top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if sampling.top_p is not None and sampling.top_p < 1:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        before = sorted_logits.softmax(-1).cumsum(-1) - sorted_logits.softmax(-1)
+        drop_sorted = before >= sampling.top_p  # mass before it already reaches p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def sample_next(
+    logits: Tensor, sampling: Sampling, generator: torch.Generator | None = None
+) -> Tensor:
+    """(B,) the chosen next ids for (B, V) logits."""
+    if sampling.greedy:
+        return logits.argmax(dim=-1)
+    probs = filtered_logits(logits, sampling).softmax(dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+Step = Callable[[Tensor, object], tuple[Tensor, object]]
+
+
+@torch.no_grad()
+def generate_ids(
+    step: Step,
+    prime: Tensor,
+    length: int,
+    sampling: Sampling,
+    generator: torch.Generator | None = None,
+    state=None,
+) -> Iterator[int]:
+    """Yield ``length`` ids, one at a time, continuing the (B=1) sequence ``prime``.
+
+    ``step(ids (1, T), state) -> (logits (1, T, V), state)`` runs the model on ids; the prime is
+    read in one call, then each chosen id is fed back as a one-step input. Sampling runs on
+    the CPU (with ``generator``) wherever the model runs.
+    """
+    if prime.numel() == 0:
+        raise ValueError("the prime must hold at least one symbol")
+    logits, state = step(prime.view(1, -1), state)
+    for position in range(length):
+        next_id = sample_next(logits[:, -1].float().cpu(), sampling, generator)
+        yield int(next_id)
+        if position + 1 < length:
+            logits, state = step(next_id.view(1, 1).to(prime.device), state)

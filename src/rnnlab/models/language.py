@@ -1,0 +1,179 @@
+"""The language model: given the symbols so far, a distribution over the next one.
+
+    x_t = E[s_t]  (learned embedding)   or   x_t = onehot(s_t)  (one-hot, V inputs)
+    h_t = RNN(x_t, h_{t-1})             (any rnnlab cell, stacked, with dropout between layers)
+    p(s_{t+1} | s_<=t) = softmax(W_hy dropout(h_t) + b_y)
+
+Trained by cross-entropy on the next symbol; saved as a checkpoint directory (``config.json``
+with the architecture and vocabulary, ``model.safetensors`` with the weights).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnlab.checkpoint import (
+    CONFIG,
+    WEIGHTS,
+    checkpoint_dir,
+    read_json,
+    read_tensors,
+    write_json,
+    write_tensors,
+)
+from rnnlab.data.vocab import Vocabulary
+from rnnlab.generation import Sampling, generate_ids
+from rnnlab.recurrent import Recurrent
+
+FORMAT = "rnnlab.language_model"
+
+
+class LanguageModel(nn.Module):
+    """A recurrent next-symbol model over a :class:`~rnnlab.data.Vocabulary`.
+
+    Args:
+        vocab: the symbols the model reads and predicts.
+        cell, hidden_size, num_layers, dropout, init, forget_bias: of the recurrent layers
+            (see :class:`rnnlab.Recurrent`); ``dropout`` also acts before the output layer.
+        embedding_size: size of the learned embedding, or None to feed one-hot vectors.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        cell: str = "lstm",
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        embedding_size: int | None = 64,
+        dropout: float = 0.0,
+        init: str = "default",
+        forget_bias: float | None = None,
+    ) -> None:
+        super().__init__()
+        if embedding_size is not None and embedding_size < 1:
+            raise ValueError(f"embedding_size must be positive or None, got {embedding_size}")
+        self.vocab = vocab
+        self.settings = {
+            "cell": cell,
+            "hidden_size": hidden_size,
+            "num_layers": num_layers,
+            "embedding_size": embedding_size,
+            "dropout": dropout,
+            "init": init,
+            "forget_bias": forget_bias,
+        }
+        size = len(vocab)
+        self.embedding = nn.Embedding(size, embedding_size) if embedding_size else None
+        self.rnn = Recurrent(
+            cell,
+            embedding_size or size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+            init=init,
+            forget_bias=forget_bias,
+        )
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, size)
+
+    def forward(self, ids: Tensor, state=None) -> tuple[Tensor, object]:
+        """ids (B, T) -> logits (B, T, V) and the final state (torch's form: h or (h, c))."""
+        if self.embedding is not None:
+            x = self.embedding(ids)
+        else:
+            x = F.one_hot(ids, len(self.vocab)).to(self.head.weight.dtype)
+        output, state = self.rnn(x, state)
+        return self.head(self.drop(output)), state
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def config(self) -> dict:
+        """Everything needed to rebuild the model (not its weights)."""
+        return {"format": FORMAT, "model": dict(self.settings), "vocab": self.vocab.to_json()}
+
+    def save_pretrained(self, directory: str | Path, meta: dict | None = None) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` (each atomically) into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config_path = directory / CONFIG
+        config = read_json(config_path) if config_path.is_file() else {}
+        config.update(self.config())
+        write_tensors(directory / WEIGHTS, self.state_dict(), meta)
+        write_json(config_path, config)
+        return directory
+
+    @classmethod
+    def from_config(cls, config: dict) -> LanguageModel:
+        if config.get("format") != FORMAT:
+            raise ValueError(
+                f"the checkpoint is not a language model (format {config.get('format')!r})"
+            )
+        try:
+            return cls(Vocabulary.from_json(config["vocab"]), **config["model"])
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"malformed language-model config: {error}") from None
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> LanguageModel:
+        """The model saved in checkpoint ``directory`` (best weights), in eval mode."""
+        directory = checkpoint_dir(directory)
+        model = cls.from_config(read_json(directory / CONFIG))
+        tensors, meta = read_tensors(directory / WEIGHTS)
+        try:
+            model.load_state_dict(tensors)
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()[0]
+            raise ValueError(f"{directory / WEIGHTS} does not fit its config: {first}") from None
+        model.checkpoint_meta = meta
+        return model.eval()
+
+    # -- generation ---------------------------------------------------------------------------
+
+    def default_prime(self) -> str:
+        """What generation starts from when no prime is given: a newline if the model knows it."""
+        if self.vocab.level == "byte" or "\n" in self.vocab.symbols:
+            return "\n"
+        return self.vocab.symbols[-1]
+
+    def generate(
+        self,
+        prime: str | None = None,
+        length: int = 500,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        seed: int | None = None,
+        stream: Callable[[str], object] | None = None,
+    ) -> str:
+        """Continue ``prime`` by ``length`` sampled symbols and return the new text.
+
+        ``stream`` is called with each piece of text as soon as it is chosen. A prime with
+        characters the model never saw raises ValueError naming them.
+        """
+        if length < 0:
+            raise ValueError(f"length must be >= 0, got {length}")
+        sampling = Sampling(temperature, top_k, top_p, greedy)
+        prime_ids = self.vocab.encode(prime or self.default_prime(), what="the prime")
+        prime_ids = prime_ids.to(self.head.weight.device)
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        decode = self.vocab.decoder()
+        was_training = self.training
+        self.eval()
+        pieces = []
+        try:
+            for next_id in generate_ids(self, prime_ids, length, sampling, generator):
+                piece = decode(next_id)
+                pieces.append(piece)
+                if stream is not None and piece:
+                    stream(piece)
+        finally:
+            self.train(was_training)
+        return "".join(pieces)
