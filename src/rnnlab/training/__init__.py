@@ -1,0 +1,17 @@
+"""Training: the TBPTT loop, its learning-rate schedule, validation and resumable checkpoints."""
+
+from rnnlab.training.evaluation import Evaluation, evaluate, unigram_entropy
+from rnnlab.training.schedule import learning_rate
+from rnnlab.training.trainer import Corpus, Trainer, TrainResult, TrainSettings, resume_settings
+
+__all__ = [
+    "Corpus",
+    "Evaluation",
+    "TrainResult",
+    "TrainSettings",
+    "Trainer",
+    "evaluate",
+    "learning_rate",
+    "resume_settings",
+    "unigram_entropy",
+]
