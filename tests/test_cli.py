@@ -1,4 +1,4 @@
-"""The command line and the README's two commands."""
+"""The command line: train, generate, evaluate, demo, each bad input, and the README's commands."""
 
 from __future__ import annotations
 
@@ -9,17 +9,54 @@ from pathlib import Path
 
 import pytest
 
+from rnnlab import LanguageModel
+from rnnlab.checkpoint import WEIGHTS
 from rnnlab.cli import main
-from rnnlab.demo import echo_batch, run_demo
 
 ROOT = Path(__file__).resolve().parents[1]
+TEXT = "".join(f"{i} little pigs went to market, said the wolf.\n" for i in range(300))
+SMALL = [
+    "--hidden",
+    "16",
+    "--layers",
+    "1",
+    "--embedding",
+    "8",
+    "--seq-len",
+    "16",
+    "--batch-size",
+    "4",
+    "--epochs",
+    "1",
+    "--evals",
+    "2",
+    "--sample-length",
+    "20",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    (root / "text.txt").write_text(TEXT)
+    assert main(["train", "--text", str(root / "text.txt"), "--out", str(root / "ck"), *SMALL]) == 0
+    return root
+
+
+def one_error_line(capsys, *pattern: str) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rnnlab: error: "), err
+    for p in pattern:
+        assert re.search(p, err[0]), err[0]
+    return err[0]
 
 
 def test_help_lists_the_commands(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
-    assert "demo" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert all(c in out for c in ("demo", "train", "generate", "evaluate"))
 
 
 def test_console_script_and_module_entry_points_run():
@@ -29,39 +66,113 @@ def test_console_script_and_module_entry_points_run():
             continue  # the package was not installed with its console script
         done = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        assert "demo" in done.stdout
+        assert "generate" in done.stdout
 
 
-def test_echo_batch_targets_are_the_inputs_delayed():
-    import torch
-
-    x, y = echo_batch(4, 10, 5, 3, torch.Generator().manual_seed(0))
-    assert torch.equal(y[:, 3:], x[:, :-3])
-    assert torch.all(y[:, :3] == -100)
+def test_train_writes_a_checkpoint_and_prints_a_sample(trained, capsys):
+    files = {p.name for p in (trained / "ck").iterdir()}
+    assert {"config.json", "model.safetensors", "trainer_state.safetensors"} <= files
+    assert not any(name.startswith(".") for name in files)  # no temporaries left
 
 
-def test_demo_learns_the_echo_task():
-    lines: list[str] = []
-    result = run_demo(steps=80, seed=0, echo=lines.append, progress=False)
-    assert result.steps == 80
-    assert result.last_loss < 0.5 * result.first_loss
-    assert result.accuracy > 3 * result.chance
-    assert "echo accuracy" in lines[-1]
+def test_generate_streams_the_prime_and_the_continuation(trained, capsys):
+    args = ["generate", str(trained / "ck"), "--prime", "3 little", "--length", "30"]
+    assert main([*args, "--seed", "1"]) == 0
+    first = capsys.readouterr().out
+    assert first.startswith("3 little") and len(first) == len("3 little") + 30 + 1
+    assert main([*args, "--seed", "1"]) == 0
+    assert capsys.readouterr().out == first
+    assert main([*args, "--top-k", "3", "--top-p", "0.9", "--temperature", "0.5"]) == 0
+    assert main([*args, "--greedy"]) == 0
 
 
-def test_demo_command_on_a_tiny_budget(capsys):
-    assert main(["demo", "--steps", "20", "--budget", "30", "--cell", "gru"]) == 0
+def test_evaluate_prints_nats_and_bits_per_char(trained, capsys):
+    assert main(["evaluate", str(trained / "ck"), "--text", str(trained / "text.txt")]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"trained \d+ steps .* loss [\d.]+ -> [\d.]+", out)
+    nats, bits = map(float, re.search(r"([\d.]+) nats/char, ([\d.]+) bits/char", out).groups())
+    assert bits == pytest.approx(nats / 0.693147, rel=1e-3)
 
 
-def test_demo_bad_input_is_one_line_and_status_2(capsys):
-    assert main(["demo", "--delay", "99"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("rnnlab: error: delay")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["demo", "--hidden", "0"])
-    assert exit_info.value.code == 2
+def test_resume_continues_a_stopped_run_and_refuses_changed_settings(trained, capsys):
+    ck = trained / "ck"
+    assert main(["train", "--resume", str(ck), "--sample-length", "0"]) == 0
+    assert "trained" in capsys.readouterr().out  # already finished: nothing more to do
+    assert main(["train", "--resume", str(ck), "--hidden", "32"]) == 2
+    one_error_line(capsys, "--hidden differs")
+    other = trained / "other.txt"
+    other.write_text(TEXT.upper())
+    assert main(["train", "--resume", str(ck), "--text", str(other)]) == 2
+    one_error_line(capsys, "differs from the one")
+
+
+def test_bad_inputs_end_with_one_line_and_status_2(trained, capsys, tmp_path):
+    ck = str(trained / "ck")
+    before = (trained / "ck" / WEIGHTS).read_bytes()
+    binary = tmp_path / "binary.bin"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("café au lait\n".encode("latin-1") * 50)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    short = tmp_path / "short.txt"
+    short.write_text("too short\n")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "config.json").write_text('{"format": "rnnlab.language_model"')
+    cases = [
+        (
+            ["train", "--text", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "a")],
+            ["not found"],
+        ),
+        (["train", "--text", str(empty), "--out", str(tmp_path / "a")], ["empty"]),
+        (
+            ["train", "--text", str(binary), "--out", str(tmp_path / "a")],
+            ["binary", "--level byte"],
+        ),
+        (
+            ["train", "--text", str(latin), "--out", str(tmp_path / "a")],
+            ["not valid utf-8", "--encoding", "--level byte"],
+        ),
+        (
+            ["train", "--text", str(short), "--out", str(tmp_path / "a")],
+            ["too short: 9 characters", "lower --batch-size or --seq-len"],
+        ),
+        (["train", "--text", str(trained / "text.txt"), "--out", ck], ["already holds"]),
+        (["generate", ck, "--prime", "XYZ"], ["the prime has 3 character", "'X'"]),
+        (["generate", str(tmp_path / "nowhere")], ["not found"]),
+        (["generate", str(corrupt)], ["corrupt"]),
+        (["evaluate", ck, "--text", str(latin), "--encoding", "latin-1"], ["never saw"]),
+    ]
+    for args, patterns in cases:
+        assert main(args) == 2, args
+        one_error_line(capsys, *patterns)
+    for bad in (["generate", ck, "--temperature", "0"], ["generate", ck, "--temperature", "-1"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(bad)
+        assert exit_info.value.code == 2
+        assert "must be a positive number" in capsys.readouterr().err
+    assert (trained / "ck" / WEIGHTS).read_bytes() == before
+    assert not (tmp_path / "a").exists()
+
+
+def test_byte_and_word_levels_train_and_generate(tmp_path, capsys):
+    (tmp_path / "t.txt").write_text(TEXT)
+    for level in ("byte", "word"):
+        out = tmp_path / level
+        args = ["train", "--text", str(tmp_path / "t.txt"), "--out", str(out), "--level", level]
+        assert main([*args, *SMALL]) == 0
+        assert LanguageModel.from_pretrained(out).vocab.level == level
+        assert main(["generate", str(out), "--prime", "7 little", "--length", "5"]) == 0
+    assert main(["evaluate", str(tmp_path / "word"), "--text", str(tmp_path / "t.txt")]) == 0
+    assert "nats/word" in capsys.readouterr().out
+
+
+def test_demo_on_a_text_file_prints_samples_before_and_after(tmp_path, capsys):
+    (tmp_path / "t.txt").write_text(TEXT * 3)
+    assert main(["demo", "--text", str(tmp_path / "t.txt"), "--budget", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "sample before training" in out and "sample after training" in out
+    assert re.search(r"validation loss [\d.]+ nats/char .* unigram entropy [\d.]+", out)
 
 
 def test_readme_commands_are_the_makefile_targets_and_ci_runs_the_test_one():

@@ -1,19 +1,24 @@
 """The ``rnnlab`` command line: parse arguments, call the library, print.
 
-A mistake the user can make (a bad option value, which the library reports as ValueError)
-ends with one line ``rnnlab: error: ...`` and exit status 2. Set RNNLAB_DEBUG=1 to
-see the traceback instead.
+A mistake the user can make (a missing or bad file, a bad option value; the library reports
+them as ValueError) ends with one line ``rnnlab: error: ...`` and exit status 2. Set
+RNNLAB_DEBUG=1 to see the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
 
 from rnnlab import __version__
 from rnnlab.cells import CELLS
+from rnnlab.data.vocab import LEVELS
+from rnnlab.init import SCHEMES
 
 
 def _positive_int(text: str) -> int:
@@ -30,6 +35,99 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _unit_interval(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _add_train_options(parser: argparse.ArgumentParser) -> None:
+    """The training settings (:class:`rnnlab.training.TrainSettings` fields). They default to
+    SUPPRESS so that the namespace holds only what was given: a resumed run can tell."""
+    from rnnlab.training import TrainSettings
+
+    d = TrainSettings()
+    group = parser.add_argument_group("model")
+    group.add_argument("--level", choices=LEVELS, help=f"symbols: char, byte or word ({d.level})")
+    group.add_argument("--cell", choices=list(CELLS), help=f"recurrent cell ({d.cell})")
+    group.add_argument("--hidden", type=_positive_int, help=f"hidden units per layer ({d.hidden})")
+    group.add_argument("--layers", type=_positive_int, help=f"stacked layers ({d.layers})")
+    inputs = group.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--embedding",
+        type=_positive_int,
+        metavar="SIZE",
+        help=f"learned embedding of this size for the inputs ({d.embedding})",
+    )
+    inputs.add_argument(
+        "--one-hot",
+        dest="embedding",
+        action="store_const",
+        const=None,
+        help="feed one-hot vectors instead of an embedding",
+    )
+    group.add_argument("--dropout", type=_fraction, help=f"dropout rate ({d.dropout})")
+    group.add_argument("--init", choices=SCHEMES, help=f"weight initialisation ({d.init})")
+    group.add_argument(
+        "--forget-bias", type=float, help="initial LSTM forget-gate bias (torch's default)"
+    )
+    group = parser.add_argument_group("training")
+    group.add_argument(
+        "--seq-len", type=_positive_int, help=f"BPTT length: steps per chunk ({d.seq_len})"
+    )
+    group.add_argument(
+        "--batch-size", type=_positive_int, help=f"parallel streams of text ({d.batch_size})"
+    )
+    group.add_argument("--lr", type=_positive_float, help=f"peak learning rate, AdamW ({d.lr})")
+    group.add_argument(
+        "--weight-decay", type=_non_negative_float, help=f"AdamW weight decay ({d.weight_decay})"
+    )
+    group.add_argument("--warmup", type=_positive_int, help=f"warm-up steps ({d.warmup})")
+    group.add_argument(
+        "--clip", type=_non_negative_float, help=f"gradient-norm clipping, 0 for none ({d.clip})"
+    )
+    group.add_argument(
+        "--epochs", type=_positive_int, help=f"passes over the text ({d.epochs} without --budget)"
+    )
+    group.add_argument(
+        "--budget",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="train for this wall-clock time; the learning-rate schedule is fitted to it",
+    )
+    group.add_argument(
+        "--val-fraction",
+        type=_fraction,
+        help=f"last part of the text held out for validation ({d.val_fraction})",
+    )
+    group.add_argument(
+        "--evals", type=_positive_int, help=f"validation passes over the run ({d.evals})"
+    )
+    group.add_argument("--seed", type=int, help=f"random seed ({d.seed})")
+    group.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        help="bfloat16 runs matrix products under autocast; auto picks it where the hardware "
+        f"has native bfloat16 ({d.precision})",
+    )
+    group.add_argument("--encoding", help=f"text encoding of the file ({d.encoding})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnlab",
@@ -40,40 +138,232 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="train a small recurrent network on a generated memory task and report",
-        description="Train a small recurrent network to echo each input symbol a few steps "
-        "later (generated data, nothing to download) and print loss and accuracy.",
+        help="train a character language model for about a minute and show samples",
+        description="Train a character-level language model on a built-in corpus (the Python "
+        "standard library's own sources, nothing to download) or on --text FILE, and print "
+        "samples before and after training and the validation loss.",
     )
-    demo.add_argument("--cell", choices=list(CELLS), default="lstm")
-    demo.add_argument("--hidden", type=_positive_int, default=64, help="hidden size (64)")
-    demo.add_argument("--layers", type=_positive_int, default=1, help="stacked layers (1)")
-    demo.add_argument("--steps", type=_positive_int, default=300, help="training steps (300)")
+    demo.add_argument("--text", metavar="FILE", help="train on this text instead")
     demo.add_argument(
-        "--budget",
-        type=_positive_float,
-        default=None,
-        metavar="SECONDS",
-        help="stop after this many seconds of training",
+        "--budget", type=_positive_float, default=60.0, metavar="SECONDS", help="(60)"
     )
-    demo.add_argument("--delay", type=int, default=3, help="echo delay in steps (3)")
+    demo.add_argument("--out", metavar="DIR", help="also keep the checkpoint here")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_run_demo)
+
+    train = commands.add_parser(
+        "train",
+        help="train a language model on a text file",
+        description="Train a character (or byte, or word) level language model by truncated "
+        "backpropagation through time and write a checkpoint directory (the best model by "
+        "validation loss, and the state to resume from). Ctrl-C stops after the current step "
+        "and saves; --resume continues.",
+        argument_default=argparse.SUPPRESS,
+    )
+    train.add_argument("--text", metavar="FILE", help="the training text")
+    train.add_argument("--out", metavar="DIR", help="checkpoint directory to write")
+    train.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
+    train.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs here")
+    train.add_argument(
+        "--sample-length",
+        type=int,
+        default=300,
+        metavar="N",
+        help="print a sample of N symbols at the end (300; 0 for none)",
+    )
+    _add_train_options(train)
+    train.set_defaults(run=_run_train)
+
+    generate = commands.add_parser(
+        "generate",
+        help="generate text from a checkpoint",
+        description="Prime the model with --prime, then repeatedly sample the next symbol and "
+        "feed it back; characters are printed as they are produced.",
+    )
+    generate.add_argument("checkpoint", metavar="DIR")
+    generate.add_argument("--prime", default=None, help="seed text (default: a newline)")
+    generate.add_argument("--length", type=int, default=500, help="symbols to generate (500)")
+    generate.add_argument(
+        "--temperature", type=_positive_float, default=1.0, help="> 0; lower is safer (1.0)"
+    )
+    generate.add_argument("--top-k", type=_positive_int, help="sample among the k likeliest")
+    generate.add_argument(
+        "--top-p", type=_unit_interval, help="sample from the smallest set with mass >= p"
+    )
+    generate.add_argument("--greedy", action="store_true", help="always take the likeliest")
+    generate.add_argument("--seed", type=int, default=None, help="for a repeatable sample")
+    generate.set_defaults(run=_run_generate)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="the loss of a checkpoint on a text, in nats and bits per character",
+        description="Read the text in order with the state carried and print the mean "
+        "cross-entropy in nats/char and bits/char (per byte at the byte level).",
+    )
+    evaluate.add_argument("checkpoint", metavar="DIR")
+    evaluate.add_argument("--text", metavar="FILE", required=True)
+    evaluate.add_argument("--encoding", default="utf-8")
+    evaluate.set_defaults(run=_run_evaluate)
     return parser
+
+
+# -- commands ---------------------------------------------------------------------------------
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from rnnlab.demo import run_demo
 
-    run_demo(
-        cell=args.cell,
-        hidden=args.hidden,
-        layers=args.layers,
-        steps=args.steps,
-        budget=args.budget,
-        delay=args.delay,
-        seed=args.seed,
+    run_demo(args.text, args.budget, args.out, args.seed, progress=sys.stderr.isatty())
+    return 0
+
+
+def _train_setup(args: argparse.Namespace):
+    """Settings, text, source, output directory and expected text digest (when resuming) of
+    a new or resumed run."""
+    from rnnlab.checkpoint import checkpoint_dir
+    from rnnlab.data import read_text
+    from rnnlab.training import TrainSettings, resume_settings
+
+    given = {k: getattr(args, k) for k in asdict(TrainSettings()) if hasattr(args, k)}
+    resume = getattr(args, "resume", None)
+    if resume is None:
+        if not hasattr(args, "text") or not hasattr(args, "out"):
+            raise ValueError("train needs --text FILE and --out DIR (or --resume DIR)")
+        settings = TrainSettings(**given)
+        out = Path(args.out)
+        text = read_text(args.text, settings.level, settings.encoding)
+        return settings, text, args.text, out, None
+    settings, data = resume_settings(checkpoint_dir(resume))
+    changed = [k for k, v in given.items() if getattr(settings, k) != v]
+    if changed:
+        raise ValueError(
+            f"--{changed[0].replace('_', '-')} differs from the run in {resume}; a resumed run "
+            "keeps its settings"
+        )
+    source = getattr(args, "text", None) or data.get("source")
+    if source == "python-stdlib":
+        from rnnlab.data import python_sources
+
+        text = python_sources()
+    elif source:
+        text = read_text(source, settings.level, settings.encoding)
+    else:
+        raise ValueError(f"{resume} does not record its text; pass --text FILE")
+    out = Path(getattr(args, "out", resume))
+    return settings, text, source, out, data.get("sha256")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from rnnlab.models import LanguageModel
+    from rnnlab.training import Corpus, Trainer
+
+    settings, text, source, out, digest = _train_setup(args)
+    corpus = Corpus.from_text(text, settings)
+    resume = getattr(args, "resume", None)
+    if resume is not None and corpus.digest != digest:
+        raise ValueError(f"the text differs from the one the run in {resume} was trained on")
+    trainer = Trainer(
+        corpus,
+        settings,
+        out,
         progress=sys.stderr.isatty(),
+        tensorboard=getattr(args, "tensorboard", None),
+        source=str(Path(source).resolve()) if source != "python-stdlib" else source,
     )
+    if resume is not None:
+        trainer.load_state(resume)
+        print(f"resuming {resume} at step {trainer.step}", flush=True)
+    unit = corpus.vocab.unit
+    print(
+        f"{corpus.train.numel():,} training and "
+        f"{0 if corpus.val is None else corpus.val.numel():,} validation symbols, "
+        f"vocabulary {len(corpus.vocab)} ({settings.level} level); "
+        f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters",
+        flush=True,
+    )
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGINT, previous)  # a second Ctrl-C interrupts at once
+        print("\nstopping after this step and saving ...", file=sys.stderr, flush=True)
+        trainer.request_stop()
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        result = trainer.fit()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if result.stopped:
+        print(f"stopped at step {result.steps}; continue with: rnnlab train --resume {out}")
+        return 130
+    best = (
+        ""
+        if result.best_val is None
+        else (
+            f"; best validation {result.best_val:.4f} nats/{unit} "
+            f"({result.best_val / 0.6931471805599453:.4f} bits/{unit}) at step {result.best_step}"
+        )
+    )
+    print(
+        f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.elapsed:.0f} s"
+        f"{best}; checkpoint: {out}"
+    )
+    if args.sample_length > 0:
+        model = LanguageModel.from_pretrained(out)
+        print("--- sample (temperature 0.8) ---")
+        prime = model.default_prime()
+        print(prime + model.generate(prime, args.sample_length, temperature=0.8, seed=0))
+    return 0
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    from rnnlab.generation import Sampling
+    from rnnlab.models import LanguageModel
+
+    model = LanguageModel.from_pretrained(args.checkpoint)
+    prime = args.prime if args.prime else model.default_prime()
+
+    def stream(piece: str) -> None:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    # Check the prime and the options before printing anything.
+    model.vocab.encode(prime, what="the prime")
+    Sampling(args.temperature, args.top_k, args.top_p, args.greedy)
+    sys.stdout.write(prime)
+    model.generate(
+        prime,
+        args.length,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        greedy=args.greedy,
+        seed=args.seed,
+        stream=stream,
+    )
+    sys.stdout.write("\n")
+    return 0
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from rnnlab.data import read_text
+    from rnnlab.models import LanguageModel
+    from rnnlab.training import evaluate
+
+    model = LanguageModel.from_pretrained(args.checkpoint)
+    text = read_text(args.text, model.vocab.level, args.encoding)
+    ids = model.vocab.encode(text, what=args.text)
+    if ids.numel() < 2:
+        raise ValueError(f"{args.text} is too short to evaluate (fewer than 2 symbols)")
+    result = evaluate(model, ids)
+    unit = result.unit
+    line = (
+        f"{args.text}: {result.per_unit:.4f} nats/{unit}, {result.bits_per_unit:.4f} bits/{unit} "
+        f"over {result.units:,.0f} {unit}s"
+    )
+    if model.vocab.level == "word":
+        unknown = model.vocab.unknown_count(ids)
+        line += f" ({result.per_token:.4f} nats/word; {unknown} unknown words)"
+    print(line)
     return 0
 
 
@@ -85,6 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return args.run(args)
+    except KeyboardInterrupt:
+        print("\nrnnlab: interrupted", file=sys.stderr)
+        return 130
     except ValueError as error:
         if os.environ.get("RNNLAB_DEBUG"):
             raise
