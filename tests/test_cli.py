@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,24 +17,8 @@ from rnnlab.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = "".join(f"{i} little pigs went to market, said the wolf.\n" for i in range(300))
-SMALL = [
-    "--hidden",
-    "16",
-    "--layers",
-    "1",
-    "--embedding",
-    "8",
-    "--seq-len",
-    "16",
-    "--batch-size",
-    "4",
-    "--epochs",
-    "1",
-    "--evals",
-    "2",
-    "--sample-length",
-    "20",
-]
+MODEL = ["--hidden", "16", "--layers", "1", "--embedding", "8", "--seq-len", "16"]
+SMALL = [*MODEL, "--batch-size", "4", "--epochs", "1", "--evals", "2", "--sample-length", "20"]
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +168,27 @@ def test_readme_commands_are_the_makefile_targets_and_ci_runs_the_test_one():
     assert "make demo" in readme and "make test" in readme
     assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     assert re.search(r"^make test$", ci, re.M)
+
+
+def test_ctrl_c_saves_and_resume_finishes_the_run(tmp_path, capsys):
+    (tmp_path / "t.txt").write_text(TEXT)
+    out = tmp_path / "ck"
+    args = [*MODEL, "--batch-size", "4", "--epochs", "20", "--evals", "20", "--sample-length", "0"]
+    command = [sys.executable, "-m", "rnnlab", "train", "--text", str(tmp_path / "t.txt")]
+    process = subprocess.Popen(
+        [*command, "--out", str(out), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    while "nats/char" not in (line := process.stdout.readline()):  # a validation is done
+        assert line, process.stderr.read()
+    process.send_signal(signal.SIGINT)
+    out_text, err_text = process.communicate(timeout=120)
+    assert process.returncode == 130, err_text
+    assert f"continue with: rnnlab train --resume {out}" in out_text
+    assert main(["train", "--resume", str(out), "--sample-length", "0"]) == 0
+    resumed = capsys.readouterr().out
+    assert re.search(r"resuming .* at step [1-9]", resumed)
+    assert "(20.00 epochs)" in resumed

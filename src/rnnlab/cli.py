@@ -8,6 +8,7 @@ RNNLAB_DEBUG=1 to see the traceback instead.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -300,7 +301,7 @@ def _run_train(args: argparse.Namespace) -> int:
         if result.best_val is None
         else (
             f"; best validation {result.best_val:.4f} nats/{unit} "
-            f"({result.best_val / 0.6931471805599453:.4f} bits/{unit}) at step {result.best_step}"
+            f"({result.best_val / math.log(2):.4f} bits/{unit}) at step {result.best_step}"
         )
     )
     print(

@@ -2,23 +2,28 @@
 
 With no text given it trains on the built-in default corpus, the running Python's own
 standard-library sources (:func:`rnnlab.data.python_sources`), so it works on a fresh machine
-with no data files. It prints a sample before training (noise), trains with the default
-settings for the budget, then prints the validation loss against the unigram entropy of the text
-(what a model that ignores context would get) and a sample after training.
+with no data files. It prints a sample before training (noise), trains with the settings for a
+short run (:data:`DEMO_SETTINGS`), then prints the validation loss against the unigram entropy
+of the text (what a model that ignores context would get) and a sample after training.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from rnnlab.data.text import python_sources, read_text
 from rnnlab.training.evaluation import unigram_entropy
-from rnnlab.training.trainer import Corpus, Trainer, TrainSettings
+from rnnlab.training.settings import Corpus, TrainSettings
+from rnnlab.training.trainer import Trainer
 
 SAMPLE_LENGTH = 300
 DEFAULT_SOURCE = "python-stdlib"  # how a checkpoint's config names the default corpus
+# A one-minute run is too short to overfit: a smaller model without dropout learns fastest
+# (tiny Shakespeare, 60 s on 2 cores: 1.48 nats/char against 1.53 for the training defaults).
+DEMO_SETTINGS = {"hidden": 256, "dropout": 0.0, "evals": 5}
 
 
 @dataclass
@@ -44,7 +49,7 @@ def run_demo(
         corpus_text, source = python_sources(), "the Python standard library's own sources"
     else:
         corpus_text, source = read_text(text), str(text)
-    settings = TrainSettings(budget=budget, evals=5, seed=seed)
+    settings = TrainSettings(**DEMO_SETTINGS, budget=budget, seed=seed)
     corpus = Corpus.from_text(corpus_text, settings)
     echo(
         f"corpus: {source}, {len(corpus_text):,} characters, {len(corpus.vocab)} distinct; "
@@ -68,7 +73,7 @@ def run_demo(
     echo(f"\n--- sample after training ---\n{prime or ''}{after}\n")
     echo(
         f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.elapsed:.0f} s: "
-        f"validation loss {val:.3f} nats/char ({val / 0.6931471805599453:.3f} bits/char); "
+        f"validation loss {val:.3f} nats/char ({val / math.log(2):.3f} bits/char); "
         f"unigram entropy {unigram:.3f} nats/char"
     )
     return DemoResult(before, after, val, unigram, result.steps)

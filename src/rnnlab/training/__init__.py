@@ -2,7 +2,8 @@
 
 from rnnlab.training.evaluation import Evaluation, evaluate, unigram_entropy
 from rnnlab.training.schedule import learning_rate
-from rnnlab.training.trainer import Corpus, Trainer, TrainResult, TrainSettings, resume_settings
+from rnnlab.training.settings import Corpus, TrainSettings
+from rnnlab.training.trainer import Trainer, TrainResult, resume_settings
 
 __all__ = [
     "Corpus",
