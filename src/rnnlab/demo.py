@@ -20,6 +20,7 @@ from rnnlab.training.settings import Corpus, TrainSettings
 from rnnlab.training.trainer import Trainer
 
 SAMPLE_LENGTH = 300
+TEMPERATURE = 0.9  # lower tends to lock a one-minute model into runs of spaces
 DEFAULT_SOURCE = "python-stdlib"  # how a checkpoint's config names the default corpus
 # A one-minute run is too short to overfit: a smaller model without dropout learns fastest
 # (tiny Shakespeare, 60 s on 2 cores: 1.48 nats/char against 1.53 for the training defaults).
@@ -60,14 +61,14 @@ def run_demo(
     )
     model = trainer.model
     prime = prime or ("def " if "d" in corpus.vocab.symbols and text is None else None)
-    before = model.generate(prime, SAMPLE_LENGTH, temperature=0.8, seed=seed)
+    before = model.generate(prime, SAMPLE_LENGTH, temperature=TEMPERATURE, seed=seed)
     echo(f"\n--- sample before training ---\n{prime or ''}{before}\n")
     echo(
         f"training a {settings.layers}-layer {settings.cell.upper()} of {settings.hidden} units "
         f"for {budget:g} s ..."
     )
     result = trainer.fit()
-    after = model.generate(prime, SAMPLE_LENGTH, temperature=0.8, seed=seed)
+    after = model.generate(prime, SAMPLE_LENGTH, temperature=TEMPERATURE, seed=seed)
     unigram = unigram_entropy(corpus.val, corpus.vocab)
     val = trainer.validation().per_unit
     echo(f"\n--- sample after training ---\n{prime or ''}{after}\n")
