@@ -161,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
         "and saves; --resume continues.",
         argument_default=argparse.SUPPRESS,
     )
-    train.add_argument("--text", metavar="FILE", help="the training text")
+    train.add_argument(
+        "--text", metavar="FILE", help="the training text (python-stdlib: the built-in corpus)"
+    )
     train.add_argument("--out", metavar="DIR", help="checkpoint directory to write")
     train.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
     train.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs here")
@@ -222,7 +224,7 @@ def _train_setup(args: argparse.Namespace):
     """Settings, text, source, output directory and expected text digest (when resuming) of
     a new or resumed run."""
     from rnnlab.checkpoint import checkpoint_dir
-    from rnnlab.data import read_text
+    from rnnlab.data import read_source
     from rnnlab.training import TrainSettings, resume_settings
 
     given = {k: getattr(args, k) for k in asdict(TrainSettings()) if hasattr(args, k)}
@@ -231,9 +233,8 @@ def _train_setup(args: argparse.Namespace):
         if not hasattr(args, "text") or not hasattr(args, "out"):
             raise ValueError("train needs --text FILE and --out DIR (or --resume DIR)")
         settings = TrainSettings(**given)
-        out = Path(args.out)
-        text = read_text(args.text, settings.level, settings.encoding)
-        return settings, text, args.text, out, None
+        text, source = read_source(args.text, settings.level, settings.encoding)
+        return settings, text, source, Path(args.out), None
     settings, data = resume_settings(checkpoint_dir(resume))
     changed = [k for k, v in given.items() if getattr(settings, k) != v]
     if changed:
@@ -242,16 +243,10 @@ def _train_setup(args: argparse.Namespace):
             "keeps its settings"
         )
     source = getattr(args, "text", None) or data.get("source")
-    if source == "python-stdlib":
-        from rnnlab.data import python_sources
-
-        text = python_sources()
-    elif source:
-        text = read_text(source, settings.level, settings.encoding)
-    else:
+    if not source:
         raise ValueError(f"{resume} does not record its text; pass --text FILE")
-    out = Path(getattr(args, "out", resume))
-    return settings, text, source, out, data.get("sha256")
+    text, source = read_source(source, settings.level, settings.encoding)
+    return settings, text, source, Path(getattr(args, "out", resume)), data.get("sha256")
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -269,7 +264,7 @@ def _run_train(args: argparse.Namespace) -> int:
         out,
         progress=sys.stderr.isatty(),
         tensorboard=getattr(args, "tensorboard", None),
-        source=str(Path(source).resolve()) if source != "python-stdlib" else source,
+        source=source,
     )
     if resume is not None:
         trainer.load_state(resume)

@@ -14,14 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnlab.data.text import python_sources, read_text
+from rnnlab.data.text import DEFAULT_SOURCE, read_source
 from rnnlab.training.evaluation import unigram_entropy
 from rnnlab.training.settings import Corpus, TrainSettings
 from rnnlab.training.trainer import Trainer
 
 SAMPLE_LENGTH = 300
 TEMPERATURE = 0.9  # lower tends to lock a one-minute model into runs of spaces
-DEFAULT_SOURCE = "python-stdlib"  # how a checkpoint's config names the default corpus
 # A one-minute run is too short to overfit: a smaller model without dropout learns fastest
 # (tiny Shakespeare, 60 s on 2 cores: 1.48 nats/char against 1.53 for the training defaults).
 DEMO_SETTINGS = {"hidden": 256, "dropout": 0.0, "evals": 5}
@@ -46,19 +45,15 @@ def run_demo(
     prime: str | None = None,
 ) -> DemoResult:
     """Train a character model on ``text`` (a file; default corpus if None) and show samples."""
-    if text is None:
-        corpus_text, source = python_sources(), "the Python standard library's own sources"
-    else:
-        corpus_text, source = read_text(text), str(text)
+    corpus_text, source = read_source(text)
     settings = TrainSettings(**DEMO_SETTINGS, budget=budget, seed=seed)
     corpus = Corpus.from_text(corpus_text, settings)
+    shown = "the Python standard library's own sources" if source == DEFAULT_SOURCE else text
     echo(
-        f"corpus: {source}, {len(corpus_text):,} characters, {len(corpus.vocab)} distinct; "
+        f"corpus: {shown}, {len(corpus_text):,} characters, {len(corpus.vocab)} distinct; "
         f"the last {settings.val_fraction:.0%} is held out for validation"
     )
-    trainer = Trainer(
-        corpus, settings, out, echo=echo, progress=progress, source=str(text or DEFAULT_SOURCE)
-    )
+    trainer = Trainer(corpus, settings, out, echo=echo, progress=progress, source=source)
     model = trainer.model
     prime = prime or ("def " if "d" in corpus.vocab.symbols and text is None else None)
     before = model.generate(prime, SAMPLE_LENGTH, temperature=TEMPERATURE, seed=seed)

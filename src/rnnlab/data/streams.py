@@ -32,10 +32,16 @@ def as_streams(ids: Tensor, streams: int) -> tuple[Tensor, Tensor]:
     return x, y
 
 
+def chunk(x: Tensor, y: Tensor, index: int, seq_len: int) -> tuple[Tensor, Tensor]:
+    """Chunk ``index``: columns [index * seq_len, (index + 1) * seq_len) of every stream."""
+    columns = slice(index * seq_len, (index + 1) * seq_len)
+    return x[:, columns], y[:, columns]
+
+
 def chunks(x: Tensor, y: Tensor, seq_len: int) -> Iterator[tuple[Tensor, Tensor]]:
-    """Consecutive column chunks of ``seq_len`` steps (the last one may be shorter)."""
-    for start in range(0, x.shape[1], seq_len):
-        yield x[:, start : start + seq_len], y[:, start : start + seq_len]
+    """All chunks in order (the last one may be shorter)."""
+    for index in range(chunk_count(x, seq_len)):
+        yield chunk(x, y, index, seq_len)
 
 
 def chunk_count(x: Tensor, seq_len: int) -> int:

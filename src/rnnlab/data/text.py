@@ -9,6 +9,17 @@ import sysconfig
 from pathlib import Path
 
 DEFAULT_CORPUS_CHARS = 2_000_000
+DEFAULT_SOURCE = "python-stdlib"  # how a checkpoint's config names the built-in corpus
+
+
+def read_source(
+    source: str | Path | None, level: str = "char", encoding: str = "utf-8"
+) -> tuple[str | bytes, str]:
+    """The text of a training source and the name a checkpoint records for it: the built-in
+    corpus for None or ``DEFAULT_SOURCE``, else the file (recorded by its absolute path)."""
+    if source is None or str(source) == DEFAULT_SOURCE:
+        return python_sources(), DEFAULT_SOURCE
+    return read_text(source, level, encoding), str(Path(source).resolve())
 
 
 def read_text(path: str | Path, level: str = "char", encoding: str = "utf-8") -> str | bytes:

@@ -34,7 +34,7 @@ from rnnlab.checkpoint import (
     write_json,
     write_tensors,
 )
-from rnnlab.data.streams import IGNORE, as_streams, chunk_count, detach_state
+from rnnlab.data.streams import IGNORE, as_streams, chunk, chunk_count, detach_state
 from rnnlab.training.evaluation import Evaluation, evaluate
 from rnnlab.training.schedule import learning_rate
 from rnnlab.training.settings import Corpus, TrainSettings, resolve_precision
@@ -158,14 +158,15 @@ class Trainer:
                     f"{rate:,.0f} {self.corpus.vocab.unit}s/s",
                     refresh=False,
                 )
-                bar.update(int(1000 * min(1.0, self.progress())) - bar.n)
+                done = self.progress()
+                bar.update(int(1000 * min(1.0, done)) - bar.n)
                 if writer is not None and self.step % 10 == 0:
                     writer.add_scalar("train/loss", loss, self.step)
                     writer.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], self.step)
                 if self.on_step is not None:
                     self.on_step(self, self.step, loss)
-                if self.progress() >= (self.evals_done + 1) / s.evals or self.progress() >= 1:
-                    self.evals_done = min(s.evals, int(self.progress() * s.evals))
+                if done >= min(1.0, (self.evals_done + 1) / s.evals):
+                    self.evals_done = min(s.evals, int(done * s.evals))
                     self._validate(writer)
                     self.elapsed = time.perf_counter() - clock
             if self._stop:
@@ -187,11 +188,10 @@ class Trainer:
 
     def _train_step(self) -> float:
         s = self.settings
-        chunk = self.step % self.chunks_per_epoch
-        if chunk == 0:
+        index = self.step % self.chunks_per_epoch
+        if index == 0:
             self.state = None
-        columns = slice(chunk * s.seq_len, (chunk + 1) * s.seq_len)
-        x, y = self.x[:, columns], self.y[:, columns]
+        x, y = chunk(self.x, self.y, index, s.seq_len)
         lr = learning_rate(self.step, self.progress(), s.lr, s.warmup)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
