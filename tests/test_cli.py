@@ -136,7 +136,7 @@ def test_bad_inputs_end_with_one_line_and_status_2(trained, capsys, tmp_path):
         with pytest.raises(SystemExit) as exit_info:
             main(bad)
         assert exit_info.value.code == 2
-        assert "must be a positive number" in capsys.readouterr().err
+        one_error_line(capsys, "--temperature: must be a positive number")
     assert (trained / "ck" / WEIGHTS).read_bytes() == before
     assert not (tmp_path / "a").exists()
 

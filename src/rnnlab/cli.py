@@ -22,6 +22,13 @@ from rnnlab.data.vocab import LEVELS
 from rnnlab.init import SCHEMES
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's error format: one line, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"rnnlab: error: {message} (see {self.prog} --help)\n")
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -130,7 +137,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rnnlab",
         description="Recurrent neural networks: train, generate, look inside.",
     )
