@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         "hidden 100, sequences of 25, Adagrad 0.1). Without --text it reads the built-in corpus.",
     )
     scratch.add_argument("--text", metavar="FILE", help="training text (default: built-in)")
-    scratch.add_argument("--cell", choices=["rnn", "rnn-relu", "lstm", "gru"], default="rnn")
+    scratch.add_argument("--cell", choices=list(CELLS), default="rnn", help="(rnn)")
     scratch.add_argument("--hidden", type=_positive_int, default=100, help="(100)")
     scratch.add_argument("--layers", type=_positive_int, default=1, help="(1)")
     scratch.add_argument("--seq-len", type=_positive_int, default=25, help="BPTT length (25)")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab.cells import CELLS, GRUCell, LSTMCell, RNNCell
+
 
 def sigmoid(a: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * a))  # = 1 / (1 + exp(-a)), without overflow
@@ -131,14 +133,9 @@ class GRU:
 
 
 def make(name: str):
-    """The cell for a name as rnnlab uses them: rnn (tanh), rnn-tanh, rnn-relu, lstm, gru."""
-    cells = {
-        "rnn": lambda: RNN("tanh"),
-        "rnn-tanh": lambda: RNN("tanh"),
-        "rnn-relu": lambda: RNN("relu"),
-        "lstm": LSTM,
-        "gru": GRU,
-    }
-    if name not in cells:
-        raise ValueError(f"cell must be one of {', '.join(cells)}, got {name!r}")
-    return cells[name]()
+    """The NumPy twin of the cell rnnlab calls ``name`` (see :data:`rnnlab.cells.CELLS`)."""
+    if name not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {name!r}")
+    torch_cell, options = CELLS[name]
+    twins = {RNNCell: RNN, LSTMCell: LSTM, GRUCell: GRU}
+    return twins[torch_cell](**options)

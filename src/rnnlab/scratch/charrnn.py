@@ -8,6 +8,7 @@ LSTM/GRU cells, stacked layers and B parallel streams (``batch_size``). Weights 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from rnnlab.checkpoint import atomic_write
 from rnnlab.data.streams import as_streams, chunk, chunk_count
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.scratch.network import Network
@@ -90,11 +92,9 @@ class CharRNN:
 
     def save(self, path: str | Path) -> None:
         """Write the weights and config as ``.npz``, atomically (temporary file, then rename)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as file:
-            np.savez(file, config=np.array(json.dumps(self.config())), **self.params)
-        tmp.replace(path)
+        buffer = io.BytesIO()
+        np.savez(buffer, config=np.array(json.dumps(self.config())), **self.params)
+        atomic_write(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | Path) -> CharRNN:
