@@ -44,7 +44,8 @@ def filtered_logits(logits: Tensor, sampling: Sampling) -> Tensor:
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if sampling.top_p is not None and sampling.top_p < 1:
         sorted_logits, order = logits.sort(dim=-1, descending=True)
-        before = sorted_logits.softmax(-1).cumsum(-1) - sorted_logits.softmax(-1)
+        probs = sorted_logits.softmax(-1)
+        before = probs.cumsum(-1) - probs
         drop_sorted = before >= sampling.top_p  # mass before it already reaches p
         drop = drop_sorted.scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
