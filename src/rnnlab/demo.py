@@ -65,7 +65,7 @@ def run_demo(
     result = trainer.fit()
     after = model.generate(prime, SAMPLE_LENGTH, temperature=TEMPERATURE, seed=seed)
     unigram = unigram_entropy(corpus.val, corpus.vocab)
-    val = trainer.validation().per_unit
+    val = result.evals[-1][1]  # the run ends with a validation pass of the final model
     echo(f"\n--- sample after training ---\n{prime or ''}{after}\n")
     echo(
         f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.elapsed:.0f} s: "
