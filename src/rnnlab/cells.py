@@ -43,6 +43,9 @@ class Cell(nn.Module):
     gates: ClassVar[int]
     #: names of the state tensors, ``("h",)`` or ``("h", "c")``
     state_names: ClassVar[tuple[str, ...]] = ("h",)
+    #: True if a step depends on the two projections only through their sum ``gi + gh`` (then
+    #: :meth:`activate` takes that sum, and both products can be one, on [x, h])
+    additive: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -77,6 +80,16 @@ class Cell(nn.Module):
 
     def recur(self, gi: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None) -> State:
         """One step given the input projection ``gi = W_ih x_t + b_ih`` of shape (B, G*H)."""
+        return self.update(gi, F.linear(state[0], weight_hh, bias_hh), state)
+
+    def update(self, gi: Tensor, gh: Tensor, state: State) -> State:
+        """The elementwise rest of a step, given both projections: ``gi = W_ih x_t + b_ih`` and
+        ``gh = W_hh h_{t-1} + b_hh``, each (B, G*H). Callers that compute the products their own
+        way (a prepacked kernel for generation) share the equation through this."""
+        return self.activate(gi + gh, state)
+
+    def activate(self, z: Tensor, state: State) -> State:
+        """For :attr:`additive` cells: the step given the pre-activation sum ``z = gi + gh``."""
         raise NotImplementedError
 
     @property
@@ -212,6 +225,7 @@ class RNNCell(Cell):
     """
 
     gates = 1
+    additive = True
     activations: ClassVar[dict[str, Callable[[Tensor], Tensor]]] = {
         "tanh": torch.tanh,
         "relu": torch.relu,
@@ -230,9 +244,8 @@ class RNNCell(Cell):
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, bias, **kwargs)
 
-    def recur(self, gi: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None) -> State:
-        (h,) = state
-        return (self.activations[self.nonlinearity](gi + F.linear(h, weight_hh, bias_hh)),)
+    def activate(self, z: Tensor, state: State) -> State:
+        return (self.activations[self.nonlinearity](z),)
 
     @property
     def fused_kernel(self) -> Callable:
@@ -258,10 +271,11 @@ class LSTMCell(Cell):
 
     gates = 4
     state_names = ("h", "c")
+    additive = True
 
-    def recur(self, gi: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None) -> State:
-        h, c = state
-        i, f, g, o = (gi + F.linear(h, weight_hh, bias_hh)).chunk(4, dim=-1)
+    def activate(self, z: Tensor, state: State) -> State:
+        c = state[1]
+        i, f, g, o = z.chunk(4, dim=-1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c), c
 
@@ -284,10 +298,10 @@ class GRUCell(Cell):
 
     gates = 3
 
-    def recur(self, gi: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None) -> State:
+    def update(self, gi: Tensor, gh: Tensor, state: State) -> State:
         (h,) = state
         ir, iz, in_ = gi.chunk(3, dim=-1)
-        hr, hz, hn = F.linear(h, weight_hh, bias_hh).chunk(3, dim=-1)
+        hr, hz, hn = gh.chunk(3, dim=-1)
         r = torch.sigmoid(ir + hr)
         z = torch.sigmoid(iz + hz)
         n = torch.tanh(in_ + r * hn)
