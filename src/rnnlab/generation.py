@@ -66,6 +66,30 @@ Step = Callable[[Tensor, object], tuple[Tensor, object]]
 
 
 @torch.no_grad()
+def sample_ids(
+    step: Step,
+    prime: Tensor,
+    length: int,
+    sampling: Sampling,
+    generator: torch.Generator | None = None,
+    state=None,
+) -> Iterator[Tensor]:
+    """Yield ``length`` steps of (B,) chosen ids, continuing each row of ``prime`` (B, T).
+
+    ``step(ids (B, T), state) -> (logits (B, T, V), state)`` runs the model on ids; the prime is
+    read in one call, then the chosen ids are fed back as a one-step input. Sampling runs on the
+    CPU (with ``generator``) wherever the model runs.
+    """
+    if prime.dim() != 2 or prime.shape[1] == 0:
+        raise ValueError("the prime must hold at least one symbol")
+    logits, state = step(prime, state)
+    for position in range(length):
+        next_ids = sample_next(logits[:, -1].float().cpu(), sampling, generator)
+        yield next_ids
+        if position + 1 < length:
+            logits, state = step(next_ids.view(-1, 1).to(prime.device), state)
+
+
 def generate_ids(
     step: Step,
     prime: Tensor,
@@ -74,17 +98,21 @@ def generate_ids(
     generator: torch.Generator | None = None,
     state=None,
 ) -> Iterator[int]:
-    """Yield ``length`` ids, one at a time, continuing the (B=1) sequence ``prime``.
-
-    ``step(ids (1, T), state) -> (logits (1, T, V), state)`` runs the model on ids; the prime is
-    read in one call, then each chosen id is fed back as a one-step input. Sampling runs on
-    the CPU (with ``generator``) wherever the model runs.
-    """
+    """Yield ``length`` ids, one at a time, continuing the single sequence ``prime`` (T,)."""
     if prime.numel() == 0:
         raise ValueError("the prime must hold at least one symbol")
-    logits, state = step(prime.view(1, -1), state)
-    for position in range(length):
-        next_id = sample_next(logits[:, -1].float().cpu(), sampling, generator)
-        yield int(next_id)
-        if position + 1 < length:
-            logits, state = step(next_id.view(1, 1).to(prime.device), state)
+    for ids in sample_ids(step, prime.view(1, -1), length, sampling, generator, state):
+        yield int(ids[0])
+
+
+def generate_batch(
+    step: Step,
+    prime: Tensor,
+    length: int,
+    sampling: Sampling,
+    generator: torch.Generator | None = None,
+    state=None,
+) -> Tensor:
+    """(B, length) ids continuing each row of ``prime`` (B, T), all streams stepped at once."""
+    steps = list(sample_ids(step, prime, length, sampling, generator, state))
+    return torch.stack(steps, dim=1) if steps else prime.new_zeros(prime.shape[0], 0)
