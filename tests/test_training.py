@@ -123,3 +123,44 @@ def test_a_directory_holding_another_run_is_refused_untouched(tmp_path):
     with pytest.raises(ValueError, match="already holds a checkpoint"):
         quiet(corpus, tiny(epochs=1, evals=1, seed=1), tmp_path).fit()
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_bfloat16_autocast_matches_float32_to_bfloat16_precision(cell):
+    torch.manual_seed(0)
+    corpus = Corpus.from_text(TEXT, tiny())
+    model = LanguageModel(corpus.vocab, cell, 64, 2, 16)
+    x, y = corpus.train[:256].view(4, 64), corpus.train[1:257].view(4, 64)
+
+    def loss_and_grads(autocast: bool):
+        model.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            logits, _ = model(x)
+        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        loss.backward()
+        return loss.item(), logits, [p.grad.clone() for p in model.parameters()]
+
+    loss32, logits32, grads32 = loss_and_grads(False)
+    loss16, logits16, grads16 = loss_and_grads(True)
+    assert logits16.dtype == torch.bfloat16 and logits32.dtype == torch.float32
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # float32 master weights
+    assert abs(loss16 - loss32) < 1e-2 * loss32
+    assert (logits16.float() - logits32).abs().max() < 2e-2 * logits32.abs().max()
+    for g16, g32 in zip(grads16, grads32, strict=True):
+        cosine = torch.nn.functional.cosine_similarity(g16.flatten(), g32.flatten(), dim=0)
+        assert cosine > 0.99
+
+
+def test_auto_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch):
+    from rnnlab.kernels import resolve_precision
+
+    cpu = torch.device("cpu")
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
+    assert resolve_precision("auto", cpu) == "float32"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert resolve_precision("auto", cpu) == "bfloat16"
+    assert resolve_precision("float32", cpu) == "float32"
+    settings = tiny(precision="float32")
+    trainer = quiet(Corpus.from_text(TEXT, settings), settings)
+    assert trainer.precision == "float32" and "float32" in trainer.speed_settings()

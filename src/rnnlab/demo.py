@@ -2,9 +2,10 @@
 
 With no text given it trains on the built-in default corpus, the running Python's own
 standard-library sources (:func:`rnnlab.data.python_sources`), so it works on a fresh machine
-with no data files. It prints a sample before training (noise), trains with the settings for a
-short run (:data:`DEMO_SETTINGS`), then prints the validation loss against the unigram entropy
-of the text (what a model that ignores context would get) and a sample after training.
+with no data files. It prints a sample before training (noise), trains with the settings
+recommended for the budget (:func:`rnnlab.training.settings.recommended_settings`), then prints
+the validation loss against the unigram entropy of the text (what a model that ignores context
+would get) and a sample after training.
 """
 
 from __future__ import annotations
@@ -16,14 +17,12 @@ from pathlib import Path
 
 from rnnlab.data.text import DEFAULT_SOURCE, read_source
 from rnnlab.training.evaluation import unigram_entropy
-from rnnlab.training.settings import Corpus, TrainSettings
+from rnnlab.training.settings import Corpus, recommended_settings
 from rnnlab.training.trainer import Trainer
 
 SAMPLE_LENGTH = 300
 TEMPERATURE = 0.9  # lower tends to lock a one-minute model into runs of spaces
-# A one-minute run is too short to overfit: a smaller model without dropout learns fastest
-# (tiny Shakespeare, 60 s on 2 cores: 1.48 nats/char against 1.53 for the training defaults).
-DEMO_SETTINGS = {"hidden": 256, "dropout": 0.0, "evals": 5}
+EVALS = 5
 
 
 @dataclass
@@ -46,7 +45,7 @@ def run_demo(
 ) -> DemoResult:
     """Train a character model on ``text`` (a file; default corpus if None) and show samples."""
     corpus_text, source = read_source(text)
-    settings = TrainSettings(**DEMO_SETTINGS, budget=budget, seed=seed)
+    settings = recommended_settings(budget, evals=EVALS, seed=seed)
     corpus = Corpus.from_text(corpus_text, settings)
     shown = "the Python standard library's own sources" if source == DEFAULT_SOURCE else text
     echo(

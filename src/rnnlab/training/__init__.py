@@ -2,7 +2,7 @@
 
 from rnnlab.training.evaluation import Evaluation, evaluate, unigram_entropy
 from rnnlab.training.schedule import learning_rate
-from rnnlab.training.settings import Corpus, TrainSettings
+from rnnlab.training.settings import Corpus, TrainSettings, recommended_settings
 from rnnlab.training.trainer import Trainer, TrainResult, resume_settings
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "Trainer",
     "evaluate",
     "learning_rate",
+    "recommended_settings",
     "resume_settings",
     "unigram_entropy",
 ]

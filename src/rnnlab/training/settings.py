@@ -10,21 +10,8 @@ import torch
 from rnnlab.cells import CELLS
 from rnnlab.data.vocab import Vocabulary, check_level
 from rnnlab.init import SCHEMES
+from rnnlab.kernels import PRECISIONS
 from rnnlab.models.language import LanguageModel
-
-PRECISIONS = ("auto", "float32", "bfloat16")
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto``: bfloat16 where the hardware multiplies in it natively (CPUs with AVX-512 BF16
-    or AMX, CUDA GPUs that support it; measured 1.6x faster on the AMX CPU), else float32."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    native = any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
-    return "bfloat16" if native else "float32"
 
 
 @dataclass
@@ -42,7 +29,7 @@ class TrainSettings:
     seq_len: int = 64
     batch_size: int = 32
     lr: float = 8e-3
-    weight_decay: float = 0.01
+    weight_decay: float = 0.1
     warmup: int = 100
     clip: float = 1.0  # 0: no clipping
     epochs: int | None = None
@@ -95,6 +82,29 @@ class TrainSettings:
             init=self.init,
             forget_bias=self.forget_bias,
         )
+
+
+#: The model size, dropout and peak learning rate that reached the lowest validation loss on
+#: tiny Shakespeare in a given wall-clock budget on the 2-core bench machine (bfloat16; see
+#: benchmarks/RESULTS.md): (budgets up to this many seconds, settings).
+BUDGET_SIZES: tuple[tuple[float, dict], ...] = (
+    (150.0, {"hidden": 256, "dropout": 0.0, "lr": 8e-3}),
+    (float("inf"), {"hidden": 512, "dropout": 0.25, "lr": 5e-3}),
+)
+SIZED = ("hidden", "dropout", "lr")
+
+
+def sized_for_budget(budget: float) -> dict:
+    """The entry of :data:`BUDGET_SIZES` for ``budget`` seconds."""
+    return next(dict(sizes) for limit, sizes in BUDGET_SIZES if budget <= limit)
+
+
+def recommended_settings(budget: float | None, **given) -> TrainSettings:
+    """Settings for training for ``budget`` seconds: the defaults, with the model size, dropout
+    and learning rate of :func:`sized_for_budget` where ``given`` does not set them (without a
+    budget, the plain defaults: a 2 x 384 LSTM for 10 epochs)."""
+    sized = sized_for_budget(budget) if budget else {}
+    return TrainSettings(**(sized | given), budget=budget)
 
 
 @dataclass

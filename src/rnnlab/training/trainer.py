@@ -35,9 +35,10 @@ from rnnlab.checkpoint import (
     write_tensors,
 )
 from rnnlab.data.streams import IGNORE, as_streams, chunk, chunk_count, detach_state
+from rnnlab.kernels import resolve_precision
 from rnnlab.training.evaluation import Evaluation, evaluate
 from rnnlab.training.schedule import learning_rate
-from rnnlab.training.settings import Corpus, TrainSettings, resolve_precision
+from rnnlab.training.settings import Corpus, TrainSettings
 
 
 @dataclass
@@ -109,6 +110,23 @@ class Trainer:
         self._stop = False
         self._resumed_from: Path | None = None
 
+    def speed_settings(self) -> str:
+        """The choices this run makes for speed, as one line (``rnnlab train`` prints it)."""
+        s = self.settings
+        if self.precision == "bfloat16":
+            precision = "bfloat16 autocast with float32 master weights"
+            if s.precision == "auto":
+                precision += " (auto: native bfloat16 here; --precision float32 turns it off)"
+        else:
+            precision = "float32"
+            if s.precision == "auto":
+                precision += " (auto: no native bfloat16 here)"
+        threads = f", {torch.get_num_threads()} threads" if self.device.type == "cpu" else ""
+        return (
+            f"{self.device.type}{threads}; {precision}; torch's fused {s.cell} kernel; "
+            f"{s.batch_size} streams x {s.seq_len} steps per update"
+        )
+
     # -- the run ------------------------------------------------------------------------------
 
     def autocast(self):
@@ -166,7 +184,8 @@ class Trainer:
                 if self.on_step is not None:
                     self.on_step(self, self.step, loss)
                 if done >= min(1.0, (self.evals_done + 1) / s.evals):
-                    self.evals_done = min(s.evals, int(done * s.evals))
+                    # at least one more: done * evals can round below the threshold just passed
+                    self.evals_done = min(s.evals, max(self.evals_done + 1, int(done * s.evals)))
                     self._validate(writer)
                     self.elapsed = time.perf_counter() - clock
             if self._stop:
