@@ -70,6 +70,25 @@ def test_generate_streams_the_prime_and_the_continuation(trained, capsys):
     assert capsys.readouterr().out == first
     assert main([*args, "--top-k", "3", "--top-p", "0.9", "--temperature", "0.5"]) == 0
     assert main([*args, "--greedy"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--streams", "3", "--seed", "1", "--precision", "float32"]) == 0
+    out = capsys.readouterr().out
+    samples = out.split("--- sample ")[1:]
+    assert len(samples) == 3 and all(s.split("\n", 1)[1].startswith("3 little") for s in samples)
+
+
+def test_train_prints_its_speed_settings_and_sizes_a_budgeted_model(tmp_path, capsys):
+    (tmp_path / "t.txt").write_text(TEXT)
+    args = ["train", "--text", str(tmp_path / "t.txt"), "--layers", "1", "--batch-size", "4"]
+    args += ["--seq-len", "8", "--evals", "1", "--sample-length", "0", "--precision", "float32"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--budget", "1", "--dropout", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "speed: cpu" in out and "float32" in out and "fused lstm kernel" in out
+    assert "sized for a 1 s budget: hidden 256, lr 0.008 (--hidden, --lr to override)" in out
+    config = LanguageModel.from_pretrained(tmp_path / "a").config()
+    assert config["model"]["hidden_size"] == 256 and config["model"]["dropout"] == 0.1
+    assert main([*args, "--out", str(tmp_path / "b"), "--epochs", "1", "--hidden", "8"]) == 0
+    assert "sized for" not in capsys.readouterr().out
 
 
 def test_evaluate_prints_nats_and_bits_per_char(trained, capsys):

@@ -202,6 +202,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--greedy", action="store_true", help="always take the likeliest")
     generate.add_argument("--seed", type=int, default=None, help="for a repeatable sample")
+    generate.add_argument(
+        "--streams",
+        type=_positive_int,
+        default=1,
+        help="generate this many samples at once, as one batch (1: streamed as it goes)",
+    )
+    generate.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="of the matrix products; auto: bfloat16 where the hardware has it natively",
+    )
     generate.set_defaults(run=_run_generate)
 
     evaluate = commands.add_parser(
@@ -247,6 +259,28 @@ def build_parser() -> argparse.ArgumentParser:
     scratch.add_argument("--load", metavar="FILE.npz", help="start from these weights")
     scratch.add_argument("--seed", type=int, default=0)
     scratch.set_defaults(run=_run_scratch_train)
+
+    bench = commands.add_parser(
+        "bench",
+        help="measure training and generation speed against plain PyTorch on this machine",
+        description="Measure the machine's matrix-multiply peaks, then training throughput, "
+        "validation loss after 60 s and 300 s, and generation speed, each beside a plain "
+        "PyTorch program; print Markdown tables and write JSON. About 12 minutes; --quick, "
+        "under 2.",
+    )
+    bench.add_argument("--quick", action="store_true", help="short timings for development")
+    bench.add_argument(
+        "--text", metavar="FILE", help="training text (default: ../shared/data/tinyshakespeare.txt)"
+    )
+    bench.add_argument(
+        "--sections",
+        default="machine,train,loss,generate",
+        help="comma-separated subset of machine,train,loss,generate (all)",
+    )
+    bench.add_argument(
+        "--json", metavar="FILE", default="rnnlab-bench.json", help="(rnnlab-bench.json)"
+    )
+    bench.set_defaults(run=_run_bench)
     return parser
 
 
@@ -265,14 +299,14 @@ def _train_setup(args: argparse.Namespace):
     a new or resumed run."""
     from rnnlab.checkpoint import checkpoint_dir
     from rnnlab.data import read_source
-    from rnnlab.training import TrainSettings, resume_settings
+    from rnnlab.training import TrainSettings, recommended_settings, resume_settings
 
     given = {k: getattr(args, k) for k in asdict(TrainSettings()) if hasattr(args, k)}
     resume = getattr(args, "resume", None)
     if resume is None:
         if not hasattr(args, "text") or not hasattr(args, "out"):
             raise ValueError("train needs --text FILE and --out DIR (or --resume DIR)")
-        settings = TrainSettings(**given)
+        settings = recommended_settings(**given) if "budget" in given else TrainSettings(**given)
         text, source = read_source(args.text, settings.level, settings.encoding)
         return settings, text, source, Path(args.out), None
     settings, data = resume_settings(checkpoint_dir(resume))
@@ -292,6 +326,7 @@ def _train_setup(args: argparse.Namespace):
 def _run_train(args: argparse.Namespace) -> int:
     from rnnlab.models import LanguageModel
     from rnnlab.training import Corpus, Trainer
+    from rnnlab.training.settings import SIZED
 
     settings, text, source, out, digest = _train_setup(args)
     corpus = Corpus.from_text(text, settings)
@@ -317,6 +352,12 @@ def _run_train(args: argparse.Namespace) -> int:
         f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters",
         flush=True,
     )
+    print(f"speed: {trainer.speed_settings()}", flush=True)
+    sized = [k for k in SIZED if resume is None and settings.budget and not hasattr(args, k)]
+    if sized:
+        chosen = ", ".join(f"{k} {getattr(settings, k)}" for k in sized)
+        flags = ", ".join(f"--{k}" for k in sized)
+        print(f"sized for a {settings.budget:g} s budget: {chosen} ({flags} to override)")
 
     def stop(signum, frame):
         signal.signal(signal.SIGINT, previous)  # a second Ctrl-C interrupts at once
@@ -365,18 +406,30 @@ def _run_generate(args: argparse.Namespace) -> int:
     # Check the prime and the options before printing anything.
     model.vocab.encode(prime, what="the prime")
     Sampling(args.temperature, args.top_k, args.top_p, args.greedy)
+    options = {
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "greedy": args.greedy,
+        "seed": args.seed,
+        "precision": args.precision,
+    }
+    if args.streams > 1:
+        samples = model.generate_batch(args.streams, prime, args.length, **options)
+        for number, sample in enumerate(samples, 1):
+            print(f"--- sample {number} ---\n{prime}{sample}")
+        return 0
     sys.stdout.write(prime)
-    model.generate(
-        prime,
-        args.length,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        greedy=args.greedy,
-        seed=args.seed,
-        stream=stream,
-    )
+    model.generate(prime, args.length, stream=stream, **options)
     sys.stdout.write("\n")
+    return 0
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from rnnlab.bench import run
+
+    sections = tuple(part.strip() for part in args.sections.split(",") if part.strip())
+    run(quick=args.quick, text_path=args.text, sections=sections, json_path=args.json)
     return 0
 
 

@@ -1,0 +1,288 @@
+"""``rnnlab bench``: training speed, loss after a time budget, and generation speed, side by side
+with plain PyTorch on the same machine in the same run.
+
+Sections (each a list of rows; all of them go to one JSON file):
+
+- ``machine``: the measured float32/bfloat16 matrix-multiply peaks and memory bandwidth;
+- ``train``: chars/s of rnnlab's trainer against a plain float32 ``nn.LSTM``/``nn.GRU`` loop of the
+  same model, batch and sequence length (and the plain loop under bfloat16 autocast, for
+  reference), with model FLOP utilisation, 6 N FLOPs per character for N multiply weights,
+  against the peak of the precision each one computes in;
+- ``loss``: validation nats/char on tiny Shakespeare (first 90% train, last 10% validation, read in
+  order with the state carried) after 60 s and 300 s with rnnlab's recommended settings;
+- ``generate``: chars/s sampling from a 2 x 512 LSTM, one stream and 64 at once, against
+  ``nn.LSTM`` and ``nn.LSTMCell`` loops, with the bound that reading the weights once per
+  character from memory puts on one stream, and the compute bound on 64.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from rnnlab.bench import machine
+from rnnlab.bench.baselines import plain_sample_speed, plain_train_speed
+from rnnlab.cells import CELLS
+from rnnlab.data.text import read_text
+from rnnlab.data.vocab import Vocabulary
+from rnnlab.models.language import LanguageModel
+from rnnlab.training.settings import Corpus, TrainSettings, recommended_settings
+from rnnlab.training.trainer import Trainer
+
+SECTIONS = ("machine", "train", "loss", "generate")
+TRAIN_MODELS = (("lstm", 512), ("lstm", 256), ("gru", 512), ("gru", 256))
+DEFAULT_TEXT = Path(__file__).resolve().parents[4] / "shared" / "data" / "tinyshakespeare.txt"
+
+
+def multiply_weights(cell: str, hidden: int, layers: int, inputs: int, vocab: int) -> int:
+    """Weights used in matrix products per symbol: every W_ih, W_hh and the output layer."""
+    gates = CELLS[cell][0].gates
+    first = gates * hidden * (inputs + hidden)
+    rest = (layers - 1) * gates * hidden * 2 * hidden
+    return first + rest + vocab * hidden
+
+
+def _rnnlab_train_speed(corpus: Corpus, settings: TrainSettings) -> dict:
+    """Chars/s of rnnlab's Trainer (steps after the first 3), and the precision it chose."""
+    stamps: list[float] = []
+    trainer = Trainer(
+        corpus, settings, progress=False, on_step=lambda *_: stamps.append(time.perf_counter())
+    )
+    trainer.fit()
+    steps = len(stamps) - 3
+    tokens = settings.batch_size * settings.seq_len
+    return {
+        "chars_per_s": steps * tokens / (stamps[-1] - stamps[2]),
+        "steps": steps,
+        "precision": trainer.precision,
+        "loss": trainer.history[-1],
+    }
+
+
+def train_rows(text: str, peaks: dict, seconds: float, echo, models=TRAIN_MODELS) -> list[dict]:
+    base = recommended_settings(None)
+    rows = []
+    for cell, hidden in models:
+        settings = TrainSettings(
+            cell=cell,
+            hidden=hidden,
+            layers=2,
+            embedding=64,
+            dropout=0.0,
+            seq_len=base.seq_len,
+            batch_size=base.batch_size,
+            budget=seconds + 2,
+            val_fraction=0.0,
+            evals=1,
+        )
+        corpus = Corpus.from_text(text, settings)
+        vocab = len(corpus.vocab)
+        flops = 6 * multiply_weights(cell, hidden, 2, 64, vocab)
+        ours = _rnnlab_train_speed(corpus, settings)
+        args = {
+            "ids": corpus.train,
+            "vocab_size": vocab,
+            "cell": cell,
+            "hidden": hidden,
+            "batch_size": settings.batch_size,
+            "seq_len": settings.seq_len,
+            "seconds": seconds,
+        }
+        plain = plain_train_speed(**args)
+        plain_bf16 = plain_train_speed(**args, bfloat16=True)
+        peak = peaks["bfloat16_gflops" if ours["precision"] == "bfloat16" else "float32_gflops"]
+        row = {
+            "model": f"{cell} 2x{hidden}",
+            "batch_size": settings.batch_size,
+            "seq_len": settings.seq_len,
+            "rnnlab_chars_per_s": ours["chars_per_s"],
+            "rnnlab_precision": ours["precision"],
+            "plain_float32_chars_per_s": plain["chars_per_s"],
+            "plain_bfloat16_chars_per_s": plain_bf16["chars_per_s"],
+            "speedup_vs_plain_float32": ours["chars_per_s"] / plain["chars_per_s"],
+            "rnnlab_mfu": flops * ours["chars_per_s"] / 1e9 / peak,
+            "plain_float32_mfu": flops * plain["chars_per_s"] / 1e9 / peaks["float32_gflops"],
+            "flops_per_char": flops,
+        }
+        echo(
+            f"  {row['model']}: rnnlab {row['rnnlab_chars_per_s']:,.0f} chars/s, plain float32 "
+            f"{row['plain_float32_chars_per_s']:,.0f}, x{row['speedup_vs_plain_float32']:.2f}"
+        )
+        rows.append(row)
+    return rows
+
+
+def loss_rows(text: str, budgets: tuple[float, ...], echo) -> list[dict]:
+    rows = []
+    for budget in budgets:
+        settings = recommended_settings(budget)
+        corpus = Corpus.from_text(text, settings)
+        trainer = Trainer(corpus, settings, progress=False, echo=lambda line: None)
+        result = trainer.fit()
+        tokens = result.steps * settings.batch_size * settings.seq_len
+        row = {
+            "budget_s": budget,
+            "val_nats_per_char": result.best_val,
+            "best_step": result.best_step,
+            "steps": result.steps,
+            "elapsed_s": result.elapsed,
+            "chars_per_s": tokens / result.elapsed,
+            "settings": (
+                f"{settings.cell} {settings.layers}x{settings.hidden}, emb {settings.embedding}, "
+                f"dropout {settings.dropout}, B {settings.batch_size}, T {settings.seq_len}, "
+                f"lr {settings.lr}, {trainer.precision}"
+            ),
+        }
+        echo(f"  {budget:.0f} s: validation {row['val_nats_per_char']:.4f} nats/char")
+        rows.append(row)
+    return rows
+
+
+def generate_rows(
+    vocab: Vocabulary, peaks: dict, length: int, echo, hidden: int = 512
+) -> list[dict]:
+    layers, embedding = 2, 64
+    torch.manual_seed(0)
+    model = LanguageModel(vocab, "lstm", hidden, layers, embedding).eval()
+    step = model.step_function(1)
+    width = 2 if step.precision == "bfloat16" else 4
+    read = multiply_weights("lstm", hidden, layers, 0, len(vocab))  # first W_ih: a table row
+    bytes_per_char = read * width + 4 * 4 * hidden
+    rows = []
+    for streams in (1, 64):
+        n = length if streams == 1 else length // 8
+        start = time.perf_counter()
+        if streams == 1:
+            model.generate("\n", n, seed=0)
+        else:
+            model.generate_batch(streams, "\n", n, seed=0)
+        ours = streams * n / (time.perf_counter() - start)
+        row = {
+            "model": f"lstm {layers}x{hidden}",
+            "streams": streams,
+            "rnnlab_chars_per_s": ours,
+            "rnnlab_precision": step.precision,
+            "rnnlab_kernel": step.kernel,
+            "plain_lstm_chars_per_s": plain_sample_speed(
+                len(vocab), hidden, layers, embedding, streams, max(n // 4, 20)
+            ),
+            "plain_lstmcell_chars_per_s": plain_sample_speed(
+                len(vocab), hidden, layers, embedding, streams, n, cells=True
+            ),
+        }
+        if streams == 1:
+            row["weight_bytes_per_char"] = bytes_per_char
+            row["bandwidth_bound_chars_per_s"] = peaks["read_gbps"] * 1e9 / bytes_per_char
+        else:
+            flops = 2 * read
+            peak = peaks["bfloat16_gflops" if step.precision == "bfloat16" else "float32_gflops"]
+            row["compute_bound_chars_per_s"] = peak * 1e9 / flops
+        echo(f"  {streams} stream(s): rnnlab {ours:,.0f} chars/s")
+        rows.append(row)
+    return rows
+
+
+def run(
+    quick: bool = False,
+    text_path: str | Path | None = None,
+    sections: tuple[str, ...] = SECTIONS,
+    json_path: str | Path | None = None,
+    echo: Callable[[str], object] = print,
+) -> dict:
+    """Run the chosen sections and return (and write, if ``json_path``) the results."""
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {SECTIONS}")
+    path = Path(text_path) if text_path else DEFAULT_TEXT
+    needs_text = {"train", "loss", "generate"} & set(sections)
+    if needs_text and not path.is_file():
+        raise ValueError(f"the benchmark text {path} is missing; pass --text FILE")
+    text = read_text(path) if needs_text else ""
+    results: dict = {
+        "command": "rnnlab bench" + (" --quick" if quick else ""),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "machine": machine.describe(),
+        "text": str(path) if needs_text else None,
+    }
+    echo("measuring the machine's peaks ...")
+    results["peaks"] = machine.peaks(quick)
+    if "train" in sections:
+        echo("training throughput ...")
+        results["train"] = train_rows(text, results["peaks"], 3.0 if quick else 10.0, echo)
+    if "loss" in sections:
+        echo("validation loss after a time budget ...")
+        results["loss"] = loss_rows(text, (20.0,) if quick else (60.0, 300.0), echo)
+    if "generate" in sections:
+        echo("generation speed ...")
+        vocab = Vocabulary.build("char", text)
+        results["generate"] = generate_rows(vocab, results["peaks"], 300 if quick else 2000, echo)
+    echo("")
+    echo(format_tables(results))
+    if json_path is not None:
+        Path(json_path).write_text(json.dumps(results, indent=2) + "\n")
+        echo(f"\nwritten to {json_path}")
+    return results
+
+
+def format_tables(results: dict) -> str:
+    """The results as Markdown tables."""
+    m, p = results["machine"], results["peaks"]
+    lines = [
+        f"Machine: {m['cpu']}, {m['cores']} cores ({m['threads']} threads), "
+        f"torch {m['torch']}, Python {m['python']}, capability {m['cpu_capability']}, "
+        f"AVX-512 BF16 {m['avx512_bf16']}, AMX {m['amx']}",
+        f"Peaks: float32 {p['float32_gflops']:.0f} GFLOP/s, bfloat16 {p['bfloat16_gflops']:.0f} "
+        f"GFLOP/s ({p['square_size']}-square); one LSTM-step product (64x512 by 512x2048) "
+        f"bfloat16 {p['lstm_step_bfloat16_gflops']:.0f} GFLOP/s; memory read {p['read_gbps']:.0f} "
+        "GB/s",
+    ]
+    if "train" in results:
+        lines += [
+            "",
+            "| training | B x T | rnnlab chars/s | plain float32 | plain bf16 autocast | "
+            "rnnlab / plain float32 | rnnlab MFU | plain float32 MFU |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in results["train"]:
+            lines.append(
+                f"| {r['model']} | {r['batch_size']} x {r['seq_len']} | "
+                f"{r['rnnlab_chars_per_s']:,.0f} ({r['rnnlab_precision']}) | "
+                f"{r['plain_float32_chars_per_s']:,.0f} | {r['plain_bfloat16_chars_per_s']:,.0f} | "
+                f"{r['speedup_vs_plain_float32']:.2f}x | {r['rnnlab_mfu']:.0%} | "
+                f"{r['plain_float32_mfu']:.0%} |"
+            )
+    if "loss" in results:
+        lines += [
+            "",
+            "| budget | validation nats/char | steps | chars/s | settings |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for r in results["loss"]:
+            lines.append(
+                f"| {r['budget_s']:.0f} s | {r['val_nats_per_char']:.4f} | {r['steps']} | "
+                f"{r['chars_per_s']:,.0f} | {r['settings']} |"
+            )
+    if "generate" in results:
+        lines += [
+            "",
+            "| generation | streams | rnnlab chars/s | plain nn.LSTM | plain nn.LSTMCell | bound |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in results["generate"]:
+            if "bandwidth_bound_chars_per_s" in r:
+                bound = (
+                    f"{r['bandwidth_bound_chars_per_s']:,.0f} (reading "
+                    f"{r['weight_bytes_per_char'] / 1e6:.1f} MB of weights per char from memory)"
+                )
+            else:
+                bound = f"{r['compute_bound_chars_per_s']:,.0f} (matrix-multiply peak)"
+            lines.append(
+                f"| {r['model']} | {r['streams']} | {r['rnnlab_chars_per_s']:,.0f} "
+                f"({r['rnnlab_precision']}) | {r['plain_lstm_chars_per_s']:,.0f} | "
+                f"{r['plain_lstmcell_chars_per_s']:,.0f} | {bound} |"
+            )
+    return "\n".join(lines)
