@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure training and generation speed against plain PyTorch on this machine",
         description="Measure the machine's matrix-multiply peaks, then training throughput, "
         "validation loss after 60 s and 300 s, and generation speed, each beside a plain "
-        "PyTorch program; print Markdown tables and write JSON. About 12 minutes; --quick, "
+        "PyTorch program; print Markdown tables and write JSON. About 10 minutes; --quick, "
         "under 2.",
     )
     bench.add_argument("--quick", action="store_true", help="short timings for development")
