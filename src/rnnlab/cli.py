@@ -116,7 +116,8 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
         "--budget",
         type=_positive_float,
         metavar="SECONDS",
-        help="train for this wall-clock time; the learning-rate schedule is fitted to it",
+        help="train for this wall-clock time; the learning-rate schedule is fitted to it, and "
+        "--hidden, --dropout and --lr, where not given, are sized for it",
     )
     group.add_argument(
         "--val-fraction",
@@ -306,7 +307,7 @@ def _train_setup(args: argparse.Namespace):
     if resume is None:
         if not hasattr(args, "text") or not hasattr(args, "out"):
             raise ValueError("train needs --text FILE and --out DIR (or --resume DIR)")
-        settings = recommended_settings(**given) if "budget" in given else TrainSettings(**given)
+        settings = recommended_settings(**given)
         text, source = read_source(args.text, settings.level, settings.encoding)
         return settings, text, source, Path(args.out), None
     settings, data = resume_settings(checkpoint_dir(resume))

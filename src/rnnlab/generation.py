@@ -99,8 +99,6 @@ def generate_ids(
     state=None,
 ) -> Iterator[int]:
     """Yield ``length`` ids, one at a time, continuing the single sequence ``prime`` (T,)."""
-    if prime.numel() == 0:
-        raise ValueError("the prime must hold at least one symbol")
     for ids in sample_ids(step, prime.view(1, -1), length, sampling, generator, state):
         yield int(ids[0])
 

@@ -99,7 +99,7 @@ def sized_for_budget(budget: float) -> dict:
     return next(dict(sizes) for limit, sizes in BUDGET_SIZES if budget <= limit)
 
 
-def recommended_settings(budget: float | None, **given) -> TrainSettings:
+def recommended_settings(budget: float | None = None, **given) -> TrainSettings:
     """Settings for training for ``budget`` seconds: the defaults, with the model size, dropout
     and learning rate of :func:`sized_for_budget` where ``given`` does not set them (without a
     budget, the plain defaults: a 2 x 384 LSTM for 10 epochs)."""
