@@ -39,6 +39,16 @@ def test_greedy_takes_the_argmax_and_sampling_follows_the_distribution():
     assert torch.allclose(freq, LOGITS.exp()[0].double(), atol=0.015)
 
 
+def test_sampling_never_picks_a_filtered_symbol_and_follows_the_renormalised_rest():
+    logits = torch.tensor([[0.0, 3.0, -math.inf, 1.0, 2.0, -math.inf]])
+    generator = torch.Generator().manual_seed(1)
+    draws = sample_next(logits.expand(30000, 6), Sampling(top_k=3), generator)
+    freq = torch.bincount(draws, minlength=6).double() / 30000
+    assert freq[0] == 0 and freq[2] == 0 and freq[5] == 0  # outside top-3, or impossible
+    kept = torch.tensor([3.0, 1.0, 2.0]).softmax(0).double()
+    assert torch.allclose(freq[[1, 3, 4]], kept, atol=0.015)
+
+
 @pytest.mark.parametrize(
     "kwargs", [{"temperature": 0}, {"temperature": -1}, {"top_k": 0}, {"top_p": 0}, {"top_p": 1.5}]
 )
