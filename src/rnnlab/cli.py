@@ -20,6 +20,7 @@ from rnnlab import __version__
 from rnnlab.cells import CELLS
 from rnnlab.data.vocab import LEVELS
 from rnnlab.init import SCHEMES
+from rnnlab.kernels import PRECISIONS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -130,7 +131,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, help=f"random seed ({d.seed})")
     group.add_argument(
         "--precision",
-        choices=("auto", "float32", "bfloat16"),
+        choices=PRECISIONS,
         help="bfloat16 runs matrix products under autocast; auto picks it where the hardware "
         f"has native bfloat16 ({d.precision})",
     )
@@ -211,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument(
         "--precision",
-        choices=("auto", "float32", "bfloat16"),
+        choices=PRECISIONS,
         default="auto",
         help="of the matrix products; auto: bfloat16 where the hardware has it natively",
     )
