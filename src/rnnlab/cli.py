@@ -283,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", metavar="FILE", default="rnnlab-bench.json", help="(rnnlab-bench.json)"
     )
     bench.set_defaults(run=_run_bench)
+
+    from rnnlab.cli_insight import add_commands
+
+    add_commands(commands)
     return parser
 
 

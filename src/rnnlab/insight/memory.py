@@ -1,0 +1,364 @@
+"""Long-memory tasks, generated on the fly: where a vanilla RNN forgets and gated cells hold.
+
+**Adding** (Hochreiter & Schmidhuber 1997; the form of Le, Jaitly & Hinton 2015): each of T steps
+reads two numbers, a value u_t ~ U[0, 1) and a marker m_t in {0, 1}; exactly two steps are
+marked, one in the first half and one in the second. After the last step the network must output
+the sum of the two marked values. Always answering 1.0 (the mean of the sum) gives MSE
+Var(u + u') = 2/12 ≈ 0.167: the trivial baseline.
+
+**Copy** (Hochreiter & Schmidhuber 1997; Arjovsky, Shah & Bengio 2016): the network reads S = 10
+symbols from K = 8, then T blanks, the last of which is a "go" marker, then S more blanks, and
+must output the S symbols, in order, during those last S steps. Only the recall steps are scored
+(cross-entropy in nats); a network without memory can do no better than guessing, ln K ≈ 2.079.
+
+A run trains one network with Adam and gradient-norm clipping on fresh random batches, scores it
+on a fixed held-out set of sequences, and stops when the time budget is spent or the task is
+solved: loss at most :data:`SOLVED` times the baseline. It "beats the baseline" at a loss below
+:data:`BEATEN` times the baseline.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from rnnlab.checkpoint import write_json
+from rnnlab.insight.networks import NetworkSpec
+from rnnlab.insight.plots import line_plot
+
+SOLVED = 0.1  # fraction of the baseline loss at or below which a task counts as solved
+BEATEN = 0.9  # fraction of the baseline loss below which a run beats the baseline
+LENGTHS = (10, 25, 50, 100, 200)  # the default ladder of --sweep
+
+
+class AddingTask:
+    """Inputs (B, T, 2): value and marker; target (B,): the sum of the two marked values."""
+
+    name = "adding"
+    input_size, output_size = 2, 1
+    baseline = 1.0 / 6.0  # MSE of always answering 1.0
+    unit = "MSE"
+
+    def batch(self, size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        if length < 2:
+            raise ValueError(f"the adding task needs length >= 2, got {length}")
+        values = torch.rand(size, length, generator=generator)
+        half = length // 2
+        first = torch.randint(0, half, (size,), generator=generator)
+        second = torch.randint(half, length, (size,), generator=generator)
+        markers = torch.zeros(size, length)
+        rows = torch.arange(size)
+        markers[rows, first] = 1.0
+        markers[rows, second] = 1.0
+        target = values[rows, first] + values[rows, second]
+        return torch.stack([values, markers], dim=-1), target
+
+    def readout(self, output: Tensor) -> Tensor:
+        """The hidden state after the last step, (B, 1, H)."""
+        return output[:, -1:]
+
+    def loss(self, prediction: Tensor, target: Tensor) -> Tensor:
+        return F.mse_loss(prediction.reshape(-1), target)
+
+    def accuracy(self, prediction: Tensor, target: Tensor) -> float | None:
+        return None
+
+
+class CopyTask:
+    """Inputs (B, S+T+S, K+2) one-hot: S symbols, T-1 blanks, "go", S blanks; targets (B, S)."""
+
+    name = "copy"
+    unit = "nats"
+
+    def __init__(self, symbols: int = 8, count: int = 10) -> None:
+        self.symbols, self.count = symbols, count
+        self.input_size, self.output_size = symbols + 2, symbols
+        self.baseline = math.log(symbols)
+
+    def batch(self, size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        if length < 1:
+            raise ValueError(f"the copy task needs length >= 1, got {length}")
+        blank, go, S = self.symbols, self.symbols + 1, self.count
+        data = torch.randint(0, self.symbols, (size, S), generator=generator)
+        ids = torch.full((size, S + length + S), blank, dtype=torch.long)
+        ids[:, :S] = data
+        ids[:, S + length - 1] = go
+        return F.one_hot(ids, self.input_size).float(), data
+
+    def readout(self, output: Tensor) -> Tensor:
+        """The hidden states of the S recall steps, (B, S, H)."""
+        return output[:, -self.count :]
+
+    def loss(self, prediction: Tensor, target: Tensor) -> Tensor:
+        return F.cross_entropy(prediction.reshape(-1, self.output_size), target.reshape(-1))
+
+    def accuracy(self, prediction: Tensor, target: Tensor) -> float | None:
+        return float((prediction.argmax(-1) == target).float().mean())
+
+
+TASKS = {"adding": AddingTask, "copy": CopyTask}
+
+
+def make_task(name: str) -> AddingTask | CopyTask:
+    if name not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {name!r}")
+    return TASKS[name]()
+
+
+class MemoryNet(nn.Module):
+    """A recurrent layer and a linear read-out at the steps the task scores."""
+
+    def __init__(self, task, spec: NetworkSpec, hidden_size: int, forget_bias=None) -> None:
+        super().__init__()
+        self.task = task
+        self.rnn = spec.recurrent(
+            task.input_size, hidden_size, forget_bias=forget_bias, batch_first=True
+        )
+        self.head = nn.Linear(hidden_size, task.output_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        output, _ = self.rnn(x)
+        return self.head(self.task.readout(output))
+
+
+@dataclass
+class MemoryResult:
+    """One network trained on one task at one length."""
+
+    task: str
+    network: str
+    length: int
+    steps: int
+    seconds: float
+    loss: float
+    baseline: float
+    accuracy: float | None
+    settings: dict
+    #: (step, seconds, held-out loss) at each evaluation
+    history: list[tuple[int, float, float]] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        """Held-out loss as a fraction of the trivial baseline's."""
+        return self.loss / self.baseline
+
+    @property
+    def solved(self) -> bool:
+        return self.ratio <= SOLVED
+
+    @property
+    def beats_baseline(self) -> bool:
+        return self.ratio < BEATEN
+
+    def to_json(self) -> dict:
+        return asdict(self) | {
+            "ratio": self.ratio,
+            "solved": self.solved,
+            "beats_baseline": self.beats_baseline,
+        }
+
+
+def train_memory(
+    task_name: str,
+    spec: NetworkSpec,
+    length: int,
+    *,
+    budget: float = 60.0,
+    steps: int | None = None,
+    hidden_size: int = 128,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    clip: float = 1.0,
+    forget_bias: float | None = 1.0,
+    test_size: int = 1000,
+    eval_every: int = 50,
+    seed: int = 0,
+    progress: bool = False,
+) -> MemoryResult:
+    """Train ``spec`` on the task at ``length`` until ``budget`` seconds (or ``steps`` updates)
+    are spent or it is solved; return its held-out score."""
+    task = make_task(task_name)
+    torch.manual_seed(seed)
+    model = MemoryNet(task, spec, hidden_size, forget_bias)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    test_x, test_y = task.batch(test_size, length, torch.Generator().manual_seed(10_000 + seed))
+
+    def evaluate() -> tuple[float, float | None]:
+        model.eval()
+        with torch.no_grad():
+            prediction = model(test_x)
+            loss = float(task.loss(prediction, test_y))
+        model.train()
+        return loss, task.accuracy(prediction, test_y)
+
+    start, done, history = time.perf_counter(), 0, []
+    loss, accuracy = evaluate()
+    history.append((0, 0.0, loss))
+    bar = tqdm(
+        total=steps, desc=f"{task.name} T={length} {spec.name}", disable=not progress, leave=False
+    )
+    while loss / task.baseline > SOLVED:
+        elapsed = time.perf_counter() - start
+        if (steps is not None and done >= steps) or (steps is None and elapsed >= budget):
+            break
+        x, y = task.batch(batch_size, length, generator)
+        train_loss = task.loss(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        train_loss.backward()
+        if clip:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        done += 1
+        bar.update()
+        if done % eval_every == 0:
+            loss, accuracy = evaluate()
+            history.append((done, time.perf_counter() - start, loss))
+            bar.set_postfix(loss=f"{loss:.4f}", baseline=f"{task.baseline:.3f}")
+            if not math.isfinite(loss):
+                break
+    bar.close()
+    if history[-1][0] != done:
+        loss, accuracy = evaluate()
+        history.append((done, time.perf_counter() - start, loss))
+    settings = {
+        "hidden_size": hidden_size,
+        "batch_size": batch_size,
+        "optimizer": "adam",
+        "lr": lr,
+        "clip": clip,
+        "forget_bias": forget_bias if spec.cell == "lstm" else None,
+        "test_size": test_size,
+        "seed": seed,
+    }
+    return MemoryResult(
+        task.name,
+        spec.name,
+        length,
+        done,
+        time.perf_counter() - start,
+        loss,
+        task.baseline,
+        accuracy,
+        settings,
+        history,
+    )
+
+
+def sweep(
+    task_name: str,
+    specs: list[NetworkSpec],
+    lengths: list[int],
+    budget: float,
+    report=None,
+    **options,
+) -> list[MemoryResult]:
+    """Every network over the ladder of ``lengths`` (shortest first) within ``budget`` seconds in
+    all. Each run gets an equal share of the time still left; a network that fails to solve a
+    length is not tried at longer ones, so its share goes to the others. ``report`` is called
+    with each result as it comes."""
+    lengths = sorted(set(lengths))
+    failed: set[str] = set()
+    results: list[MemoryResult] = []
+    deadline = time.perf_counter() + budget
+    for index, length in enumerate(lengths):
+        for position, spec in enumerate(specs):
+            if spec.name in failed:
+                continue
+            alive = [s for s in specs if s.name not in failed]
+            here = sum(1 for s in specs[position:] if s.name not in failed)
+            runs_left = here + (len(lengths) - index - 1) * len(alive)
+            share = max(deadline - time.perf_counter(), 0.0) / runs_left
+            result = train_memory(task_name, spec, length, budget=share, **options)
+            results.append(result)
+            if report is not None:
+                report(result)
+            if not result.solved:
+                failed.add(spec.name)
+    return results
+
+
+def longest_solved(results: list[MemoryResult]) -> dict[str, int | None]:
+    """For each network, the longest length it solved (None if none)."""
+    best: dict[str, int | None] = {}
+    for result in results:
+        best.setdefault(result.network, None)
+        if result.solved:
+            best[result.network] = max(best[result.network] or 0, result.length)
+    return best
+
+
+def format_results(results: list[MemoryResult]) -> str:
+    """A Markdown table of runs."""
+    lines = [
+        "| task | network | T | steps | seconds | held-out loss | baseline | loss/baseline "
+        "| accuracy | verdict |",
+        "|" + " --- |" * 10,
+    ]
+    for r in results:
+        verdict = "solved" if r.solved else "beats baseline" if r.beats_baseline else "no better"
+        accuracy = "" if r.accuracy is None else f"{r.accuracy:.1%}"
+        lines.append(
+            f"| {r.task} | {r.network} | {r.length} | {r.steps} | {r.seconds:.1f} | "
+            f"{r.loss:.4f} | {r.baseline:.4f} | {r.ratio:.3f} | {accuracy} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def write_report(results: list[MemoryResult], out: str | Path, settings: dict) -> list[Path]:
+    """``memory.json`` (settings, every run with its evaluation history, the longest length
+    each network solved) and ``memory.png`` in directory ``out``: held-out loss over the
+    baseline against length when several lengths ran, else against training steps."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = {
+        "settings": settings,
+        "solved_below": SOLVED,
+        "beats_baseline_below": BEATEN,
+        "longest_solved": longest_solved(results),
+        "runs": [r.to_json() for r in results],
+    }
+    write_json(out / "memory.json", data)
+    task = results[0].task
+    networks = list(dict.fromkeys(r.network for r in results))
+    hline = (SOLVED, f"solved (<= {SOLVED:g})")
+    if len({r.length for r in results}) > 1:
+        series = {
+            n: (
+                [r.length for r in results if r.network == n],
+                [r.ratio for r in results if r.network == n],
+            )
+            for n in networks
+        }
+        plot = line_plot(
+            out / "memory.png",
+            series,
+            title=f"{task} task: held-out loss / trivial baseline, by sequence length",
+            xlabel="length T",
+            ylabel="loss / baseline (log scale)",
+            hline=hline,
+        )
+    else:
+        series = {
+            r.network: (
+                [s for s, _, _ in r.history],
+                [loss / r.baseline for _, _, loss in r.history],
+            )
+            for r in results
+        }
+        plot = line_plot(
+            out / "memory.png",
+            series,
+            title=f"{task} task, T={results[0].length}: held-out loss / trivial baseline",
+            xlabel="training step",
+            ylabel="loss / baseline (log scale)",
+            hline=hline,
+        )
+    return [out / "memory.json", plot]

@@ -1,0 +1,93 @@
+"""PNG plots for the insight tools, drawn by matplotlib's Agg backend (no display needed).
+
+Each function renders into memory and writes the file atomically, so a failed plot never
+leaves half a PNG behind.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rnnlab.checkpoint import atomic_write
+
+
+def _figure(width: float, height: float):
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def _save(figure, path: str | Path) -> Path:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    atomic_write(path, buffer.getvalue())
+    return Path(path)
+
+
+def line_plot(
+    path: str | Path,
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    log_y: bool = True,
+    hline: tuple[float, str] | None = None,
+) -> Path:
+    """One line per entry of ``series`` (label -> (x values, y values)), optionally a labelled
+    horizontal reference line; non-positive values are left out on a log axis."""
+    figure = _figure(7.5, 4.5)
+    axes = figure.add_subplot()
+    for label, (x, values) in series.items():
+        y = np.asarray(values, dtype=np.float64)
+        if log_y:
+            y = np.where(y > 0, y, np.nan)
+        axes.plot(
+            np.asarray(x, dtype=np.float64), y, label=label, marker="o" if len(y) <= 12 else None
+        )
+    if hline is not None:
+        axes.axhline(hline[0], color="grey", linestyle="--", linewidth=1, label=hline[1])
+    if log_y:
+        axes.set_yscale("log")
+    axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    axes.grid(True, which="major", alpha=0.3)
+    axes.legend(fontsize="small")
+    return _save(figure, path)
+
+
+def heatmap(
+    path: str | Path,
+    values: np.ndarray,
+    *,
+    title: str,
+    xticklabels: Sequence[str] | None = None,
+    yticklabels: Sequence[str] | None = None,
+    ylabel: str = "unit",
+    colorbar: str = "activation",
+) -> Path:
+    """values (rows, columns) as a diverging colour map centred on 0; columns labelled by
+    ``xticklabels`` (e.g. the characters read) and rows by ``yticklabels`` when there are few
+    enough to read."""
+    rows, columns = values.shape
+    figure = _figure(min(max(6.0, columns * 0.12 + 2), 24.0), min(max(3.0, rows * 0.08 + 1.5), 12))
+    axes = figure.add_subplot()
+    limit = float(np.nanmax(np.abs(values))) if values.size else 1.0
+    image = axes.imshow(
+        values, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest"
+    )
+    if xticklabels is not None and columns <= 160:
+        axes.set_xticks(range(columns), list(xticklabels), fontsize=6, fontfamily="monospace")
+    else:
+        axes.set_xlabel("step")
+    if yticklabels is not None and rows <= 80:
+        axes.set_yticks(range(rows), list(yticklabels), fontsize=6)
+    axes.set(title=title, ylabel=ylabel)
+    figure.colorbar(image, ax=axes, label=colorbar)
+    return _save(figure, path)
