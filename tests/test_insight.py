@@ -382,3 +382,10 @@ def test_bad_insight_inputs_end_with_one_line_and_status_2(
     assert code == 2
     one_error_line(capsys, pattern)
     assert not (tmp_path / "insight").exists()
+
+
+def test_a_run_that_blows_up_stops_before_the_update_and_says_so():
+    exploding = NetworkSpec.parse("rnn-relu:identity:2")  # h grows like 2^T
+    result = train_memory("adding", exploding, 200, steps=5, budget=math.inf)
+    assert result.diverged == 1 and result.steps == 0
+    assert result.verdict == "diverged at step 1" and not result.beats_baseline

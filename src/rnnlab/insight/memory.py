@@ -14,7 +14,8 @@ must output the S symbols, in order, during those last S steps. Only the recall 
 A run trains one network with Adam and gradient-norm clipping on fresh random batches, scores it
 on a fixed held-out set of sequences, and stops when the time budget is spent or the task is
 solved: loss at most :data:`SOLVED` times the baseline. It "beats the baseline" at a loss below
-:data:`BEATEN` times the baseline.
+:data:`BEATEN` times the baseline. A non-finite loss or gradient norm stops it before the update
+(it "diverged"), so its score is that of the last finite weights.
 """
 
 from __future__ import annotations
@@ -143,6 +144,8 @@ class MemoryResult:
     settings: dict
     #: (step, seconds, held-out loss) at each evaluation
     history: list[tuple[int, float, float]] = field(default_factory=list)
+    #: the update whose loss or gradient was not finite, where the run stopped (None: it did not)
+    diverged: int | None = None
 
     @property
     def ratio(self) -> float:
@@ -157,11 +160,20 @@ class MemoryResult:
     def beats_baseline(self) -> bool:
         return self.ratio < BEATEN
 
+    @property
+    def verdict(self) -> str:
+        if self.solved:
+            return "solved"
+        if self.diverged is not None:
+            return f"diverged at step {self.diverged}"
+        return "beats baseline" if self.beats_baseline else "no better"
+
     def to_json(self) -> dict:
         return asdict(self) | {
             "ratio": self.ratio,
             "solved": self.solved,
             "beats_baseline": self.beats_baseline,
+            "verdict": self.verdict,
         }
 
 
@@ -199,13 +211,13 @@ def train_memory(
         model.train()
         return loss, task.accuracy(prediction, test_y)
 
-    start, done, history = time.perf_counter(), 0, []
+    start, done, history, diverged = time.perf_counter(), 0, [], None
     loss, accuracy = evaluate()
     history.append((0, 0.0, loss))
     bar = tqdm(
         total=steps, desc=f"{task.name} T={length} {spec.name}", disable=not progress, leave=False
     )
-    while loss / task.baseline > SOLVED:
+    while not loss / task.baseline <= SOLVED:  # also while the loss is NaN
         elapsed = time.perf_counter() - start
         if (steps is not None and done >= steps) or (steps is None and elapsed >= budget):
             break
@@ -213,8 +225,10 @@ def train_memory(
         train_loss = task.loss(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         train_loss.backward()
-        if clip:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        norm = nn.utils.clip_grad_norm_(model.parameters(), clip or math.inf)
+        if not (math.isfinite(train_loss.item()) and math.isfinite(norm.item())):
+            diverged = done + 1  # stop before the update: the weights stay the last finite ones
+            break
         optimizer.step()
         done += 1
         bar.update()
@@ -223,6 +237,7 @@ def train_memory(
             history.append((done, time.perf_counter() - start, loss))
             bar.set_postfix(loss=f"{loss:.4f}", baseline=f"{task.baseline:.3f}")
             if not math.isfinite(loss):
+                diverged = done
                 break
     bar.close()
     if history[-1][0] != done:
@@ -249,6 +264,7 @@ def train_memory(
         accuracy,
         settings,
         history,
+        diverged,
     )
 
 
@@ -303,11 +319,10 @@ def format_results(results: list[MemoryResult]) -> str:
         "|" + " --- |" * 10,
     ]
     for r in results:
-        verdict = "solved" if r.solved else "beats baseline" if r.beats_baseline else "no better"
         accuracy = "" if r.accuracy is None else f"{r.accuracy:.1%}"
         lines.append(
             f"| {r.task} | {r.network} | {r.length} | {r.steps} | {r.seconds:.1f} | "
-            f"{r.loss:.4f} | {r.baseline:.4f} | {r.ratio:.3f} | {accuracy} | {verdict} |"
+            f"{r.loss:.4g} | {r.baseline:.4f} | {r.ratio:.3g} | {accuracy} | {r.verdict} |"
         )
     return "\n".join(lines)
 
