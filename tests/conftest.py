@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -52,3 +54,12 @@ def assert_same(actual, expected, **tolerance):
     assert len(actual) == len(expected)
     for a, e in zip(actual, expected, strict=True):
         assert_same(a, e, **tolerance)
+
+
+def one_error_line(capsys, *pattern: str) -> str:
+    """The one stderr line a user mistake prints, checked against the regex ``pattern``s."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rnnlab: error: "), err
+    for p in pattern:
+        assert re.search(p, err[0]), err[0]
+    return err[0]

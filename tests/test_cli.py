@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import one_error_line
 from rnnlab import LanguageModel
 from rnnlab.checkpoint import WEIGHTS
 from rnnlab.cli import main
@@ -27,14 +28,6 @@ def trained(tmp_path_factory) -> Path:
     (root / "text.txt").write_text(TEXT)
     assert main(["train", "--text", str(root / "text.txt"), "--out", str(root / "ck"), *SMALL]) == 0
     return root
-
-
-def one_error_line(capsys, *pattern: str) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("rnnlab: error: "), err
-    for p in pattern:
-        assert re.search(p, err[0]), err[0]
-    return err[0]
 
 
 def test_help_lists_the_commands(capsys):

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import one_error_line
 from rnnlab import LanguageModel, Recurrent
 from rnnlab.cli import main
 from rnnlab.data import Vocabulary
@@ -34,14 +34,6 @@ from rnnlab.scratch.output import softmax
 
 CELLS = ("rnn", "rnn-relu", "lstm", "gru")
 TEXT = "".join(f'line {i}: "quoted (and {i % 7})" said the wolf.\n' for i in range(200))
-
-
-def one_error_line(capsys, *pattern: str) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("rnnlab: error: "), err
-    for p in pattern:
-        assert re.search(p, err[0]), err[0]
-    return err[0]
 
 
 @pytest.fixture(scope="module")
