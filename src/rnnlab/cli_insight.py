@@ -51,6 +51,10 @@ def _add_network_options(parser: argparse.ArgumentParser, cells_default: str | N
     )
     parser.add_argument("--hidden", type=_positive_int, default=128, help="(128)")
     parser.add_argument("--seed", type=int, default=0)
+    _add_out_option(parser)
+
+
+def _add_out_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", default="insight", metavar="DIR", help="write plots and JSON here (insight)"
     )
@@ -118,9 +122,7 @@ def add_commands(commands) -> None:
     states.add_argument("--layer", type=int, help="layer to show (that of the best unit)")
     states.add_argument("--unit", type=int, help="unit to colour by (the best-tracking one)")
     states.add_argument("--units", type=_positive_int, default=64, help="units in the heatmap (64)")
-    states.add_argument(
-        "--out", default="insight", metavar="DIR", help="write the files here (insight)"
-    )
+    _add_out_option(states)
     states.set_defaults(run=_run_states)
 
     memory = commands.add_parser(
