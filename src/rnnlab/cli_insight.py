@@ -5,6 +5,7 @@ and ``memory``. Parse, call :mod:`rnnlab.insight`, print; errors are ValueErrors
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def _forget_bias(text: str) -> float | None:
     if text == "default":
         return None
     value = float(text)
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number or 'default', got {text}")
     return value
 

@@ -1,4 +1,4 @@
-"""PNG plots for the insight tools, drawn by matplotlib's Agg backend (no display needed).
+"""PNG plots for the insight tools, drawn by matplotlib's Agg renderer (no display needed).
 
 Each function renders into memory and writes the file atomically, so a failed plot never
 leaves half a PNG behind.
@@ -16,9 +16,7 @@ from rnnlab.checkpoint import atomic_write
 
 
 def _figure(width: float, height: float):
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
+    # A bare Figure renders through Agg without pyplot, so the caller's backend is left alone.
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=110, layout="constrained")
