@@ -30,9 +30,9 @@ from torch import Tensor
 
 from rnnlab.cells import Cell, GRUCell, LSTMCell, RNNCell
 from rnnlab.checkpoint import write_json
-from rnnlab.insight.plots import line_plot
 from rnnlab.insight.trace import layer_states, trace
 from rnnlab.models.language import LanguageModel
+from rnnlab.plots import line_plot
 
 #: distances at which the printed table shows the norm
 TABLE_DISTANCES = (1, 10, 50, 100, 200)

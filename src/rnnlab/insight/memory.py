@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from rnnlab.checkpoint import write_json
 from rnnlab.insight.networks import NetworkSpec
-from rnnlab.insight.plots import line_plot
+from rnnlab.plots import line_plot
 
 SOLVED = 0.1  # fraction of the baseline loss at or below which a task counts as solved
 BEATEN = 0.9  # fraction of the baseline loss below which a run beats the baseline

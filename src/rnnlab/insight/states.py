@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.checkpoint import atomic_write, write_json
-from rnnlab.insight.plots import heatmap
 from rnnlab.insight.trace import trace
 from rnnlab.models.language import LanguageModel
+from rnnlab.plots import heatmap
 
 STATE_NAMES = ("h", "c")
 OPENING, CLOSING = "([{", ")]}"

@@ -11,31 +11,22 @@ with the architecture and vocabulary, ``model.safetensors`` with the weights).
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnlab.checkpoint import (
-    CONFIG,
-    WEIGHTS,
-    checkpoint_dir,
-    read_json,
-    read_tensors,
-    write_json,
-    write_tensors,
-)
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.generation import Sampling, Step, generate_batch, generate_ids
 from rnnlab.kernels import PreparedLinear, resolve_precision
+from rnnlab.models.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 from rnnlab.stepper import Stepper
 
 FORMAT = "rnnlab.language_model"
 
 
-class LanguageModel(nn.Module):
+class LanguageModel(Pretrained, nn.Module):
     """A recurrent next-symbol model over a :class:`~rnnlab.data.Vocabulary`.
 
     Args:
@@ -44,6 +35,9 @@ class LanguageModel(nn.Module):
             (see :class:`rnnlab.Recurrent`); ``dropout`` also acts before the output layer.
         embedding_size: size of the learned embedding, or None to feed one-hot vectors.
     """
+
+    FORMAT = FORMAT
+    KIND = "language model"
 
     def __init__(
         self,
@@ -93,47 +87,15 @@ class LanguageModel(nn.Module):
         output, state = self.rnn(x, state)
         return self.head(self.drop(output)), state
 
-    # -- checkpoints --------------------------------------------------------------------------
+    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.models.pretrained) ----------
 
     def config(self) -> dict:
         """Everything needed to rebuild the model (not its weights)."""
         return {"format": FORMAT, "model": dict(self.settings), "vocab": self.vocab.to_json()}
 
-    def save_pretrained(self, directory: str | Path, meta: dict | None = None) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` (each atomically) into ``directory``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        config_path = directory / CONFIG
-        config = read_json(config_path) if config_path.is_file() else {}
-        config.update(self.config())
-        write_tensors(directory / WEIGHTS, self.state_dict(), meta)
-        write_json(config_path, config)
-        return directory
-
     @classmethod
-    def from_config(cls, config: dict) -> LanguageModel:
-        if config.get("format") != FORMAT:
-            raise ValueError(
-                f"the checkpoint is not a language model (format {config.get('format')!r})"
-            )
-        try:
-            return cls(Vocabulary.from_json(config["vocab"]), **config["model"])
-        except (KeyError, TypeError) as error:
-            raise ValueError(f"malformed language-model config: {error}") from None
-
-    @classmethod
-    def from_pretrained(cls, directory: str | Path) -> LanguageModel:
-        """The model saved in checkpoint ``directory`` (best weights), in eval mode."""
-        directory = checkpoint_dir(directory)
-        model = cls.from_config(read_json(directory / CONFIG))
-        tensors, meta = read_tensors(directory / WEIGHTS)
-        try:
-            model.load_state_dict(tensors)
-        except RuntimeError as error:
-            first = str(error).strip().splitlines()[0]
-            raise ValueError(f"{directory / WEIGHTS} does not fit its config: {first}") from None
-        model.checkpoint_meta = meta
-        return model.eval()
+    def _from_config(cls, config: dict) -> LanguageModel:
+        return cls(Vocabulary.from_json(config["vocab"]), **config["model"])
 
     # -- generation ---------------------------------------------------------------------------
 

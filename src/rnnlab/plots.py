@@ -1,4 +1,5 @@
-"""PNG plots for the insight tools, drawn by matplotlib's Agg renderer (no display needed).
+"""PNG plots (insight tools, classifier reports), drawn by matplotlib's Agg renderer (no display
+needed).
 
 Each function renders into memory and writes the file atomically, so a failed plot never
 leaves half a PNG behind.
@@ -88,4 +89,30 @@ def heatmap(
         axes.set_yticks(range(rows), list(yticklabels), fontsize=6)
     axes.set(title=title, ylabel=ylabel)
     figure.colorbar(image, ax=axes, label=colorbar)
+    return _save(figure, path)
+
+
+def confusion_plot(path: str | Path, matrix: np.ndarray, labels: Sequence[str], *, title: str):
+    """A confusion matrix (rows: true class, columns: predicted) coloured by the fraction of
+    each true class, with the counts written in the cells when there are few enough classes."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    n = len(labels)
+    totals = counts.sum(axis=1, keepdims=True)
+    fractions = counts / np.maximum(totals, 1)
+    size = min(max(4.5, n * 0.45 + 2.5), 16.0)
+    figure = _figure(size + 1.0, size)
+    axes = figure.add_subplot()
+    image = axes.imshow(fractions, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
+    axes.set_xticks(range(n), list(labels), rotation=90, fontsize=7)
+    axes.set_yticks(range(n), list(labels), fontsize=7)
+    if n <= 30:
+        for i in range(n):
+            for j in range(n):
+                if counts[i, j]:
+                    colour = "white" if fractions[i, j] > 0.5 else "black"
+                    axes.text(
+                        j, i, str(counts[i, j]), ha="center", va="center", fontsize=6, color=colour
+                    )
+    axes.set(title=title, xlabel="predicted", ylabel="true")
+    figure.colorbar(image, ax=axes, label="fraction of the true class")
     return _save(figure, path)
