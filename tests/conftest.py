@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -63,3 +64,8 @@ def one_error_line(capsys, *pattern: str) -> str:
     for p in pattern:
         assert re.search(p, err[0]), err[0]
     return err[0]
+
+
+#: The shared data sets (../shared/data from the project root); tests that read them skip when
+#: the folder is absent.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -3,12 +3,13 @@
 The recurrent core: cells (one time step, equations in their docstrings), layers of cells
 unrolled over time with torch's argument and weight names, and initialisation schemes. On top of
 it, the character (byte, word) language model: ``LanguageModel`` with ``from_pretrained``,
-``save_pretrained`` and ``generate``; training lives in :mod:`rnnlab.training`.
+``save_pretrained`` and ``generate``, and the sequence classifier: ``SequenceClassifier`` with
+``predict``; training lives in :mod:`rnnlab.training`.
 """
 
 from rnnlab.cells import CELLS, Cell, GRUCell, LSTMCell, RNNCell, make_cell
 from rnnlab.init import SCHEMES as INIT_SCHEMES
-from rnnlab.models import LanguageModel
+from rnnlab.models import LanguageModel, SequenceClassifier
 from rnnlab.recurrent import GRU, LSTM, RNN, Recurrent
 
 __version__ = "0.1.0"
@@ -25,6 +26,7 @@ __all__ = [
     "LanguageModel",
     "RNNCell",
     "Recurrent",
+    "SequenceClassifier",
     "__version__",
     "make_cell",
 ]

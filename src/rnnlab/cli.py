@@ -284,9 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(run=_run_bench)
 
-    from rnnlab.cli_insight import add_commands
+    from rnnlab import cli_classify, cli_insight
 
-    add_commands(commands)
+    cli_classify.add_commands(commands)
+    cli_insight.add_commands(commands)
     return parser
 
 

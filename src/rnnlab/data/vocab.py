@@ -12,6 +12,9 @@ is saved with the model as JSON (:meth:`Vocabulary.to_json`). Levels:
   exactly. Symbols are ordered by frequency; a word the vocabulary never saw encodes as the
   explicit unknown token ``<unk>``.
 
+A vocabulary built by :meth:`Vocabulary.from_counts` (the classifier's) has the unknown token at
+every level, so that unseen characters encode too.
+
 Losses are compared across levels per character (per byte at the byte level): a symbol's
 ``lengths`` entry is how many characters (bytes) it stands for.
 """
@@ -80,6 +83,19 @@ class Vocabulary:
         ranked = sorted(counts, key=lambda s: (-counts[s], s))
         return cls("word", (UNKNOWN, *(s for s in ranked if s != UNKNOWN)), UNKNOWN)
 
+    @classmethod
+    def from_counts(cls, level: str, counts: Counter, min_count: int = 1) -> Vocabulary:
+        """A vocabulary with an unknown token (id 0) and the symbols seen at least
+        ``min_count`` times in ``counts`` (symbol -> count): characters in code-point order,
+        words by frequency. Everything else encodes as the unknown token, which training then
+        also sees (for the symbols rarer than ``min_count``)."""
+        check_level(level)
+        if level == "byte":
+            raise ValueError("a byte-level vocabulary has all 256 bytes; it needs no counts")
+        kept = [s for s, n in counts.items() if n >= min_count and s != UNKNOWN]
+        kept.sort(key=(lambda s: s) if level == "char" else (lambda s: (-counts[s], s)))
+        return cls(level, (UNKNOWN, *kept), UNKNOWN)
+
     def to_json(self) -> dict:
         if self.level == "byte":
             return {"level": "byte"}
@@ -131,9 +147,23 @@ class Vocabulary:
         index, unk = self._index, self._index.get(self.unknown, -1)
         return torch.tensor([index.get(s, unk) for s in self.tokens(text)], dtype=torch.int64)
 
+    def encode_tokens(self, tokens: Iterable[str]) -> Tensor:
+        """(N,) int64 ids of already split ``tokens``; unseen ones become the unknown token
+        (a ValueError naming them for a vocabulary without one)."""
+        tokens = list(tokens)
+        index, unk = self._index, self._index.get(self.unknown, -1)
+        ids = [index.get(s, unk) for s in tokens]
+        if unk < 0 and -1 in ids:
+            unseen = sorted({s for s in tokens if s not in index})
+            shown = ", ".join(_shown(s) for s in unseen[:5])
+            raise ValueError(f"{len(unseen)} symbol(s) the model never saw in training: {shown}")
+        return torch.tensor(ids, dtype=torch.int64)
+
     def _encode_chars(self, text: str, what: str) -> Tensor:
         if isinstance(text, bytes):
             raise ValueError("a char-level vocabulary encodes str, not bytes")
+        if self.unknown is not None:
+            return self.encode_tokens(list(text))
         points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         table = np.array([ord(s) for s in self.symbols], dtype=np.uint32)
         order = np.argsort(table)

@@ -1,18 +1,33 @@
-"""Training: the TBPTT loop, its learning-rate schedule, validation and resumable checkpoints."""
+"""Training: the TBPTT loop for language models, the classifier's loop, their schedule,
+validation, metrics and checkpoints."""
 
+from rnnlab.training.classifier import (
+    ClassifierResult,
+    ClassifierSettings,
+    ClassifierTrainer,
+    Split,
+    recommended_classifier_settings,
+)
 from rnnlab.training.evaluation import Evaluation, evaluate, unigram_entropy
+from rnnlab.training.metrics import ClassificationReport
 from rnnlab.training.schedule import learning_rate
 from rnnlab.training.settings import Corpus, TrainSettings, recommended_settings
 from rnnlab.training.trainer import Trainer, TrainResult, resume_settings
 
 __all__ = [
+    "ClassificationReport",
+    "ClassifierResult",
+    "ClassifierSettings",
+    "ClassifierTrainer",
     "Corpus",
     "Evaluation",
+    "Split",
     "TrainResult",
     "TrainSettings",
     "Trainer",
     "evaluate",
     "learning_rate",
+    "recommended_classifier_settings",
     "recommended_settings",
     "resume_settings",
     "unigram_entropy",

@@ -1,0 +1,273 @@
+"""The ``rnnlab classify`` commands: ``train``, ``predict`` and ``evaluate`` a sequence classifier.
+Parse, call :mod:`rnnlab.training.classifier` and :class:`rnnlab.SequenceClassifier`, print;
+errors are ValueErrors, as in :mod:`rnnlab.cli`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from rnnlab.cells import CELLS
+from rnnlab.init import SCHEMES
+from rnnlab.kernels import PRECISIONS
+from rnnlab.models.classifier import POOLS
+
+DATA_HELP = (
+    "class files (one class per file, one example per line) or a folder of them; or one "
+    "CSV/TSV file with a text and a label column"
+)
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", nargs="+", required=True, metavar="PATH", help=DATA_HELP)
+    parser.add_argument(
+        "--text-column", metavar="COL", help="table column of the texts: name or 0-based index"
+    )
+    parser.add_argument(
+        "--label-column", metavar="COL", help="table column of the labels: name or 0-based index"
+    )
+    parser.add_argument(
+        "--header",
+        action=argparse.BooleanOptionalAction,
+        help="whether the table's first row is a header (default: detected)",
+    )
+    parser.add_argument("--encoding", default="utf-8", help="of the data files (utf-8)")
+
+
+def add_commands(commands) -> None:
+    """Add ``classify`` to the ``rnnlab`` subcommands."""
+    from rnnlab.cli import _fraction, _non_negative_float, _positive_float, _positive_int
+    from rnnlab.training.classifier import ClassifierSettings
+
+    d = ClassifierSettings()
+    classify = commands.add_parser(
+        "classify",
+        help="sequence classification (many-to-one): train, predict, evaluate",
+        description="Read a whole sequence (characters or words) and give one label: "
+        "names -> language, sentence -> sentiment.",
+    )
+    which = classify.add_subparsers(dest="classify", metavar="ACTION", required=True)
+
+    train = which.add_parser(
+        "train",
+        help="train a classifier on labelled texts",
+        description="Train a recurrent classifier. A stratified, seeded part of the data is "
+        "held out and scored after every epoch (accuracy, macro-F1); at the end the per-class "
+        "report and confusion matrix are printed and written with the checkpoint "
+        "(report.json, confusion.png). The checkpoint is the model at the end of the run.",
+        argument_default=argparse.SUPPRESS,
+    )
+    _add_data_options(train)
+    train.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory to write")
+    model = train.add_argument_group("model")
+    model.add_argument("--level", choices=["char", "word"], help=f"symbols read ({d.level})")
+    model.add_argument("--cell", choices=list(CELLS), help=f"recurrent cell ({d.cell})")
+    model.add_argument("--hidden", type=_positive_int, help=f"hidden units ({d.hidden})")
+    model.add_argument("--layers", type=_positive_int, help=f"stacked layers ({d.layers})")
+    model.add_argument(
+        "--bidirectional",
+        action=argparse.BooleanOptionalAction,
+        help=f"read both ways ({d.bidirectional})",
+    )
+    model.add_argument("--pool", choices=POOLS, help=f"outputs -> one vector ({d.pool})")
+    inputs = model.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--embedding",
+        type=_positive_int,
+        metavar="SIZE",
+        help=f"embedding size ({d.embedding}; 128 for words)",
+    )
+    inputs.add_argument(
+        "--one-hot", dest="embedding", action="store_const", const=None, help="one-hot inputs"
+    )
+    model.add_argument(
+        "--dropout", type=_fraction, help=f"dropout rate ({d.dropout}; 0.5 for words)"
+    )
+    model.add_argument("--init", choices=SCHEMES, help=f"weight initialisation ({d.init})")
+    model.add_argument("--forget-bias", type=float, help="initial LSTM forget-gate bias")
+    model.add_argument(
+        "--min-count",
+        type=_positive_int,
+        help="symbols seen fewer times in training become <unk> (1 for char, 2 for word)",
+    )
+    training = train.add_argument_group("training")
+    training.add_argument("--batch-size", type=_positive_int, help=f"({d.batch_size})")
+    training.add_argument("--lr", type=_positive_float, help=f"peak learning rate ({d.lr})")
+    training.add_argument(
+        "--weight-decay", type=_non_negative_float, help=f"AdamW ({d.weight_decay})"
+    )
+    training.add_argument("--warmup", type=_positive_int, help=f"warm-up steps ({d.warmup})")
+    training.add_argument(
+        "--clip", type=_non_negative_float, help=f"gradient-norm clip, 0: none ({d.clip})"
+    )
+    training.add_argument(
+        "--epochs", type=_positive_int, help="passes over the data (10 without --budget)"
+    )
+    training.add_argument(
+        "--budget",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="train for this wall-clock time; the learning-rate schedule is fitted to it",
+    )
+    training.add_argument(
+        "--test-fraction",
+        type=_fraction,
+        help=f"held out per class, stratified and seeded ({d.test_fraction})",
+    )
+    training.add_argument(
+        "--balance",
+        action="store_true",
+        help="weight the loss by n / (classes x n_class), for skewed classes",
+    )
+    training.add_argument(
+        "--dedupe", action="store_true", help="drop repeated (text, label) pairs before splitting"
+    )
+    training.add_argument("--seed", type=int, help=f"random seed ({d.seed})")
+    training.add_argument("--precision", choices=PRECISIONS, help=f"({d.precision})")
+    train.set_defaults(run=_run_train)
+
+    predict = which.add_parser(
+        "predict",
+        help="label texts with a trained classifier",
+        description="Print each text's likeliest label(s) and probability, tab-separated: "
+        "text, label, probability[, label, probability ...].",
+    )
+    predict.add_argument("checkpoint", metavar="DIR")
+    predict.add_argument("texts", nargs="*", metavar="TEXT")
+    predict.add_argument("--file", metavar="FILE", help="also classify each line of FILE")
+    predict.add_argument("--top", type=_positive_int, default=1, help="labels per text (1)")
+    predict.add_argument("--encoding", default="utf-8")
+    predict.set_defaults(run=_run_predict)
+
+    evaluate = which.add_parser(
+        "evaluate",
+        help="score a trained classifier on labelled data",
+        description="Accuracy, macro-F1, per-class precision and recall and the confusion "
+        "matrix of a checkpoint on labelled data (the layouts of classify train).",
+    )
+    evaluate.add_argument("checkpoint", metavar="DIR")
+    _add_data_options(evaluate)
+    evaluate.add_argument("--out", metavar="DIR", help="write report.json and confusion.png here")
+    evaluate.set_defaults(run=_run_evaluate)
+
+
+def _read(args: argparse.Namespace):
+    from rnnlab.data.labelled import read_labelled
+
+    data = read_labelled(
+        args.data,
+        getattr(args, "text_column", None),
+        getattr(args, "label_column", None),
+        getattr(args, "encoding", "utf-8"),
+        getattr(args, "header", None),
+    )
+    if data.skipped:
+        print(f"skipped {data.skipped} empty example(s)", flush=True)
+    return data
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from rnnlab.training.classifier import (
+        ClassifierSettings,
+        ClassifierTrainer,
+        Split,
+        recommended_classifier_settings,
+    )
+
+    given = {k: getattr(args, k) for k in asdict(ClassifierSettings()) if hasattr(args, k)}
+    settings = recommended_classifier_settings(**given)
+    out = Path(args.out)
+    if (out / "config.json").exists():
+        raise ValueError(f"{out} already holds a checkpoint; choose another --out")
+    data = _read(args)
+    split = Split.of(data, settings)
+    counts = data.counts()
+    majority = max(counts.values()) / len(data)
+    print(
+        f"{len(data):,} examples in {len(counts)} classes (largest {majority:.1%}); "
+        f"{len(split.train_ids):,} for training, {len(split.test_ids):,} held out"
+        + (f"; {split.duplicates} duplicates dropped" if settings.dedupe else "")
+        + (f" ({split.overlap} also in training)" if split.overlap else ""),
+        flush=True,
+    )
+    trainer = ClassifierTrainer(
+        split, settings, out, progress=sys.stderr.isatty(), sources=data.sources
+    )
+    parameters = sum(p.numel() for p in trainer.model.parameters())
+    print(
+        f"vocabulary {len(split.vocab):,} ({settings.level} level, <unk> below "
+        f"{settings.min_count} occurrences); {parameters:,} parameters; "
+        f"{trainer.device.type}, {trainer.precision}",
+        flush=True,
+    )
+    result = trainer.fit()
+    report = result.report
+    print(report.format_classes())
+    print(report.format_confusion())
+    print(
+        f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.elapsed:.0f} s; "
+        f"held-out accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f} "
+        f"(majority class {majority:.4f}); checkpoint: {out}"
+    )
+    return 0
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from rnnlab.data.text import read_text
+    from rnnlab.models.classifier import SequenceClassifier
+
+    model = SequenceClassifier.from_pretrained(args.checkpoint)
+    texts = list(args.texts)
+    for number, text in enumerate(texts, 1):
+        model.encode(text, f"text {number}")
+    if args.file is not None:
+        lines = [line.strip() for line in read_text(args.file, "char", args.encoding).splitlines()]
+        kept = [line for line in lines if line]
+        if len(kept) < len(lines):
+            print(f"skipped {len(lines) - len(kept)} empty line(s) of {args.file}", file=sys.stderr)
+        texts.extend(kept)
+    if not texts:
+        raise ValueError("nothing to classify: give texts or --file FILE")
+    probs = model.predict_proba(texts)
+    values, indices = probs.topk(min(args.top, len(model.labels)), dim=1)
+    for text, pv, iv in zip(texts, values.tolist(), indices.tolist(), strict=True):
+        pairs = "\t".join(f"{model.labels[i]}\t{p:.4f}" for p, i in zip(pv, iv, strict=True))
+        print(f"{text}\t{pairs}")
+    return 0
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from rnnlab.models.classifier import SequenceClassifier
+    from rnnlab.plots import confusion_plot
+    from rnnlab.training.classifier import CONFUSION, REPORT
+    from rnnlab.training.metrics import ClassificationReport
+
+    model = SequenceClassifier.from_pretrained(args.checkpoint)
+    data = _read(args)
+    index = {label: i for i, label in enumerate(model.labels)}
+    unknown = sorted(set(data.labels) - set(index))
+    if unknown:
+        shown = ", ".join(repr(label) for label in unknown[:5])
+        raise ValueError(
+            f"the data has {len(unknown)} label(s) the model was not trained on: {shown}; "
+            f"it knows {', '.join(model.labels)}"
+        )
+    probs = model.predict_proba(data.texts)
+    report = ClassificationReport.of(
+        [index[label] for label in data.labels], probs.argmax(1).tolist(), model.labels
+    )
+    print(report.format_classes())
+    print(report.format_confusion())
+    print(f"accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f} on {len(data):,}")
+    if args.out:
+        from rnnlab.checkpoint import write_json
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / REPORT, {"data": data.sources, "final": report.to_json()})
+        title = f"accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}"
+        confusion_plot(out / CONFUSION, report.confusion, report.labels, title=title)
+        print(f"wrote {out / REPORT} and {out / CONFUSION}")
+    return 0

@@ -1,0 +1,261 @@
+"""Labelled text for many-to-one tasks: reading, the stratified split, and padded batches.
+
+:func:`read_labelled` reads two layouts:
+
+- **class files**: one or more text files, or a folder of them, one class per file and one
+  example per line (``names/Arabic.txt``, ...). The class is the file's name without its
+  extension (``Arabic``); when all the files share one stem it is the extension instead
+  (``rt-polarity.pos`` -> ``pos``).
+- **a table**: one ``.csv`` / ``.tsv`` file (or any file when a column option is given; the
+  delimiter is then sniffed) with a text column and a label column. A column is named by its
+  header or by a 0-based index; by default the column called ``text`` (else the first) and the
+  one called ``label`` (else the last). Unless ``header`` says, the first row is taken for a
+  header when it holds a named column, or when its label occurs nowhere else in the label
+  column.
+
+Examples that are empty after stripping surrounding whitespace (and table rows with an empty
+label) are skipped and counted in :attr:`LabelledData.skipped`; a class file with no examples at
+all is an error, as is a table without the named columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from rnnlab.data.text import read_text
+from rnnlab.data.vocab import tokenize_words
+
+TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+
+
+@dataclass
+class LabelledData:
+    """Texts and their labels, in file order, with where they came from."""
+
+    texts: list[str]
+    labels: list[str]
+    sources: list[str] = field(default_factory=list)  # absolute paths read
+    skipped: int = 0  # empty examples left out
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def classes(self) -> list[str]:
+        """The distinct labels, sorted."""
+        return sorted(set(self.labels))
+
+    def counts(self) -> Counter:
+        return Counter(self.labels)
+
+    def subset(self, indices: Sequence[int]) -> LabelledData:
+        return LabelledData(
+            [self.texts[i] for i in indices], [self.labels[i] for i in indices], self.sources
+        )
+
+    def deduplicated(self) -> tuple[LabelledData, int]:
+        """The data with repeated (text, label) pairs dropped (first kept), and how many went."""
+        seen: set[tuple[str, str]] = set()
+        keep = []
+        for i, pair in enumerate(zip(self.texts, self.labels, strict=True)):
+            if pair not in seen:
+                seen.add(pair)
+                keep.append(i)
+        kept = self.subset(keep)
+        kept.skipped = self.skipped
+        return kept, len(self) - len(keep)
+
+
+def read_labelled(
+    paths: str | Path | Sequence[str | Path],
+    text_column: str | None = None,
+    label_column: str | None = None,
+    encoding: str = "utf-8",
+    header: bool | None = None,
+) -> LabelledData:
+    """The examples in ``paths`` (see the module docstring for the layouts)."""
+    paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("no data given")
+    for path in paths:
+        if not path.exists():
+            raise ValueError(f"data not found: {path}")
+    table = text_column is not None or label_column is not None
+    if table or (len(paths) == 1 and paths[0].suffix.lower() in TABLE_SUFFIXES):
+        if len(paths) != 1 or paths[0].is_dir():
+            raise ValueError("a table (CSV/TSV) is one file; give exactly one")
+        return _read_table(paths[0], text_column, label_column, encoding, header)
+    files = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            if not inside:
+                raise ValueError(f"{path} holds no files; give one file per class")
+            files.extend(inside)
+        else:
+            files.append(path)
+    return _read_class_files(files, encoding)
+
+
+def _class_names(files: list[Path]) -> list[str]:
+    stems = [f.stem for f in files]
+    names = stems if len(set(stems)) == len(stems) else [f.suffix.lstrip(".") for f in files]
+    if len(set(names)) != len(names) or not all(names):
+        raise ValueError(
+            "cannot tell the classes apart by file name: give files with distinct names "
+            f"({', '.join(f.name for f in files[:4])} ...)"
+        )
+    return names
+
+
+def _read_class_files(files: list[Path], encoding: str) -> LabelledData:
+    data = LabelledData([], [], [str(f.resolve()) for f in files])
+    for path, label in zip(files, _class_names(files), strict=True):
+        lines = read_text(path, "char", encoding).splitlines()
+        examples = [line.strip() for line in lines]
+        kept = [text for text in examples if text]
+        if not kept:
+            raise ValueError(
+                f"{path} has no examples (only empty lines); remove it or add examples of "
+                f"class {label!r}, one per line"
+            )
+        data.skipped += len(examples) - len(kept)
+        data.texts.extend(kept)
+        data.labels.extend([label] * len(kept))
+    return data
+
+
+def _column(spec: str | None, header: list[str], default_name: str, default_index: int) -> int:
+    if spec is None:
+        return header.index(default_name) if default_name in header else default_index
+    if spec.isdigit():
+        return int(spec)
+    if spec not in header:
+        raise ValueError(
+            f"the table has no column named {spec!r}; its first row is: "
+            f"{', '.join(repr(h) for h in header[:8])}"
+        )
+    return header.index(spec)
+
+
+def _read_table(
+    path: Path,
+    text_column: str | None,
+    label_column: str | None,
+    encoding: str,
+    has_header: bool | None,
+) -> LabelledData:
+    content = read_text(path, "char", encoding)
+    delimiter = TABLE_SUFFIXES.get(path.suffix.lower())
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(content[:65536], delimiters=",\t;|").delimiter
+        except csv.Error:
+            raise ValueError(f"cannot tell the delimiter of {path}; name it .csv or .tsv") from None
+    reader = csv.reader(io.StringIO(content), delimiter=delimiter)
+    rows = list(enumerate(reader, 1))
+    blank = sum(1 for _, row in rows if not any(cell.strip() for cell in row))
+    rows = [(n, row) for n, row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        raise ValueError(f"{path} has no rows")
+    header = [cell.strip() for cell in rows[0][1]]
+    text = _column(text_column, header, "text", 0)
+    label = _column(label_column, header, "label", len(header) - 1)
+    if text == label:
+        raise ValueError("the text and label columns must differ")
+    needed = max(text, label) + 1
+    named = any(s is not None and not s.isdigit() for s in (text_column, label_column))
+    named = named or (text_column is None and "text" in header)
+    named = named or (label_column is None and "label" in header)
+    if needed > len(header):
+        raise ValueError(
+            f"{path} has {len(header)} column(s), too few for text column {text} and label "
+            f"column {label} (0-based); choose them with --text-column and --label-column"
+        )
+    if has_header is not None:
+        named = has_header
+    elif not named and len(rows) > 2:
+        later = {row[label].strip() for _, row in rows[1:] if len(row) > label}
+        named = header[label] not in later
+    data = LabelledData([], [], [str(path.resolve())], blank)
+    for number, row in rows[1:] if named else rows:
+        if len(row) < needed:
+            raise ValueError(
+                f"{path}, row {number}: {len(row)} field(s), but the text and label columns "
+                f"need {needed}"
+            )
+        value, tag = row[text].strip(), row[label].strip()
+        if not value or not tag:
+            data.skipped += 1
+            continue
+        data.texts.append(value)
+        data.labels.append(tag)
+    if not data.texts:
+        raise ValueError(f"{path} has no examples with both a text and a label")
+    return data
+
+
+def tokens(text: str, level: str) -> list[str]:
+    """A text as a classifier reads it: its characters, or its words and punctuation marks
+    (:func:`~rnnlab.data.vocab.tokenize_words` without the whitespace)."""
+    if level == "char":
+        return list(text)
+    if level == "word":
+        return [t for t in tokenize_words(text) if not t.isspace()]
+    raise ValueError(f"a classifier reads char or word level, got {level!r}")
+
+
+def stratified_split(
+    labels: Sequence[str], fraction: float, seed: int = 0
+) -> tuple[list[int], list[int]]:
+    """(train, held-out) indices: within each class a seeded shuffle, and round(n * fraction)
+    examples held out (at least 1 of a class with 2 or more, and never all of them)."""
+    rng = np.random.default_rng(seed)
+    by_class: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_class.setdefault(label, []).append(i)
+    train, held = [], []
+    for label in sorted(by_class):
+        members = by_class[label]
+        order = [members[j] for j in rng.permutation(len(members))]
+        n = round(len(members) * fraction)
+        if fraction > 0 and len(members) >= 2:
+            n = min(max(n, 1), len(members) - 1)
+        held.extend(order[:n])
+        train.extend(order[n:])
+    return sorted(train), sorted(held)
+
+
+def bucket_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator, pool: int = 50
+) -> list[list[int]]:
+    """Shuffled batches of similar lengths: shuffle, cut into pools of ``pool`` batches, sort
+    each pool by length, cut it into batches, shuffle the batches. Padding then costs little
+    while every epoch still sees a new order."""
+    order = rng.permutation(len(lengths))
+    batches = []
+    size = batch_size * pool
+    for start in range(0, len(order), size):
+        part = sorted(order[start : start + size].tolist(), key=lambda i: lengths[i])
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def pad(sequences: Sequence[Tensor], value: int = 0) -> tuple[Tensor, Tensor]:
+    """ids (B, T) padded with ``value`` to the longest sequence, and lengths (B,)."""
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.int64)
+    if lengths.numel() and lengths.min() < 1:
+        raise ValueError("cannot pad an empty sequence")
+    ids = torch.full((len(sequences), int(lengths.max())), value, dtype=torch.int64)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = sequence
+    return ids, lengths

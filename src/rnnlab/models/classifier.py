@@ -1,0 +1,205 @@
+"""The sequence classifier (many-to-one): read a whole sequence, give one answer.
+
+    x_t = dropout(E[s_t])  (learned embedding)   or   x_t = onehot(s_t)
+    o_1..o_n, h_n = RNN(x_1..x_n)                (stacked, optionally bidirectional; n = length)
+    v = pool(o_1..o_n)
+    p(class | s) = softmax(W dropout(v) + b)
+
+Pooling over the n real steps of each sequence (padding never enters):
+
+- ``last``: the final state of the top layer, h_n (bidirectional: [forward h_n; reverse h_1]);
+- ``mean``: (1/n) sum_t o_t;
+- ``max``: the element-wise max over t of o_t;
+- ``attention``: a_t = softmax_t(u^T tanh(W o_t + b)), v = sum_t a_t o_t (additive attention
+  over the outputs, as in Yang et al. 2016's hierarchical attention networks).
+
+A batch is padded to its longest sequence and the lengths go to the recurrent layer, so a
+sequence gets the same prediction alone and in any padded batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnlab.data.labelled import pad, tokens
+from rnnlab.data.vocab import Vocabulary
+from rnnlab.models.pretrained import Pretrained
+from rnnlab.recurrent import Recurrent
+
+FORMAT = "rnnlab.sequence_classifier"
+POOLS = ("last", "mean", "max", "attention")
+
+
+class AttentionPool(nn.Module):
+    """v = sum_t a_t o_t with a_t = softmax over real steps of u^T tanh(W o_t + b)."""
+
+    def __init__(self, width: int, size: int | None = None) -> None:
+        super().__init__()
+        self.project = nn.Linear(width, size or width)
+        self.score = nn.Linear(size or width, 1, bias=False)
+
+    def weights(self, output: Tensor, mask: Tensor) -> Tensor:
+        """(B, T) attention weights, zero at padded steps."""
+        scores = self.score(torch.tanh(self.project(output))).squeeze(-1)
+        scores = scores.to(torch.promote_types(scores.dtype, torch.float32))  # softmax in >= fp32
+        return scores.masked_fill(~mask, float("-inf")).softmax(dim=1)
+
+    def forward(self, output: Tensor, mask: Tensor) -> Tensor:
+        weights = self.weights(output, mask).to(output.dtype)
+        return torch.einsum("bt,btd->bd", weights, output)
+
+
+class SequenceClassifier(Pretrained, nn.Module):
+    """A recurrent classifier of texts into ``labels`` (see the module docstring).
+
+    Args:
+        vocab: the symbols (characters or words) the model reads.
+        labels: the class names; class i is ``labels[i]``.
+        cell, hidden_size, num_layers, bidirectional, init, forget_bias: of the recurrent
+            layers (see :class:`rnnlab.Recurrent`).
+        pool: how the outputs become one vector: ``last``, ``mean``, ``max`` or ``attention``.
+        embedding_size: size of the learned embedding, or None for one-hot inputs.
+        dropout: on the embedded inputs, between stacked layers, and before the output layer.
+    """
+
+    FORMAT = FORMAT
+    KIND = "sequence classifier"
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        labels: Sequence[str],
+        cell: str = "lstm",
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        pool: str = "max",
+        embedding_size: int | None = 64,
+        dropout: float = 0.3,
+        init: str = "default",
+        forget_bias: float | None = None,
+    ) -> None:
+        super().__init__()
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
+        if len(labels) < 2 or len(set(labels)) != len(labels):
+            raise ValueError(f"a classifier needs 2 or more distinct labels, got {list(labels)}")
+        if embedding_size is not None and embedding_size < 1:
+            raise ValueError(f"embedding_size must be positive or None, got {embedding_size}")
+        self.vocab = vocab
+        self.labels = tuple(labels)
+        self.settings = {
+            "cell": cell,
+            "hidden_size": hidden_size,
+            "num_layers": num_layers,
+            "bidirectional": bidirectional,
+            "pool": pool,
+            "embedding_size": embedding_size,
+            "dropout": dropout,
+            "init": init,
+            "forget_bias": forget_bias,
+        }
+        self.pool = pool
+        self.embedding = nn.Embedding(len(vocab), embedding_size) if embedding_size else None
+        self.rnn = Recurrent(
+            cell,
+            embedding_size or len(vocab),
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+            init=init,
+            forget_bias=forget_bias,
+        )
+        width = hidden_size * self.rnn.num_directions
+        self.attention = AttentionPool(width) if pool == "attention" else None
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(width, len(self.labels))
+
+    # -- the function -------------------------------------------------------------------------
+
+    def features(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """ids (B, T) padded, lengths (B,) -> the pooled vector v (B, D*H)."""
+        if self.embedding is not None:
+            x = self.drop(self.embedding(ids))
+        else:
+            x = F.one_hot(ids, len(self.vocab)).to(self.head.weight.dtype)
+        lengths = lengths.cpu()
+        padded = bool((lengths < ids.shape[1]).any())
+        output, state = self.rnn(x, lengths=lengths if padded else None)
+        if self.pool == "last":
+            h = state[0] if isinstance(state, tuple) else state
+            top = h[-self.rnn.num_directions :]  # (D, B, H), each at its sequence's end
+            return top.transpose(0, 1).flatten(1)
+        mask = torch.arange(ids.shape[1], device=ids.device) < lengths.to(ids.device)[:, None]
+        if self.pool == "mean":
+            # the outputs at padded steps are zero, so the sum runs over the real steps
+            return output.sum(1) / lengths.to(output.device, output.dtype)[:, None]
+        if self.pool == "max":
+            return output.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
+        return self.attention(output, mask)
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """ids (B, T) padded, lengths (B,) -> class logits (B, C)."""
+        return self.head(self.drop(self.features(ids, lengths)))
+
+    # -- texts in, labels out -----------------------------------------------------------------
+
+    def encode(self, text: str, what: str = "the text") -> Tensor:
+        """(n,) ids of one text; an empty text (no symbols) is a ValueError naming ``what``."""
+        ids = self.vocab.encode_tokens(tokens(text, self.vocab.level))
+        if ids.numel() == 0:
+            raise ValueError(f"{what} is empty; there is nothing to classify")
+        return ids
+
+    @torch.no_grad()
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> Tensor:
+        """(N, C) class probabilities of ``texts``, computed in batches of similar lengths."""
+        encoded = [self.encode(text, f"text {i + 1}") for i, text in enumerate(texts)]
+        return self.proba_of_ids(encoded, batch_size)
+
+    @torch.no_grad()
+    def proba_of_ids(self, encoded: Sequence[Tensor], batch_size: int = 256, autocast=None):
+        """(N, C) class probabilities of already encoded sequences."""
+        was_training = self.training
+        self.eval()
+        device = self.head.weight.device
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        probs = torch.empty(len(encoded), len(self.labels))
+        try:
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                ids, lengths = pad([encoded[i] for i in rows])
+                if autocast is None:
+                    logits = self(ids.to(device), lengths)
+                else:
+                    with autocast():
+                        logits = self(ids.to(device), lengths)
+                probs[rows] = logits.float().softmax(-1).cpu()
+        finally:
+            self.train(was_training)
+        return probs
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """For each text, its likeliest label and that label's probability."""
+        values, indices = self.predict_proba(texts).max(dim=1)
+        return [(self.labels[i], p) for p, i in zip(values.tolist(), indices.tolist(), strict=True)]
+
+    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.models.pretrained) ----------
+
+    def config(self) -> dict:
+        return {
+            "format": FORMAT,
+            "model": dict(self.settings),
+            "labels": list(self.labels),
+            "vocab": self.vocab.to_json(),
+        }
+
+    @classmethod
+    def _from_config(cls, config: dict) -> SequenceClassifier:
+        return cls(Vocabulary.from_json(config["vocab"]), config["labels"], **config["model"])
