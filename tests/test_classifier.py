@@ -429,6 +429,10 @@ def test_cli_bad_inputs_give_one_line(classes, tmp_path, capsys):
             ],
             "2 label\\(s\\) the model was not trained on: 'Korean', 'Scottish'",
         ),
+        (
+            ["classify", "evaluate", str(out), "--data", str(classes), "--out", str(out)],
+            "holds a checkpoint; write the evaluation elsewhere",
+        ),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

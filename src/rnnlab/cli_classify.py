@@ -189,16 +189,17 @@ def _run_train(args: argparse.Namespace) -> int:
         f"{len(data):,} examples in {len(counts)} classes (largest {majority:.1%}); "
         f"{len(split.train_ids):,} for training, {len(split.test_ids):,} held out"
         + (f"; {split.duplicates} duplicates dropped" if settings.dedupe else "")
-        + (f" ({split.overlap} also in training)" if split.overlap else ""),
+        + (f" ({split.overlap} of them also in training, same label)" if split.overlap else ""),
         flush=True,
     )
     trainer = ClassifierTrainer(
         split, settings, out, progress=sys.stderr.isatty(), sources=data.sources
     )
     parameters = sum(p.numel() for p in trainer.model.parameters())
+    rare = f", <unk> for fewer than {settings.min_count}" if settings.min_count > 1 else ""
     print(
-        f"vocabulary {len(split.vocab):,} ({settings.level} level, <unk> below "
-        f"{settings.min_count} occurrences); {parameters:,} parameters; "
+        f"vocabulary {len(split.vocab):,} ({settings.level} level{rare}); "
+        f"{parameters:,} parameters; "
         f"{trainer.device.type}, {trainer.precision}",
         flush=True,
     )
@@ -208,7 +209,7 @@ def _run_train(args: argparse.Namespace) -> int:
     print(report.format_confusion())
     print(
         f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.elapsed:.0f} s; "
-        f"held-out accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f} "
+        f"{split.scored} accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f} "
         f"(majority class {majority:.4f}); checkpoint: {out}"
     )
     return 0
@@ -245,6 +246,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from rnnlab.training.metrics import ClassificationReport
 
     model = SequenceClassifier.from_pretrained(args.checkpoint)
+    if args.out and (Path(args.out) / "config.json").exists():
+        raise ValueError(f"{args.out} holds a checkpoint; write the evaluation elsewhere")
     data = _read(args)
     index = {label: i for i, label in enumerate(model.labels)}
     unknown = sorted(set(data.labels) - set(index))

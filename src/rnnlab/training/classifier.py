@@ -176,6 +176,11 @@ class Split:
         overlap = sum(pair in seen for pair in zip(test.texts, test.labels, strict=True))
         return cls(vocab, labels, *encode(train), *encode(test), duplicates, overlap)
 
+    @property
+    def scored(self) -> str:
+        """Which split the reports score: ``held-out``, or ``training`` when nothing is held out."""
+        return "held-out" if self.test_ids else "training"
+
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.train_y.numpy(), minlength=len(self.labels))
 
@@ -294,7 +299,8 @@ class ClassifierTrainer:
                 )
                 self.echo(
                     f"epoch {epoch - 1 + fraction:.2f}: train loss {np.mean(losses):.4f}, "
-                    f"held-out accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f}"
+                    f"{self.split.scored} accuracy {report.accuracy:.4f}, "
+                    f"macro-F1 {report.macro_f1:.4f}"
                 )
                 self._save(result, report)
                 self.elapsed = time.perf_counter() - clock
@@ -344,7 +350,7 @@ class ClassifierTrainer:
     def _save(self, result: ClassifierResult, report: ClassificationReport, final=False) -> None:
         if self.out is None:
             return
-        held_out = "held-out" if self.split.test_ids else "training"
+        held_out = self.split.scored
         if not final:
             meta = {"step": self.step, "accuracy": report.accuracy, "macro_f1": report.macro_f1}
             self.model.save_pretrained(self.out, meta)
