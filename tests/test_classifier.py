@@ -262,6 +262,17 @@ def test_balance_weights_classes_inversely_to_their_counts(classes):
     np.testing.assert_allclose(trainer.weight.numpy(), expected, rtol=1e-6)
 
 
+def test_a_budget_ends_the_run_mid_epoch_and_still_reports(classes):
+    data = read_labelled(classes)
+    data = data.subset([i for _ in range(200) for i in range(len(data))])  # 3,600 examples
+    settings = ClassifierSettings(hidden=16, embedding=8, batch_size=4, budget=1.0)
+    trainer = ClassifierTrainer(Split.of(data, settings), settings, progress=False)
+    result = trainer.fit()
+    assert settings.epochs is None and result.elapsed >= 1.0
+    assert 0 < result.epochs and result.steps == trainer.step > 0
+    assert result.report.total == len(trainer.split.test_ids)
+
+
 def test_a_single_class_is_an_error(classes):
     data = read_labelled(classes / "ov.txt")
     with pytest.raises(ValueError, match="only one class"):
