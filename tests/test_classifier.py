@@ -269,7 +269,7 @@ def test_a_budget_ends_the_run_mid_epoch_and_still_reports(classes):
     trainer = ClassifierTrainer(Split.of(data, settings), settings, progress=False)
     result = trainer.fit()
     assert settings.epochs is None and result.elapsed >= 1.0
-    assert 0 < result.epochs and result.steps == trainer.step > 0
+    assert result.epochs > 0 and result.steps == trainer.step > 0
     assert result.report.total == len(trainer.split.test_ids)
 
 
