@@ -173,21 +173,22 @@ def _read_table(
     if text == label:
         raise ValueError("the text and label columns must differ")
     needed = max(text, label) + 1
-    named = any(s is not None and not s.isdigit() for s in (text_column, label_column))
-    named = named or (text_column is None and "text" in header)
-    named = named or (label_column is None and "label" in header)
     if needed > len(header):
         raise ValueError(
             f"{path} has {len(header)} column(s), too few for text column {text} and label "
             f"column {label} (0-based); choose them with --text-column and --label-column"
         )
-    if has_header is not None:
-        named = has_header
-    elif not named and len(rows) > 2:
+    if has_header is None:
+        by_name = [spec for spec in (text_column, label_column) if spec and not spec.isdigit()]
+        by_name += [
+            name
+            for spec, name in ((text_column, "text"), (label_column, "label"))
+            if spec is None and name in header
+        ]
         later = {row[label].strip() for _, row in rows[1:] if len(row) > label}
-        named = header[label] not in later
+        has_header = bool(by_name) or (len(rows) > 2 and header[label] not in later)
     data = LabelledData([], [], [str(path.resolve())], blank)
-    for number, row in rows[1:] if named else rows:
+    for number, row in rows[1:] if has_header else rows:
         if len(row) < needed:
             raise ValueError(
                 f"{path}, row {number}: {len(row)} field(s), but the text and label columns "

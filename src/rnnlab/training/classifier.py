@@ -21,7 +21,6 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from rnnlab.models.classifier import POOLS, SequenceClassifier
 from rnnlab.plots import confusion_plot
 from rnnlab.training.metrics import ClassificationReport
 from rnnlab.training.schedule import learning_rate
+from rnnlab.training.setup import adamw, autocast, training_device
 
 REPORT = "report.json"
 CONFUSION = "confusion.png"
@@ -217,20 +217,12 @@ class ClassifierTrainer:
         self.out = Path(out) if out is not None else None
         self.echo = echo or tqdm.write
         self.progress_bar, self.sources = progress, sources or []
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = training_device()
         self.precision = resolve_precision(settings.precision, self.device)
         torch.manual_seed(settings.seed)
         self.rng = np.random.default_rng(settings.seed)
         self.model = settings.build_model(split.vocab, split.labels).to(self.device)
-        decay = [p for p in self.model.parameters() if p.dim() >= 2]
-        rest = [p for p in self.model.parameters() if p.dim() < 2]
-        self.optimizer = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": settings.weight_decay},
-                {"params": rest, "weight_decay": 0.0},
-            ],
-            lr=settings.lr,
-        )
+        self.optimizer = adamw(self.model, settings.lr, settings.weight_decay)
         counts = split.class_counts()
         self.weight = None
         if settings.balance:
@@ -242,9 +234,7 @@ class ClassifierTrainer:
         self.step, self.elapsed = 0, 0.0
 
     def autocast(self):
-        if self.precision == "float32":
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return autocast(self.precision, self.device)
 
     def progress(self) -> float:
         done = self.step / self.total_steps if self.total_steps else 0.0

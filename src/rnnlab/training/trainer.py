@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from rnnlab.kernels import resolve_precision
 from rnnlab.training.evaluation import Evaluation, evaluate
 from rnnlab.training.schedule import learning_rate
 from rnnlab.training.settings import Corpus, TrainSettings
+from rnnlab.training.setup import adamw, autocast, training_device
 
 
 @dataclass
@@ -82,20 +82,11 @@ class Trainer:
         self.echo = echo or tqdm.write
         self.progress_bar, self.on_step, self.source = progress, on_step, source
         self.tensorboard = tensorboard
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = training_device()
         self.precision = resolve_precision(settings.precision, self.device)
         torch.manual_seed(settings.seed)
         self.model = settings.build_model(corpus.vocab).to(self.device)
-        decay = [p for p in self.model.parameters() if p.dim() >= 2]
-        rest = [p for p in self.model.parameters() if p.dim() < 2]
-        self.optimizer = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": settings.weight_decay},
-                {"params": rest, "weight_decay": 0.0},
-            ],
-            lr=settings.lr,
-            betas=(0.9, 0.99),
-        )
+        self.optimizer = adamw(self.model, settings.lr, settings.weight_decay, betas=(0.9, 0.99))
         self.x, self.y = (t.to(self.device) for t in as_streams(corpus.train, settings.batch_size))
         self.chunks_per_epoch = chunk_count(self.x, settings.seq_len)
         self.total_steps = settings.epochs * self.chunks_per_epoch if settings.epochs else None
@@ -130,9 +121,7 @@ class Trainer:
     # -- the run ------------------------------------------------------------------------------
 
     def autocast(self):
-        if self.precision == "float32":
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return autocast(self.precision, self.device)
 
     def request_stop(self) -> None:
         """Stop after the current step and save a resumable state (what Ctrl-C does)."""

@@ -1,0 +1,35 @@
+"""What every training loop sets up alike: the device, the autocast context, and AdamW with
+weight decay on the weight matrices only (embeddings and projections; biases and other vectors
+are left undecayed, as in nanoGPT)."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import torch
+from torch import nn
+
+
+def training_device() -> torch.device:
+    """The GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def autocast(precision: str, device: torch.device):
+    """bfloat16 autocast on ``device`` for ``precision == "bfloat16"``, else a no-op context."""
+    if precision == "float32":
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def adamw(
+    model: nn.Module, lr: float, weight_decay: float, betas=(0.9, 0.999)
+) -> torch.optim.AdamW:
+    """AdamW over ``model``'s parameters, decaying those with two or more dimensions."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}],
+        lr=lr,
+        betas=betas,
+    )
