@@ -444,6 +444,25 @@ def test_cli_bad_inputs_give_one_line(classes, tmp_path, capsys):
             ["classify", "evaluate", str(out), "--data", str(classes), "--out", str(out)],
             "holds a checkpoint; write the evaluation elsewhere",
         ),
+        (
+            [
+                "classify",
+                "train",
+                "--data",
+                str(classes),
+                "--out",
+                str(tmp_path / "e"),
+                "--lr",
+                "1e30",
+                "--clip",
+                "0",
+                "--warmup",
+                "1",
+                "--batch-size",
+                "2",
+            ],
+            "diverged and stopped \\(no model saved\\)",
+        ),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from rnnlab.cells import CELLS
-from rnnlab.checkpoint import CONFIG, write_json
+from rnnlab.checkpoint import CONFIG, WEIGHTS, write_json
 from rnnlab.data.labelled import LabelledData, bucket_batches, pad, stratified_split, tokens
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.init import SCHEMES
@@ -292,13 +292,13 @@ class ClassifierTrainer:
                     f"{self.split.scored} accuracy {report.accuracy:.4f}, "
                     f"macro-F1 {report.macro_f1:.4f}"
                 )
-                self._save(result, report)
+                self._save_model(report)
                 self.elapsed = time.perf_counter() - clock
         finally:
             bar.close()
         result.epochs = result.history[-1]["epoch"] if result.history else 0.0
         result.steps, result.elapsed, result.report = self.step, self.elapsed, report
-        self._save(result, report, final=True)
+        self._write_report(result, report)
         return result
 
     def _train_step(self, batch: list[int]) -> float:
@@ -314,17 +314,24 @@ class ClassifierTrainer:
         loss = F.cross_entropy(logits.float(), y, weight=self.weight)
         value = loss.item()
         if not math.isfinite(value):
-            raise ValueError(
-                f"the loss became {value} at step {self.step + 1}: training diverged; "
-                "try a lower --lr"
-            )
+            self._diverged(f"the loss became {value}")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if s.clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.clip)
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.clip)
+            if not torch.isfinite(norm):
+                self._diverged(f"the gradient norm became {float(norm)}")
         self.optimizer.step()
         self.step += 1
         return value
+
+    def _diverged(self, what: str) -> None:
+        saved = self.out is not None and (self.out / WEIGHTS).is_file()
+        kept = f"{self.out} keeps the last finished epoch" if saved else "no model saved"
+        raise ValueError(
+            f"{what} at step {self.step + 1}: training diverged and stopped ({kept}); "
+            "try a lower --lr"
+        )
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -337,18 +344,18 @@ class ClassifierTrainer:
         config["data"] = {"sources": self.sources}
         write_json(self.out / CONFIG, config)
 
-    def _save(self, result: ClassifierResult, report: ClassificationReport, final=False) -> None:
-        if self.out is None:
-            return
-        held_out = self.split.scored
-        if not final:
+    def _save_model(self, report: ClassificationReport) -> None:
+        if self.out is not None:
             meta = {"step": self.step, "accuracy": report.accuracy, "macro_f1": report.macro_f1}
             self.model.save_pretrained(self.out, meta)
+
+    def _write_report(self, result: ClassifierResult, report: ClassificationReport) -> None:
+        if self.out is None:
             return
         write_json(
             self.out / REPORT,
             {
-                "split": held_out,
+                "split": self.split.scored,
                 "train_examples": len(self.split.train_ids),
                 "held_out_examples": len(self.split.test_ids),
                 "duplicates_dropped": self.split.duplicates,
@@ -357,5 +364,8 @@ class ClassifierTrainer:
                 "final": report.to_json(),
             },
         )
-        title = f"{held_out} split: accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}"
+        title = (
+            f"{self.split.scored} split: accuracy {report.accuracy:.3f}, "
+            f"macro-F1 {report.macro_f1:.3f}"
+        )
         confusion_plot(self.out / CONFUSION, report.confusion, report.labels, title=title)
