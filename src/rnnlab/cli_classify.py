@@ -179,8 +179,6 @@ def _run_train(args: argparse.Namespace) -> int:
     given = {k: getattr(args, k) for k in asdict(ClassifierSettings()) if hasattr(args, k)}
     settings = recommended_classifier_settings(**given)
     out = Path(args.out)
-    if (out / "config.json").exists():
-        raise ValueError(f"{out} already holds a checkpoint; choose another --out")
     data = _read(args)
     split = Split.of(data, settings)
     counts = data.counts()
@@ -188,8 +186,8 @@ def _run_train(args: argparse.Namespace) -> int:
     print(
         f"{len(data):,} examples in {len(counts)} classes (largest {majority:.1%}); "
         f"{len(split.train_ids):,} for training, {len(split.test_ids):,} held out"
-        + (f"; {split.duplicates} duplicates dropped" if settings.dedupe else "")
-        + (f" ({split.overlap} of them also in training, same label)" if split.overlap else ""),
+        + (f" ({split.overlap} of them also in training, same label)" if split.overlap else "")
+        + (f"; {split.duplicates} repeated examples dropped" if settings.dedupe else ""),
         flush=True,
     )
     trainer = ClassifierTrainer(
