@@ -160,7 +160,7 @@ def tiny_model(pool: str, bidirectional: bool, cell: str = "lstm", layers: int =
 
 @pytest.mark.parametrize("pool", POOLS)
 @pytest.mark.parametrize("bidirectional", [False, True])
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "mingru", "minlstm"])
 def test_padding_changes_no_prediction(pool, bidirectional, cell):
     model = tiny_model(pool, bidirectional, cell)
     short = torch.tensor([3, 1, 4])

@@ -32,7 +32,7 @@ from rnnlab.insight.states import write_report as write_states
 from rnnlab.scratch.network import Network
 from rnnlab.scratch.output import softmax
 
-CELLS = ("rnn", "rnn-relu", "lstm", "gru")
+CELLS = ("rnn", "rnn-relu", "lstm", "gru", "mingru", "minlstm")
 TEXT = "".join(f'line {i}: "quoted (and {i % 7})" said the wolf.\n' for i in range(200))
 
 
@@ -77,7 +77,7 @@ def scratch_norms(model: LanguageModel, windows: torch.Tensor) -> list[np.ndarra
     return [np.linalg.norm(d, axis=-1).mean(axis=1)[::-1] for d in dh]
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", CELLS[:4])
 def test_gradient_norms_equal_the_scratch_bptt(vocab, cell):
     torch.manual_seed(0)
     model = LanguageModel(vocab, cell, 12, 2, embedding_size=None).eval()
@@ -88,6 +88,28 @@ def test_gradient_norms_equal_the_scratch_bptt(vocab, cell):
     for layer in range(2):
         np.testing.assert_allclose(flow.norms[layer], expected[layer][:31], rtol=1e-9)
     assert all(n > 0 for n in flow.norms[0])  # the comparison is not between zeros
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+def test_minimal_cells_pass_gradients_back_through_their_keep_coefficient_alone(vocab, cell):
+    """dL_T/dh_{T-k} = dL_T/dh_T * prod_{j > T-k} a_j: the Jacobian of a step is diag(a_t)."""
+    torch.manual_seed(0)
+    model = LanguageModel(vocab, cell, 12, 1, embedding_size=None).double().eval()
+    windows = text_windows(vocab.encode(TEXT), 1, 25 + 2, seed=2)
+    flow = gradient_flow(model, windows, warmup=0)
+    x = torch.nn.functional.one_hot(windows[:, :-1], len(vocab)).double().transpose(0, 1)
+    run = trace(model.rnn, x)
+    h_last = run.states[0][-1][0]
+    loss = torch.nn.functional.cross_entropy(model.head(h_last), windows[:, -1], reduction="sum")
+    (g,) = torch.autograd.grad(loss, h_last)
+    with torch.no_grad():
+        a = [model.rnn.cell.coefficients(gi)[0] for gi, _ in run.projections[0]]
+    expected = [float(g.norm())]
+    for k in range(1, flow.distance + 1):
+        g = g * a[-k]
+        expected.append(float(g.norm()))
+    np.testing.assert_allclose(flow.norms[0], expected, rtol=1e-9)
+    assert math.isnan(flow.spectral_radius[0]) and 0 < flow.keep_gate[0] < 1
 
 
 def test_small_recurrent_weights_vanish_and_a_forget_bias_holds_on(vocab):

@@ -17,7 +17,7 @@ def small(level="char", **kw) -> LanguageModel:
     return LanguageModel(Vocabulary.build(level, TEXT), **settings)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "rnn-relu", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "rnn-relu", "lstm", "gru", "mingru", "minlstm"])
 @pytest.mark.parametrize("embedding", [8, None])
 def test_logits_cover_the_vocabulary_and_state_carries(cell, embedding):
     model = small(cell=cell, embedding_size=embedding)

@@ -47,7 +47,7 @@ def test_prepared_linear_in_bfloat16_is_linear_to_bfloat16_precision():
     assert not torch.equal(out.float(), exact)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "rnn-relu", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "rnn-relu", "lstm", "gru", "mingru", "minlstm"])
 @pytest.mark.parametrize("embedding", [8, None])
 @pytest.mark.parametrize("layers", [1, 3])
 def test_step_function_equals_forward_in_float32(cell, embedding, layers):

@@ -46,6 +46,15 @@ class Cell(nn.Module):
     #: True if a step depends on the two projections only through their sum ``gi + gh`` (then
     #: :meth:`activate` takes that sum, and both products can be one, on [x, h])
     additive: ClassVar[bool] = False
+    #: blocks of ``hidden_size`` rows in ``weight_hh``: ``gates``, or 0 for a cell whose step
+    #: does not multiply h_{t-1} by a matrix (its ``weight_hh`` and ``bias_hh`` have no rows)
+    recurrent_gates: ClassVar[int | None] = None
+
+    @classmethod
+    def hh_rows(cls, hidden_size: int) -> int:
+        """Rows of ``weight_hh`` and ``bias_hh``."""
+        gates = cls.gates if cls.recurrent_gates is None else cls.recurrent_gates
+        return gates * hidden_size
 
     def __init__(
         self,
@@ -64,13 +73,13 @@ class Cell(nn.Module):
         self.has_weights = bool(weights)
         if not weights:
             return
-        rows = self.gates * hidden_size
+        rows, hh_rows = self.gates * hidden_size, self.hh_rows(hidden_size)
         factory = {"device": device, "dtype": dtype}
         self.weight_ih = nn.Parameter(torch.empty(rows, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(hh_rows, hidden_size, **factory))
         if bias:
             self.bias_ih = nn.Parameter(torch.empty(rows, **factory))
-            self.bias_hh = nn.Parameter(torch.empty(rows, **factory))
+            self.bias_hh = nn.Parameter(torch.empty(hh_rows, **factory))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -312,6 +321,137 @@ class GRUCell(Cell):
         return torch.gru
 
 
+def _g(v: Tensor) -> Tensor:
+    """g(v) = v + 1/2 for v >= 0, σ(v) below: continuous, increasing and always positive."""
+    return torch.where(v >= 0, v + 0.5, torch.sigmoid(v))
+
+
+def _log_g(v: Tensor) -> Tensor:
+    """log g(v), computed without forming g(v) for v < 0: log σ(v) = -softplus(-v)."""
+    return torch.where(v >= 0, torch.log(F.relu(v) + 0.5), -F.softplus(-v))
+
+
+class MinimalCell(Cell):
+    """Base of minGRU and minLSTM (Feng et al. 2024, "Were RNNs All We Needed?"): the gates and
+    the candidate depend on x_t alone, so a step is the linear recurrence
+
+        h_t = a_t * h_{t-1} + b_t,   (a_t, b_t) = :meth:`coefficients` (W_ih x_t + b_ih)
+
+    with no W_hh (``weight_hh`` and ``bias_hh`` have no rows). :meth:`unroll` computes all steps
+    at once with :func:`rnnlab.scan.scan` (``scan_method``: ``auto``, ``sequential``,
+    ``chunked``) or, as the paper trains, :func:`rnnlab.scan.log_scan` (``log``, from
+    :meth:`log_coefficients`; it needs h_0 >= 0). A padded step gets a = 1, b = 0, so the state
+    passes it unchanged. One step for generation is :meth:`update`: O(1) memory.
+    """
+
+    recurrent_gates = 0
+    scan_method: str = "auto"
+
+    def coefficients(self, gi: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def log_coefficients(self, gi: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def update(self, gi: Tensor, gh: Tensor, state: State) -> State:
+        a, b = self.coefficients(gi)
+        return (a * state[0] + b,)
+
+    def unroll(
+        self,
+        gi: Tensor,
+        state: State,
+        weight_hh: Tensor,
+        bias_hh: Tensor | None,
+        mask: Tensor | None = None,
+        reverse: bool = False,
+    ) -> tuple[Tensor, State]:
+        """gi (T, B, G*H) -> outputs h_t (T, B, H), final state, by a scan over time (the
+        contract of :meth:`Cell.unroll`). Memory: O(T*B*H) scalars for a, b and h."""
+        from rnnlab.scan import log_scan, scan
+
+        (h0,) = state
+        keep = None if mask is None else mask.unsqueeze(-1)
+        if self.scan_method == "log":
+            log_a, log_b = self.log_coefficients(gi)
+            if keep is not None:
+                log_a = log_a.masked_fill(~keep, 0.0)
+                log_b = log_b.masked_fill(~keep, float("-inf"))
+            if reverse:
+                log_a, log_b = log_a.flip(0), log_b.flip(0)
+            log_h0 = None if not bool(h0.any()) else h0.log()
+            h = log_scan(log_a.transpose(0, 1), log_b.transpose(0, 1), log_h0).exp()
+        else:
+            a, b = self.coefficients(gi)
+            if keep is not None:
+                a = a.masked_fill(~keep, 1.0)
+                b = b.masked_fill(~keep, 0.0)
+            if reverse:
+                a, b = a.flip(0), b.flip(0)
+            h = scan(a.transpose(0, 1), b.transpose(0, 1), h0, method=self.scan_method)
+        h = h.transpose(0, 1)  # (T, B, H), in the order read
+        final = h[-1]
+        if reverse:
+            h = h.flip(0)
+        return (h if keep is None else h * keep), (final,)
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        return text if self.scan_method == "auto" else text + f", scan_method={self.scan_method!r}"
+
+
+class MinGRUCell(MinimalCell):
+    """minGRU: the GRU without h_{t-1} in its gate and candidate, nor a reset gate.
+
+        z_t  = σ(W_iz x_t + b_iz)                                  update gate
+        h~_t = g(W_ih x_t + b_ih),  g(v) = v + 1/2 (v >= 0), σ(v) (v < 0)   candidate, > 0
+        h_t  = (1 - z_t) * h_{t-1} + z_t * h~_t
+
+    Blocks of ``weight_ih`` in the order z, h. In log space (k = W_iz x_t + b_iz):
+    log(1 - z_t) = -softplus(k), log z_t = -softplus(-k), and log h~_t = log g(.).
+    """
+
+    gates = 2
+
+    def coefficients(self, gi: Tensor) -> tuple[Tensor, Tensor]:
+        k, v = gi.chunk(2, dim=-1)
+        z = torch.sigmoid(k)
+        return 1 - z, z * _g(v)
+
+    def log_coefficients(self, gi: Tensor) -> tuple[Tensor, Tensor]:
+        k, v = gi.chunk(2, dim=-1)
+        return -F.softplus(k), -F.softplus(-k) + _log_g(v)
+
+
+class MinLSTMCell(MinimalCell):
+    """minLSTM: the LSTM's forget and input gates from x_t alone, normalised to sum to one,
+    and no output gate nor cell state apart from h.
+
+        f_t  = σ(W_if x_t + b_if),   i_t = σ(W_ii x_t + b_ii)     forget and input gates
+        h~_t = g(W_ih x_t + b_ih)                                  candidate, > 0
+        f'_t = f_t / (f_t + i_t),    i'_t = i_t / (f_t + i_t)
+        h_t  = f'_t * h_{t-1} + i'_t * h~_t
+
+    Blocks of ``weight_ih`` in the order f, i, h. With d = softplus(-k_f) - softplus(-k_i)
+    (= log i_t - log f_t), f'_t = σ(-d) and i'_t = σ(d); in log space log f'_t = -softplus(d),
+    log i'_t = -softplus(-d).
+    """
+
+    gates = 3
+
+    def _difference(self, gi: Tensor) -> tuple[Tensor, Tensor]:
+        kf, ki, v = gi.chunk(3, dim=-1)
+        return F.softplus(-kf) - F.softplus(-ki), v
+
+    def coefficients(self, gi: Tensor) -> tuple[Tensor, Tensor]:
+        d, v = self._difference(gi)
+        return torch.sigmoid(-d), torch.sigmoid(d) * _g(v)
+
+    def log_coefficients(self, gi: Tensor) -> tuple[Tensor, Tensor]:
+        d, v = self._difference(gi)
+        return -F.softplus(d), -F.softplus(-d) + _log_g(v)
+
+
 #: cell names accepted everywhere a cell is chosen by name, with the keyword arguments they imply
 CELLS: dict[str, tuple[type[Cell], dict[str, str]]] = {
     "rnn": (RNNCell, {"nonlinearity": "tanh"}),
@@ -319,6 +459,8 @@ CELLS: dict[str, tuple[type[Cell], dict[str, str]]] = {
     "rnn-relu": (RNNCell, {"nonlinearity": "relu"}),
     "lstm": (LSTMCell, {}),
     "gru": (GRUCell, {}),
+    "mingru": (MinGRUCell, {}),
+    "minlstm": (MinLSTMCell, {}),
 }
 
 
@@ -330,7 +472,7 @@ def make_cell(
     nonlinearity: str | None = None,
     **kwargs,
 ) -> Cell:
-    """Build a cell by name (``rnn``, ``rnn-relu``, ``lstm``, ``gru``, ...).
+    """Build a cell by name (``rnn``, ``rnn-relu``, ``lstm``, ``gru``, ``mingru``, ...).
 
     ``nonlinearity`` applies to ``rnn`` only and overrides the one a name implies.
     """

@@ -37,7 +37,8 @@ class Recurrent(nn.Module):
     """A multi-layer, optionally bidirectional recurrent network of one cell type.
 
     Args:
-        cell: cell name: ``rnn`` (tanh), ``rnn-relu``, ``lstm`` or ``gru``.
+        cell: cell name: ``rnn`` (tanh), ``rnn-relu``, ``lstm``, ``gru``, ``mingru`` or
+            ``minlstm`` (the last two have no ``weight_hh`` rows and run by a scan over time).
         input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional:
             as in ``torch.nn.LSTM``; ``dropout`` in [0, 1) is applied to the outputs of every
             layer but the last, in training mode.
@@ -96,7 +97,7 @@ class Recurrent(nn.Module):
         self.init = init
         self.forget_bias = forget_bias
 
-        rows = self.cell.gates * hidden_size
+        rows, hh_rows = self.cell.gates * hidden_size, self.cell.hh_rows(hidden_size)
         factory = {"device": device, "dtype": dtype}
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * self.num_directions
@@ -106,10 +107,10 @@ class Recurrent(nn.Module):
                     f"weight_ih_{name}", nn.Parameter(torch.empty(rows, layer_input, **factory))
                 )
                 self.register_parameter(
-                    f"weight_hh_{name}", nn.Parameter(torch.empty(rows, hidden_size, **factory))
+                    f"weight_hh_{name}", nn.Parameter(torch.empty(hh_rows, hidden_size, **factory))
                 )
-                for kind in ("ih", "hh"):
-                    value = nn.Parameter(torch.empty(rows, **factory)) if bias else None
+                for kind, size in (("ih", rows), ("hh", hh_rows)):
+                    value = nn.Parameter(torch.empty(size, **factory)) if bias else None
                     self.register_parameter(f"bias_{kind}_{name}", value)
         self.reset_parameters(init, forget_bias)
 

@@ -10,7 +10,9 @@ a product of k Jacobians. Its norm shrinks (or grows) roughly geometrically in k
 per-step rate is fitted as exp(slope) of log ||dL_T/dh_{T-k}|| against k. The two factors the
 textbook bound names are reported next to it: the spectral radius ρ(W_hh) (of the candidate
 block for gated cells) and the mean derivative of the candidate's nonlinearity; for gated cells
-also the mean "keep" gate (LSTM: f_t, whose product carries dc_T/dc_{T-k}; GRU: z_t).
+also the mean "keep" gate (LSTM: f_t, whose product carries dc_T/dc_{T-k}; GRU: z_t). For
+minGRU and minLSTM the Jacobian is exactly diag(a_t) (1 - z_t, or f'_t): there is no W_hh (ρ is
+reported as none) and the keep gate is a_t itself.
 
 Norms are per sequence (over hidden units) and averaged over many sequences; everything runs in
 float64 so that decays of hundreds of orders of magnitude stay representable.
@@ -28,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnlab.cells import Cell, GRUCell, LSTMCell, RNNCell
+from rnnlab.cells import Cell, GRUCell, LSTMCell, MinimalCell, RNNCell
 from rnnlab.checkpoint import write_json
 from rnnlab.insight.trace import layer_states, trace
 from rnnlab.models.language import LanguageModel
@@ -77,6 +79,10 @@ def step_factors(cell: Cell, gi: Tensor, gh: Tensor) -> tuple[Tensor, Tensor | N
     if isinstance(cell, LSTMCell):
         _, f, g, _ = (gi + gh).chunk(4, dim=-1)
         return 1 - torch.tanh(g) ** 2, torch.sigmoid(f)
+    if isinstance(cell, MinimalCell):
+        v = gi.chunk(cell.gates, dim=-1)[-1]
+        slope = torch.where(v >= 0, torch.ones_like(v), torch.sigmoid(v) * torch.sigmoid(-v))
+        return slope, cell.coefficients(gi)[0]
     if isinstance(cell, GRUCell):
         ir, iz, in_ = gi.chunk(3, dim=-1)
         hr, hz, hn = gh.chunk(3, dim=-1)
@@ -86,7 +92,9 @@ def step_factors(cell: Cell, gi: Tensor, gh: Tensor) -> tuple[Tensor, Tensor | N
 
 
 def spectral_radius(matrix: Tensor) -> float:
-    """max |λ| over the eigenvalues of a square matrix."""
+    """max |λ| over the eigenvalues of a square matrix (NaN for a cell without W_hh)."""
+    if matrix.numel() == 0:
+        return math.nan
     return float(torch.linalg.eigvals(matrix.double()).abs().max())
 
 
@@ -186,7 +194,7 @@ def format_table(flows: list[GradientFlow]) -> str:
                 label,
                 *(f"{row[k]:.3g}" if k < len(row) else "" for k in distances),
                 f"{flow.decay[layer]:.4f}",
-                f"{flow.spectral_radius[layer]:.3f}",
+                "none" if math.isnan(radius := flow.spectral_radius[layer]) else f"{radius:.3f}",
                 f"{flow.mean_derivative[layer]:.3f}",
                 "" if keep is None else f"{keep:.3f}",
             ]
