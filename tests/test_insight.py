@@ -112,6 +112,15 @@ def test_minimal_cells_pass_gradients_back_through_their_keep_coefficient_alone(
     assert math.isnan(flow.spectral_radius[0]) and 0 < flow.keep_gate[0] < 1
 
 
+def test_models_of_residual_blocks_are_refused_by_name(vocab):
+    model = LanguageModel(vocab, "mingru", 8, 1, block="residual")
+    windows = text_windows(vocab.encode(TEXT), 2, 12, seed=0)
+    with pytest.raises(ValueError, match="residual blocks"):
+        gradient_flow(model, windows, warmup=2)
+    with pytest.raises(ValueError, match="residual blocks"):
+        read_states(model, "line 1")
+
+
 def test_small_recurrent_weights_vanish_and_a_forget_bias_holds_on(vocab):
     windows = text_windows(vocab.encode(TEXT), 16, 20 + 60 + 2, seed=0)
     torch.manual_seed(0)

@@ -19,8 +19,9 @@ def small(level="char", **kw) -> LanguageModel:
 
 @pytest.mark.parametrize("cell", ["rnn", "rnn-relu", "lstm", "gru", "mingru", "minlstm"])
 @pytest.mark.parametrize("embedding", [8, None])
-def test_logits_cover_the_vocabulary_and_state_carries(cell, embedding):
-    model = small(cell=cell, embedding_size=embedding)
+@pytest.mark.parametrize("block", ["plain", "residual"])
+def test_logits_cover_the_vocabulary_and_state_carries(cell, embedding, block):
+    model = small(cell=cell, embedding_size=embedding, block=block)
     ids = model.vocab.encode(TEXT[:20]).view(2, 10)
     logits, _ = model(ids)
     assert logits.shape == (2, 10, len(model.vocab))
@@ -30,13 +31,29 @@ def test_logits_cover_the_vocabulary_and_state_carries(cell, embedding):
     assert torch.allclose(torch.cat([first, second], 1), logits, atol=1e-6)
 
 
+def test_residual_blocks_are_the_documented_function():
+    model = small(cell="mingru", block="residual", embedding_size=16).eval()
+    assert model.project is None and len(model.blocks) == 2
+    ids = model.vocab.encode(TEXT[:12]).view(1, 12)
+    x = model.embedding(ids)
+    for block in model.blocks:
+        y, _ = block.rnn(block.norm_rnn(x))
+        x = x + y
+        hidden = torch.nn.functional.gelu(block.ffn_in(block.norm_ffn(x)))
+        x = x + block.ffn_out(hidden)
+    torch.testing.assert_close(model(ids)[0], model.head(model.norm(x)))
+    with pytest.raises(ValueError, match="block must be one of"):
+        small(block="tower")
+
+
 def test_one_hot_input_is_an_embedding_by_the_identity():
     model = small(embedding_size=None)
     assert model.embedding is None and model.rnn.input_size == len(model.vocab)
 
 
-def test_save_and_load_give_the_same_model(tmp_path):
-    model = small(cell="gru", level="word")
+@pytest.mark.parametrize("block", ["plain", "residual"])
+def test_save_and_load_give_the_same_model(tmp_path, block):
+    model = small(cell="gru", level="word", block=block)
     model.save_pretrained(tmp_path, {"step": 3})
     again = LanguageModel.from_pretrained(tmp_path)
     assert again.config() == model.config() and again.checkpoint_meta == {"step": 3}

@@ -15,10 +15,10 @@ from rnnlab.stepper import Stepper
 TEXT = "the quick brown fox jumps over the lazy dog\n" * 3
 
 
-def model_for(cell="lstm", embedding=8, layers=2, hidden=24) -> LanguageModel:
+def model_for(cell="lstm", embedding=8, layers=2, hidden=24, block="plain") -> LanguageModel:
     torch.manual_seed(0)
     vocab = Vocabulary.build("char", TEXT)
-    return LanguageModel(vocab, cell, hidden, layers, embedding).eval()
+    return LanguageModel(vocab, cell, hidden, layers, embedding, block=block).eval()
 
 
 @pytest.mark.parametrize("rows", [1, 5, 64])
@@ -50,8 +50,9 @@ def test_prepared_linear_in_bfloat16_is_linear_to_bfloat16_precision():
 @pytest.mark.parametrize("cell", ["rnn", "rnn-relu", "lstm", "gru", "mingru", "minlstm"])
 @pytest.mark.parametrize("embedding", [8, None])
 @pytest.mark.parametrize("layers", [1, 3])
-def test_step_function_equals_forward_in_float32(cell, embedding, layers):
-    model = model_for(cell, embedding, layers)
+@pytest.mark.parametrize("block", ["plain", "residual"])
+def test_step_function_equals_forward_in_float32(cell, embedding, layers, block):
+    model = model_for(cell, embedding, layers, block=block)
     ids = model.vocab.encode(TEXT[:30]).view(2, 15)
     expected, _ = model(ids)
     step = model.step_function(batch_size=2, precision="float32")

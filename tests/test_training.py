@@ -88,11 +88,11 @@ def test_without_validation_the_latest_model_is_kept(tmp_path):
 
 
 @pytest.mark.skipif(not SHAKESPEARE.is_file(), reason=f"shared data set not found: {SHAKESPEARE}")
-@pytest.mark.parametrize("cell", ["lstm", "mingru"])
-def test_learns_tiny_shakespeare_and_generates_repeatably(tmp_path, cell):
+@pytest.mark.parametrize(("cell", "block"), [("lstm", "plain"), ("mingru", "residual")])
+def test_learns_tiny_shakespeare_and_generates_repeatably(tmp_path, cell, block):
     text = SHAKESPEARE.read_text(encoding="utf-8")[:120_000]
     settings = TrainSettings(
-        cell=cell, hidden=128, layers=1, seq_len=64, batch_size=32, budget=8, evals=2
+        cell=cell, block=block, hidden=128, layers=1, seq_len=64, batch_size=32, budget=8, evals=2
     )
     corpus = Corpus.from_text(text, settings)
     result = quiet(corpus, settings, tmp_path).fit()

@@ -21,6 +21,7 @@ from rnnlab.cells import CELLS
 from rnnlab.data.vocab import LEVELS
 from rnnlab.init import SCHEMES
 from rnnlab.kernels import PRECISIONS
+from rnnlab.models.blocks import BLOCKS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,6 +95,12 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--init", choices=SCHEMES, help=f"weight initialisation ({d.init})")
     group.add_argument(
         "--forget-bias", type=float, help="initial LSTM forget-gate bias (torch's default)"
+    )
+    group.add_argument(
+        "--block",
+        choices=BLOCKS,
+        help="plain: stacked layers; residual: per layer x + RNN(LayerNorm(x)) and "
+        f"x + FFN(LayerNorm(x)), the minGRU/minLSTM paper's language model ({d.block})",
     )
     group = parser.add_argument_group("training")
     group.add_argument(

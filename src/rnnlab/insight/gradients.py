@@ -32,7 +32,7 @@ from torch import Tensor
 
 from rnnlab.cells import Cell, GRUCell, LSTMCell, MinimalCell, RNNCell
 from rnnlab.checkpoint import write_json
-from rnnlab.insight.trace import layer_states, trace
+from rnnlab.insight.trace import layer_states, stacked_layers, trace
 from rnnlab.models.language import LanguageModel
 from rnnlab.plots import line_plot
 
@@ -131,8 +131,10 @@ def gradient_flow(
     distance = windows.shape[1] - warmup - 2
     if distance < 1:
         raise ValueError(f"windows of {windows.shape[1]} symbols leave no distance to measure")
+    stacked_layers(model)
     model = copy.deepcopy(model).double().eval()
-    rnn, cell = model.rnn, model.rnn.cell
+    rnn = stacked_layers(model)
+    cell = rnn.cell
     inputs, target = windows[:, :-1], windows[:, -1]
     if model.embedding is not None:
         x = model.embedding(inputs)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.checkpoint import atomic_write, write_json
-from rnnlab.insight.trace import trace
+from rnnlab.insight.trace import stacked_layers, trace
 from rnnlab.models.language import LanguageModel
 from rnnlab.plots import heatmap
 
@@ -55,8 +55,9 @@ def read_states(model: LanguageModel, text: str, state: str = "h", top: int = 5)
     """Read ``text`` from the zero state; keep state ``h`` (or ``c``, LSTM) of every layer."""
     if state not in STATE_NAMES:
         raise ValueError(f"state must be h or c, got {state!r}")
-    if state == "c" and "c" not in model.rnn.cell.state_names:
-        raise ValueError(f"the {model.rnn.cell_name} cell has no cell state c; use h")
+    rnn = stacked_layers(model)
+    if state == "c" and "c" not in rnn.cell.state_names:
+        raise ValueError(f"the {rnn.cell_name} cell has no cell state c; use h")
     ids = model.vocab.encode(text, what="the text to read")
     if ids.numel() == 0:
         raise ValueError("the text to read is empty")
@@ -66,7 +67,7 @@ def read_states(model: LanguageModel, text: str, state: str = "h", top: int = 5)
         x = model.embedding(ids.to(weight.device))
     else:
         x = F.one_hot(ids, len(model.vocab)).to(weight)
-    run = trace(model.rnn, x.unsqueeze(1))
+    run = trace(rnn, x.unsqueeze(1))
     which = STATE_NAMES.index(state)
     activations = [
         run.stacked(layer, which)[:, 0].float().cpu().numpy() for layer in range(len(run.states))

@@ -41,6 +41,17 @@ class Trace:
         return [steps[-1] for steps in self.states]
 
 
+def stacked_layers(model) -> Recurrent:
+    """The recurrent layers of a language model of the plain stacked form, which the insight
+    tools read; a model of residual blocks is a ValueError."""
+    if model.rnn is None:
+        raise ValueError(
+            "this model is built of residual blocks (--block residual); the insight tools read "
+            "language models of plain stacked layers"
+        )
+    return model.rnn
+
+
 def layer_states(rnn: Recurrent, state) -> list[State]:
     """torch's state form (``h`` or ``(h, c)``, each (L, B, H)) as one tuple per layer."""
     parts = (state,) if isinstance(state, Tensor) else tuple(state)

@@ -4,6 +4,10 @@
     h_t = RNN(x_t, h_{t-1})             (any rnnlab cell, stacked, with dropout between layers)
     p(s_{t+1} | s_<=t) = softmax(W_hy dropout(h_t) + b_y)
 
+or, with ``block="residual"``, the stack of :class:`~rnnlab.models.blocks.ResidualBlock` that
+minGRU/minLSTM language models use: x_t projected to the hidden size if needed, then per
+block x = x + RNN(LayerNorm(x)), x = x + FFN(LayerNorm(x)), and p = softmax(W_hy LayerNorm(x)).
+
 Trained by cross-entropy on the next symbol; saved as a checkpoint directory (``config.json``
 with the architecture and vocabulary, ``model.safetensors`` with the weights).
 """
@@ -19,6 +23,7 @@ from torch import Tensor, nn
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.generation import Sampling, Step, generate_batch, generate_ids
 from rnnlab.kernels import PreparedLinear, resolve_precision
+from rnnlab.models.blocks import BLOCKS, ResidualBlock
 from rnnlab.models.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 from rnnlab.stepper import Stepper
@@ -34,6 +39,8 @@ class LanguageModel(Pretrained, nn.Module):
         cell, hidden_size, num_layers, dropout, init, forget_bias: of the recurrent layers
             (see :class:`rnnlab.Recurrent`); ``dropout`` also acts before the output layer.
         embedding_size: size of the learned embedding, or None to feed one-hot vectors.
+        block: ``plain`` (stacked layers) or ``residual`` (pre-norm residual blocks with a
+            feed-forward layer, one recurrent layer each; ``dropout`` on both branches).
     """
 
     FORMAT = FORMAT
@@ -49,10 +56,13 @@ class LanguageModel(Pretrained, nn.Module):
         dropout: float = 0.0,
         init: str = "default",
         forget_bias: float | None = None,
+        block: str = "plain",
     ) -> None:
         super().__init__()
         if embedding_size is not None and embedding_size < 1:
             raise ValueError(f"embedding_size must be positive or None, got {embedding_size}")
+        if block not in BLOCKS:
+            raise ValueError(f"block must be one of {', '.join(BLOCKS)}, got {block!r}")
         self.vocab = vocab
         self.settings = {
             "cell": cell,
@@ -62,9 +72,23 @@ class LanguageModel(Pretrained, nn.Module):
             "dropout": dropout,
             "init": init,
             "forget_bias": forget_bias,
+            "block": block,
         }
         size = len(vocab)
         self.embedding = nn.Embedding(size, embedding_size) if embedding_size else None
+        self.head = nn.Linear(hidden_size, size)
+        self.drop = nn.Dropout(dropout)
+        if block == "residual":
+            inputs = embedding_size or size
+            self.project = nn.Linear(inputs, hidden_size) if inputs != hidden_size else None
+            self.blocks = nn.ModuleList(
+                ResidualBlock(cell, hidden_size, dropout, init=init, forget_bias=forget_bias)
+                for _ in range(num_layers)
+            )
+            self.norm = nn.LayerNorm(hidden_size)
+            self.rnn = None
+            return
+        self.blocks = None
         self.rnn = Recurrent(
             cell,
             embedding_size or size,
@@ -75,17 +99,33 @@ class LanguageModel(Pretrained, nn.Module):
             init=init,
             forget_bias=forget_bias,
         )
-        self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, size)
+
+    @property
+    def cell(self):
+        """The recurrent cell (the equation) of every layer."""
+        return (self.rnn or self.blocks[0].rnn).cell
 
     def forward(self, ids: Tensor, state=None) -> tuple[Tensor, object]:
-        """ids (B, T) -> logits (B, T, V) and the final state (torch's form: h or (h, c))."""
+        """ids (B, T) -> logits (B, T, V) and the final state (torch's form, h or (h, c), each
+        (L, B, H) with one row per layer or block)."""
         if self.embedding is not None:
             x = self.embedding(ids)
         else:
             x = F.one_hot(ids, len(self.vocab)).to(self.head.weight.dtype)
-        output, state = self.rnn(x, state)
-        return self.head(self.drop(output)), state
+        if self.blocks is None:
+            output, state = self.rnn(x, state)
+            return self.head(self.drop(output)), state
+        if self.project is not None:
+            x = self.project(x)
+        finals = []
+        for layer, block in enumerate(self.blocks):
+            x, final = block(x, None if state is None else _rows(state, layer))
+            finals.append(final)
+        if torch.is_tensor(finals[0]):
+            return self.head(self.norm(x)), torch.cat(finals)
+        return self.head(self.norm(x)), tuple(
+            torch.cat(parts) for parts in zip(*finals, strict=True)
+        )
 
     # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.models.pretrained) ----------
 
@@ -116,6 +156,8 @@ class LanguageModel(Pretrained, nn.Module):
         """
         device = self.head.weight.device
         precision = resolve_precision(precision, device)
+        if self.blocks is not None:
+            return self._residual_step_function(batch_size, precision)
         stepper = Stepper(self.rnn, batch_size=batch_size, precision=precision)
         with torch.no_grad():
             inputs = self.embedding.weight if self.embedding is not None else None
@@ -139,6 +181,37 @@ class LanguageModel(Pretrained, nn.Module):
             return torch.stack(logits, dim=1), state
 
         step.precision, step.kernel = precision, stepper.kernel
+        return step
+
+    def _residual_step_function(self, batch_size: int, precision: str) -> Step:
+        """:meth:`step_function` for residual blocks: each block's recurrent layer by its own
+        Stepper; the norms, feed-forward layers and output layer in float32. Its state is a
+        list of the steppers' states, one per block."""
+        device = self.head.weight.device
+        steppers = [Stepper(b.rnn, batch_size=batch_size, precision=precision) for b in self.blocks]
+        with torch.no_grad():
+            table = self.embedding.weight if self.embedding is not None else None
+            if table is None:
+                table = torch.eye(len(self.vocab), device=device)
+            if self.project is not None:
+                table = self.project(table)
+
+        @torch.no_grad()
+        def step(ids: Tensor, state=None):
+            if state is None:
+                state = [s.zero_state(ids.shape[0], ids.device) for s in steppers]
+            logits = []
+            for t in range(ids.shape[1]):
+                x, new = table.index_select(0, ids[:, t]).float(), []
+                for block, stepper, old in zip(self.blocks, steppers, state, strict=True):
+                    top, old = stepper(stepper.input_projection(block.norm_rnn(x)), old)
+                    x = block.feed_forward(x + top.float())
+                    new.append(old)
+                state = new
+                logits.append(self.head(self.norm(x)).float())
+            return torch.stack(logits, dim=1), state
+
+        step.precision, step.kernel = precision, steppers[0].kernel
         return step
 
     def generate(
@@ -204,3 +277,10 @@ class LanguageModel(Pretrained, nn.Module):
         prime_ids = self.vocab.encode(prime or self.default_prime(), what="the prime")
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         return sampling, prime_ids.to(self.head.weight.device), generator
+
+
+def _rows(state, layer: int):
+    """Layer ``layer`` of a torch-form state (h or (h, c), each (L, B, H)), as (1, B, H)."""
+    if torch.is_tensor(state):
+        return state[layer : layer + 1]
+    return tuple(part[layer : layer + 1] for part in state)

@@ -11,6 +11,7 @@ from rnnlab.cells import CELLS
 from rnnlab.data.vocab import Vocabulary, check_level
 from rnnlab.init import SCHEMES
 from rnnlab.kernels import PRECISIONS
+from rnnlab.models.blocks import BLOCKS
 from rnnlab.models.language import LanguageModel
 
 
@@ -26,6 +27,7 @@ class TrainSettings:
     dropout: float = 0.2
     init: str = "default"
     forget_bias: float | None = None
+    block: str = "plain"  # or "residual": pre-norm residual blocks with a feed-forward layer
     seq_len: int = 64
     batch_size: int = 32
     lr: float = 8e-3
@@ -48,6 +50,8 @@ class TrainSettings:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
         if self.init not in SCHEMES:
             raise ValueError(f"init must be one of {', '.join(SCHEMES)}, got {self.init!r}")
+        if self.block not in BLOCKS:
+            raise ValueError(f"block must be one of {', '.join(BLOCKS)}, got {self.block!r}")
         for name in ("hidden", "layers", "seq_len", "batch_size", "warmup", "evals"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.replace('_', '-')} must be >= 1")
@@ -81,6 +85,7 @@ class TrainSettings:
             dropout=self.dropout,
             init=self.init,
             forget_bias=self.forget_bias,
+            block=self.block,
         )
 
 
