@@ -370,7 +370,11 @@ class MinimalCell(Cell):
         contract of :meth:`Cell.unroll`). Memory: O(T*B*H) scalars for a, b and h."""
         from rnnlab.scan import log_scan, scan
 
+        # the scan in float32 at least: under bfloat16 autocast gi arrives in bfloat16, whose
+        # 8-bit mantissa would round a_t = 0.999 to 1.0 and lose long memory
+        gi = gi.to(torch.promote_types(gi.dtype, torch.float32))
         (h0,) = state
+        h0 = h0.to(gi.dtype)
         keep = None if mask is None else mask.unsqueeze(-1)
         if self.scan_method == "log":
             log_a, log_b = self.log_coefficients(gi)
