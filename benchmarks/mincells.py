@@ -8,7 +8,8 @@ validation loss on tiny Shakespeare after a wall-clock budget.
 embedding 64), its hidden size chosen so that its parameters number about those of the 2 x 256
 LSTM; 8,192 symbols per update (batch 8192 / T of length T); one update = forward under the
 trainer's precision, cross-entropy, backward, AdamW. ``loss``: what ``rnnlab train --text
-tinyshakespeare.txt --budget S --cell C [--block residual]`` reports, with its sized defaults.
+tinyshakespeare.txt --budget S --cell C [--block residual] [--hidden H]`` reports, with its
+sized defaults.
 Prints Markdown and appends JSON to ``benchmarks/mincells/results.json``.
 """
 
@@ -105,7 +106,7 @@ def speed(seconds: float) -> list[dict]:
     return rows
 
 
-def loss(budgets: list[float], cells: list[str]) -> list[dict]:
+def loss(budgets: list[float], cells: list[str], given: dict) -> list[dict]:
     text = TEXT.read_text(encoding="utf-8")
     rows = []
     print("| model | budget | parameters | steps | best validation (nats/char) |")
@@ -113,7 +114,7 @@ def loss(budgets: list[float], cells: list[str]) -> list[dict]:
     for budget in budgets:
         for spec in cells:
             cell, _, block = spec.partition(":")
-            settings = recommended_settings(budget, cell=cell, block=block or "plain")
+            settings = recommended_settings(budget, cell=cell, block=block or "plain", **given)
             corpus = Corpus.from_text(text, settings)
             trainer = Trainer(corpus, settings, progress=False, echo=lambda line: None)
             result = trainer.fit()
@@ -142,6 +143,7 @@ def main() -> None:
     s.add_argument("--seconds", type=float, default=4.0, help="timing per row (4)")
     lo = which.add_parser("loss")
     lo.add_argument("budgets", nargs="+", type=float)
+    lo.add_argument("--hidden", type=int, help="instead of the size sized for the budget")
     lo.add_argument(
         "--cells",
         nargs="+",
@@ -149,7 +151,10 @@ def main() -> None:
         help="CELL[:BLOCK] (mingru:residual minlstm:residual mingru)",
     )
     args = parser.parse_args()
-    rows = speed(args.seconds) if args.what == "speed" else loss(args.budgets, args.cells)
+    if args.what == "speed":
+        rows = speed(args.seconds)
+    else:
+        rows = loss(args.budgets, args.cells, {"hidden": args.hidden} if args.hidden else {})
     OUT.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(OUT.read_text()) if OUT.is_file() else []
     OUT.write_text(json.dumps([*previous, {"what": args.what, "rows": rows}], indent=1) + "\n")

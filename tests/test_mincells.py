@@ -106,6 +106,11 @@ def test_8192_steps_stay_finite_in_float32(cell, method):
     assert torch.isfinite(x.grad).all() and torch.isfinite(rnn.weight_ih_l0.grad).all()
 
 
+def test_minimal_cells_have_no_fused_kernel_to_require():
+    with pytest.raises(ValueError, match="no fused kernel for the mingru cell"):
+        rnnlab.Recurrent("mingru", 3, 4, fused=True)
+
+
 def test_minimal_cells_have_no_recurrent_weights():
     rnn = rnnlab.Recurrent("minlstm", 5, 7, num_layers=2)
     assert rnn.weight_hh_l1.shape == (0, 7) and rnn.bias_hh_l0.shape == (0,)

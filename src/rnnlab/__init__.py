@@ -1,13 +1,23 @@
 """rnnlab: recurrent neural networks, readable and fast.
 
 The recurrent core: cells (one time step, equations in their docstrings), layers of cells
-unrolled over time with torch's argument and weight names, and initialisation schemes. On top of
-it, the character (byte, word) language model: ``LanguageModel`` with ``from_pretrained``,
-``save_pretrained`` and ``generate``, and the sequence classifier: ``SequenceClassifier`` with
-``predict``; training lives in :mod:`rnnlab.training`.
+unrolled over time with torch's argument and weight names, and initialisation schemes; minGRU
+and minLSTM, whose linear recurrence :mod:`rnnlab.scan` computes over a whole sequence at once.
+On top of it, the character (byte, word) language model: ``LanguageModel`` with
+``from_pretrained``, ``save_pretrained`` and ``generate``, and the sequence classifier:
+``SequenceClassifier`` with ``predict``; training lives in :mod:`rnnlab.training`.
 """
 
-from rnnlab.cells import CELLS, Cell, GRUCell, LSTMCell, RNNCell, make_cell
+from rnnlab.cells import (
+    CELLS,
+    Cell,
+    GRUCell,
+    LSTMCell,
+    MinGRUCell,
+    MinLSTMCell,
+    RNNCell,
+    make_cell,
+)
 from rnnlab.init import SCHEMES as INIT_SCHEMES
 from rnnlab.models import LanguageModel, SequenceClassifier
 from rnnlab.recurrent import GRU, LSTM, RNN, Recurrent
@@ -24,6 +34,8 @@ __all__ = [
     "GRUCell",
     "LSTMCell",
     "LanguageModel",
+    "MinGRUCell",
+    "MinLSTMCell",
     "RNNCell",
     "Recurrent",
     "SequenceClassifier",

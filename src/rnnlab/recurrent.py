@@ -45,6 +45,7 @@ class Recurrent(nn.Module):
         nonlinearity: ``tanh`` or ``relu`` for the ``rnn`` cell.
         fused: None (default) uses torch's fused kernel wherever it computes the same function
             and the step-by-step loop elsewhere; False always steps; True requires the kernel.
+            minGRU and minLSTM have no such kernel: they always run their scan over time.
         init: initialisation scheme name (``default``, ``orthogonal``, ``identity``).
         forget_bias: for LSTMs, the initial total forget-gate bias (commonly 1.0).
     """
@@ -85,6 +86,10 @@ class Recurrent(nn.Module):
         self.cell: Cell = make_cell(
             cell, input_size, hidden_size, bias, nonlinearity, weights=False
         )
+        if fused and self.cell.fused_kernel is None:
+            raise ValueError(
+                f"fused=True: torch has no fused kernel for the {cell} cell; use fused=None"
+            )
         self.cell_name = cell
         self.input_size = input_size
         self.hidden_size = hidden_size
