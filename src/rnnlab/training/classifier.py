@@ -39,7 +39,7 @@ from rnnlab.models.classifier import POOLS, SequenceClassifier
 from rnnlab.plots import confusion_plot
 from rnnlab.training.metrics import ClassificationReport
 from rnnlab.training.schedule import learning_rate
-from rnnlab.training.setup import adamw, autocast, training_device
+from rnnlab.training.setup import adamw, autocast, training_device, update
 
 REPORT = "report.json"
 CONFUSION = "confusion.png"
@@ -312,16 +312,7 @@ class ClassifierTrainer:
         with self.autocast():
             logits = self.model(ids.to(self.device), lengths)
         loss = F.cross_entropy(logits.float(), y, weight=self.weight)
-        value = loss.item()
-        if not math.isfinite(value):
-            self._diverged(f"the loss became {value}")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if s.clip > 0:
-            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.clip)
-            if not torch.isfinite(norm):
-                self._diverged(f"the gradient norm became {float(norm)}")
-        self.optimizer.step()
+        value = update(loss, self.model, self.optimizer, s.clip, self._diverged)
         self.step += 1
         return value
 

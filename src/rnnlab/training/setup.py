@@ -1,9 +1,11 @@
-"""What every training loop sets up alike: the device, the autocast context, and AdamW with
-weight decay on the weight matrices only (embeddings and projections; biases and other vectors
-are left undecayed, as in nanoGPT)."""
+"""What every training loop does alike: the device, the autocast context, AdamW with weight
+decay on the weight matrices only (embeddings and projections; biases and other vectors are left
+undecayed, as in nanoGPT), and one update that stops before a non-finite loss or gradient."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import torch
@@ -33,3 +35,26 @@ def adamw(
         lr=lr,
         betas=betas,
     )
+
+
+def update(
+    loss: torch.Tensor,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    clip: float,
+    diverged: Callable[[str], None],
+) -> float:
+    """Backpropagate ``loss``, clip the gradient norm to ``clip`` (0: no clipping) and step;
+    returns the loss. A non-finite loss or norm calls ``diverged(what)`` (which raises) before
+    the weights change."""
+    value = loss.item()
+    if not math.isfinite(value):
+        diverged(f"the loss became {value}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip > 0:
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        if not torch.isfinite(norm):
+            diverged(f"the gradient norm became {float(norm)}")
+    optimizer.step()
+    return value

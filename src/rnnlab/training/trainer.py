@@ -38,7 +38,7 @@ from rnnlab.kernels import resolve_precision
 from rnnlab.training.evaluation import Evaluation, evaluate
 from rnnlab.training.schedule import learning_rate
 from rnnlab.training.settings import Corpus, TrainSettings
-from rnnlab.training.setup import adamw, autocast, training_device
+from rnnlab.training.setup import adamw, autocast, training_device, update
 
 
 @dataclass
@@ -213,16 +213,7 @@ class Trainer:
         with self.autocast():
             logits, state = self.model(x, self.state)
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=IGNORE)
-        value = loss.item()
-        if not math.isfinite(value):
-            self._diverged(f"the loss became {value}")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if s.clip > 0:
-            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.clip)
-            if not torch.isfinite(norm):
-                self._diverged(f"the gradient norm became {float(norm)}")
-        self.optimizer.step()
+        value = update(loss, self.model, self.optimizer, s.clip, self._diverged)
         self.state = detach_state(state)
         self.step += 1
         self.history.append(value)
