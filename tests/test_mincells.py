@@ -116,3 +116,16 @@ def test_minimal_cells_have_no_recurrent_weights():
     assert rnn.weight_hh_l1.shape == (0, 7) and rnn.bias_hh_l0.shape == (0,)
     assert rnn.weight_ih_l1.shape == (21, 7)
     assert sum(p.numel() for p in rnn.parameters()) == 21 * 5 + 21 + 21 * 7 + 21
+
+
+def test_the_scan_is_a_training_setting_for_every_block_and_only_for_minimal_cells():
+    from rnnlab.data import Vocabulary
+    from rnnlab.training import TrainSettings
+
+    settings = TrainSettings(cell="minlstm", block="residual", layers=3, scan="log")
+    model = settings.build_model(Vocabulary.build("char", "abc"))
+    assert [block.rnn.cell.scan_method for block in model.blocks] == ["log"] * 3
+    with pytest.raises(ValueError, match="scan applies to mingru and minlstm, not lstm"):
+        TrainSettings(cell="lstm", scan="chunked")
+    with pytest.raises(ValueError, match="scan must be one of"):
+        TrainSettings(cell="mingru", scan="parallel")

@@ -338,10 +338,11 @@ class MinimalCell(Cell):
         h_t = a_t * h_{t-1} + b_t,   (a_t, b_t) = :meth:`coefficients` (W_ih x_t + b_ih)
 
     with no W_hh (``weight_hh`` and ``bias_hh`` have no rows). :meth:`unroll` computes all steps
-    at once with :func:`rnnlab.scan.scan` (``scan_method``: ``auto``, ``sequential``,
-    ``chunked``) or, as the paper trains, :func:`rnnlab.scan.log_scan` (``log``, from
-    :meth:`log_coefficients`; it needs h_0 >= 0). A padded step gets a = 1, b = 0, so the state
-    passes it unchanged. One step for generation is :meth:`update`: O(1) memory.
+    at once with :func:`rnnlab.scan.scan` (``scan_method``, ``rnnlab train --scan``: ``auto``,
+    ``sequential``, ``chunked``) or, as the paper trains, :func:`rnnlab.scan.log_scan`
+    (``log``, from :meth:`log_coefficients`; it needs h_0 >= 0). A padded step gets a = 1,
+    b = 0, so the state passes it unchanged. One step for generation is :meth:`update`: O(1)
+    memory.
     """
 
     recurrent_gates = 0

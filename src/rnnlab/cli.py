@@ -22,6 +22,7 @@ from rnnlab.data.vocab import LEVELS
 from rnnlab.init import SCHEMES
 from rnnlab.kernels import PRECISIONS
 from rnnlab.models.blocks import BLOCKS
+from rnnlab.scan import METHODS as SCAN_METHODS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,6 +102,12 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
         choices=BLOCKS,
         help="plain: stacked layers; residual: per layer x + RNN(LayerNorm(x)) and "
         f"x + FFN(LayerNorm(x)), the minGRU/minLSTM paper's language model ({d.block})",
+    )
+    group.add_argument(
+        "--scan",
+        choices=SCAN_METHODS,
+        help="mingru/minlstm: the recurrence over time by a loop (sequential), the chunked "
+        "scan, or the log-space scan (log); auto picks by device and shape",
     )
     group = parser.add_argument_group("training")
     group.add_argument(

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-METHODS = ("auto", "sequential", "chunked")
+METHODS = ("auto", "sequential", "chunked", "log")  # "log": log_scan, for positive values
 
 
 def _check(a: Tensor, b: Tensor, h0: Tensor | None) -> None:
@@ -71,7 +71,7 @@ def scan(
     ``chunk``: the chunk length C of the chunked scan (default about sqrt(T), at least 8).
     """
     _check(a, b, h0)
-    if method not in METHODS:
+    if method not in METHODS[:3]:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if h0 is None:
         h0 = a.new_zeros(a.shape[:-2] + a.shape[-1:])

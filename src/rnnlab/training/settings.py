@@ -7,12 +7,13 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from rnnlab.cells import CELLS
+from rnnlab.cells import CELLS, MinimalCell
 from rnnlab.data.vocab import Vocabulary, check_level
 from rnnlab.init import SCHEMES
 from rnnlab.kernels import PRECISIONS
 from rnnlab.models.blocks import BLOCKS
 from rnnlab.models.language import LanguageModel
+from rnnlab.scan import METHODS as SCAN_METHODS
 
 
 @dataclass
@@ -28,6 +29,7 @@ class TrainSettings:
     init: str = "default"
     forget_bias: float | None = None
     block: str = "plain"  # or "residual": pre-norm residual blocks with a feed-forward layer
+    scan: str = "auto"  # minGRU/minLSTM: how the recurrence runs over time (see rnnlab.scan)
     seq_len: int = 64
     batch_size: int = 32
     lr: float = 8e-3
@@ -52,6 +54,10 @@ class TrainSettings:
             raise ValueError(f"init must be one of {', '.join(SCHEMES)}, got {self.init!r}")
         if self.block not in BLOCKS:
             raise ValueError(f"block must be one of {', '.join(BLOCKS)}, got {self.block!r}")
+        if self.scan not in SCAN_METHODS:
+            raise ValueError(f"scan must be one of {', '.join(SCAN_METHODS)}, got {self.scan!r}")
+        if self.scan != "auto" and not issubclass(CELLS[self.cell][0], MinimalCell):
+            raise ValueError(f"scan applies to mingru and minlstm, not {self.cell}")
         for name in ("hidden", "layers", "seq_len", "batch_size", "warmup", "evals"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.replace('_', '-')} must be >= 1")
@@ -76,7 +82,7 @@ class TrainSettings:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def build_model(self, vocab: Vocabulary) -> LanguageModel:
-        return LanguageModel(
+        model = LanguageModel(
             vocab,
             cell=self.cell,
             hidden_size=self.hidden,
@@ -87,6 +93,10 @@ class TrainSettings:
             forget_bias=self.forget_bias,
             block=self.block,
         )
+        for module in model.modules():
+            if isinstance(module, MinimalCell):
+                module.scan_method = self.scan
+        return model
 
 
 #: The model size, dropout and peak learning rate that reached the lowest validation loss on

@@ -113,11 +113,10 @@ class Trainer:
             if s.precision == "auto":
                 precision += " (auto: no native bfloat16 here)"
         threads = f", {torch.get_num_threads()} threads" if self.device.type == "cpu" else ""
-        cell = self.model.cell
-        if cell.fused_kernel is not None:
+        if self.model.cell.fused_kernel is not None:
             kernel = f"torch's fused {s.cell} kernel"
         else:
-            kernel = f"{s.cell} over time by rnnlab.scan ({getattr(cell, 'scan_method', 'loop')})"
+            kernel = f"{s.cell} over time by rnnlab.scan ({s.scan})"
         if s.block == "residual":
             kernel += f" in {s.layers} residual blocks"
         return (
