@@ -20,6 +20,7 @@ sequence gets the same prediction alone and in any padded batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -164,8 +165,11 @@ class SequenceClassifier(Pretrained, nn.Module):
         return self.proba_of_ids(encoded, batch_size)
 
     @torch.no_grad()
-    def proba_of_ids(self, encoded: Sequence[Tensor], batch_size: int = 256, autocast=None):
-        """(N, C) class probabilities of already encoded sequences."""
+    def proba_of_ids(
+        self, encoded: Sequence[Tensor], batch_size: int = 256, autocast=nullcontext
+    ) -> Tensor:
+        """(N, C) class probabilities of already encoded sequences; ``autocast()`` gives the
+        context the network runs in (the trainer's precision)."""
         was_training = self.training
         self.eval()
         device = self.head.weight.device
@@ -175,11 +179,8 @@ class SequenceClassifier(Pretrained, nn.Module):
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
                 ids, lengths = pad([encoded[i] for i in rows])
-                if autocast is None:
+                with autocast():
                     logits = self(ids.to(device), lengths)
-                else:
-                    with autocast():
-                        logits = self(ids.to(device), lengths)
                 probs[rows] = logits.float().softmax(-1).cpu()
         finally:
             self.train(was_training)

@@ -160,10 +160,7 @@ class LanguageModel(Pretrained, nn.Module):
             return self._residual_step_function(batch_size, precision)
         stepper = Stepper(self.rnn, batch_size=batch_size, precision=precision)
         with torch.no_grad():
-            inputs = self.embedding.weight if self.embedding is not None else None
-            if inputs is None:
-                inputs = torch.eye(len(self.vocab), device=device)
-            table = stepper.input_projection(inputs)
+            table = stepper.input_projection(self._input_vectors())
         head = PreparedLinear(
             self.head.weight, self.head.bias, batch_size=batch_size, dtype=stepper.dtype
         )
@@ -183,16 +180,19 @@ class LanguageModel(Pretrained, nn.Module):
         step.precision, step.kernel = precision, stepper.kernel
         return step
 
+    def _input_vectors(self) -> Tensor:
+        """(V, I): the input vector x(s) of every symbol s, its embedding or its one-hot row."""
+        if self.embedding is not None:
+            return self.embedding.weight
+        return torch.eye(len(self.vocab), device=self.head.weight.device)
+
     def _residual_step_function(self, batch_size: int, precision: str) -> Step:
         """:meth:`step_function` for residual blocks: each block's recurrent layer by its own
         Stepper; the norms, feed-forward layers and output layer in float32. Its state is a
         list of the steppers' states, one per block."""
-        device = self.head.weight.device
         steppers = [Stepper(b.rnn, batch_size=batch_size, precision=precision) for b in self.blocks]
         with torch.no_grad():
-            table = self.embedding.weight if self.embedding is not None else None
-            if table is None:
-                table = torch.eye(len(self.vocab), device=device)
+            table = self._input_vectors()
             if self.project is not None:
                 table = self.project(table)
 
