@@ -1,13 +1,13 @@
-"""Training: the TBPTT loop for language models, the classifier's loop, their schedule,
-validation, metrics and checkpoints."""
+"""Training: the TBPTT loop for language models; the epoch loop shared by the classifier, the
+translator and the conditional generator; their schedule, validation, metrics and checkpoints."""
 
 from rnnlab.training.classifier import (
-    ClassifierResult,
     ClassifierSettings,
     ClassifierTrainer,
     Split,
     recommended_classifier_settings,
 )
+from rnnlab.training.epochs import EpochResult, EpochTrainer
 from rnnlab.training.evaluation import Evaluation, evaluate, unigram_entropy
 from rnnlab.training.metrics import ClassificationReport
 from rnnlab.training.schedule import learning_rate
@@ -16,10 +16,11 @@ from rnnlab.training.trainer import Trainer, TrainResult, resume_settings
 
 __all__ = [
     "ClassificationReport",
-    "ClassifierResult",
     "ClassifierSettings",
     "ClassifierTrainer",
     "Corpus",
+    "EpochResult",
+    "EpochTrainer",
     "Evaluation",
     "Split",
     "TrainResult",
