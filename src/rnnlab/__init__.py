@@ -4,8 +4,10 @@ The recurrent core: cells (one time step, equations in their docstrings), layers
 unrolled over time with torch's argument and weight names, and initialisation schemes; minGRU
 and minLSTM, whose linear recurrence :mod:`rnnlab.scan` computes over a whole sequence at once.
 On top of it, the character (byte, word) language model: ``LanguageModel`` with
-``from_pretrained``, ``save_pretrained`` and ``generate``, and the sequence classifier:
-``SequenceClassifier`` with ``predict``; training lives in :mod:`rnnlab.training`.
+``from_pretrained``, ``save_pretrained`` and ``generate``; the sequence classifier
+``SequenceClassifier`` with ``predict``; the encoder-decoder ``Seq2Seq`` with ``translate``; and
+the conditional generator ``ConditionalGenerator`` with ``generate``. Training lives in
+:mod:`rnnlab.training`.
 """
 
 from rnnlab.cells import (
@@ -19,7 +21,7 @@ from rnnlab.cells import (
     make_cell,
 )
 from rnnlab.init import SCHEMES as INIT_SCHEMES
-from rnnlab.models import LanguageModel, SequenceClassifier
+from rnnlab.models import ConditionalGenerator, LanguageModel, Seq2Seq, SequenceClassifier
 from rnnlab.recurrent import GRU, LSTM, RNN, Recurrent
 
 __version__ = "0.1.0"
@@ -31,6 +33,7 @@ __all__ = [
     "LSTM",
     "RNN",
     "Cell",
+    "ConditionalGenerator",
     "GRUCell",
     "LSTMCell",
     "LanguageModel",
@@ -38,6 +41,7 @@ __all__ = [
     "MinLSTMCell",
     "RNNCell",
     "Recurrent",
+    "Seq2Seq",
     "SequenceClassifier",
     "__version__",
     "make_cell",

@@ -298,11 +298,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(run=_run_bench)
 
-    from rnnlab import cli_classify, cli_insight
+    from rnnlab import cli_classify, cli_conditional, cli_insight, cli_translate
 
     cli_classify.add_commands(commands)
+    cli_translate.add_commands(commands)
+    cli_conditional.add_commands(commands)
     cli_insight.add_commands(commands)
     return parser
+
+
+def _with_default_action(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Commands with a default action run it when the next word names no action:
+    ``rnnlab translate DIR TEXT`` is ``rnnlab translate text DIR TEXT``."""
+    from rnnlab import cli_conditional, cli_translate
+
+    defaults = {
+        "translate": cli_translate.DEFAULT_ACTION,
+        "generate-from-label": cli_conditional.DEFAULT_ACTION,
+    }
+    if len(argv) < 2 or argv[0] not in defaults or argv[1] in ("-h", "--help"):
+        return argv
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command = commands.choices[argv[0]]
+    actions = next(a for a in command._actions if isinstance(a, argparse._SubParsersAction))
+    if argv[1] in actions.choices:
+        return argv
+    return [argv[0], defaults[argv[0]], *argv[1:]]
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -524,7 +545,8 @@ def _run_scratch_train(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_with_default_action(parser, argv))
     if args.command is None:
         parser.print_help()
         return 0

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
-from rnnlab.cells import CELLS
-from rnnlab.init import SCHEMES
-from rnnlab.kernels import PRECISIONS
+from rnnlab.cli_options import add_epoch_options, add_recurrent_options, given_settings
 from rnnlab.models.classifier import POOLS
 
 DATA_HELP = (
@@ -38,7 +35,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def add_commands(commands) -> None:
     """Add ``classify`` to the ``rnnlab`` subcommands."""
-    from rnnlab.cli import _fraction, _non_negative_float, _positive_float, _positive_int
+    from rnnlab.cli import _positive_int
     from rnnlab.training.classifier import ClassifierSettings
 
     d = ClassifierSettings()
@@ -63,14 +60,7 @@ def add_commands(commands) -> None:
     train.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory to write")
     model = train.add_argument_group("model")
     model.add_argument("--level", choices=["char", "word"], help=f"symbols read ({d.level})")
-    model.add_argument("--cell", choices=list(CELLS), help=f"recurrent cell ({d.cell})")
-    model.add_argument("--hidden", type=_positive_int, help=f"hidden units ({d.hidden})")
-    model.add_argument("--layers", type=_positive_int, help=f"stacked layers ({d.layers})")
-    model.add_argument(
-        "--bidirectional",
-        action=argparse.BooleanOptionalAction,
-        help=f"read both ways ({d.bidirectional})",
-    )
+    add_recurrent_options(model, d)
     model.add_argument("--pool", choices=POOLS, help=f"outputs -> one vector ({d.pool})")
     inputs = model.add_mutually_exclusive_group()
     inputs.add_argument(
@@ -83,39 +73,12 @@ def add_commands(commands) -> None:
         "--one-hot", dest="embedding", action="store_const", const=None, help="one-hot inputs"
     )
     model.add_argument(
-        "--dropout", type=_fraction, help=f"dropout rate ({d.dropout}; 0.5 for words)"
-    )
-    model.add_argument("--init", choices=SCHEMES, help=f"weight initialisation ({d.init})")
-    model.add_argument("--forget-bias", type=float, help="initial LSTM forget-gate bias")
-    model.add_argument(
         "--min-count",
         type=_positive_int,
         help="symbols seen fewer times in training become <unk> (1 for char, 2 for word)",
     )
     training = train.add_argument_group("training")
-    training.add_argument("--batch-size", type=_positive_int, help=f"({d.batch_size})")
-    training.add_argument("--lr", type=_positive_float, help=f"peak learning rate ({d.lr})")
-    training.add_argument(
-        "--weight-decay", type=_non_negative_float, help=f"AdamW ({d.weight_decay})"
-    )
-    training.add_argument("--warmup", type=_positive_int, help=f"warm-up steps ({d.warmup})")
-    training.add_argument(
-        "--clip", type=_non_negative_float, help=f"gradient-norm clip, 0: none ({d.clip})"
-    )
-    training.add_argument(
-        "--epochs", type=_positive_int, help="passes over the data (10 without --budget)"
-    )
-    training.add_argument(
-        "--budget",
-        type=_positive_float,
-        metavar="SECONDS",
-        help="train for this wall-clock time; the learning-rate schedule is fitted to it",
-    )
-    training.add_argument(
-        "--test-fraction",
-        type=_fraction,
-        help=f"held out per class, stratified and seeded ({d.test_fraction})",
-    )
+    add_epoch_options(training, d, epochs="10 without --budget")
     training.add_argument(
         "--balance",
         action="store_true",
@@ -124,8 +87,6 @@ def add_commands(commands) -> None:
     training.add_argument(
         "--dedupe", action="store_true", help="drop repeated (text, label) pairs before splitting"
     )
-    training.add_argument("--seed", type=int, help=f"random seed ({d.seed})")
-    training.add_argument("--precision", choices=PRECISIONS, help=f"({d.precision})")
     train.set_defaults(run=_run_train)
 
     predict = which.add_parser(
@@ -176,8 +137,7 @@ def _run_train(args: argparse.Namespace) -> int:
         recommended_classifier_settings,
     )
 
-    given = {k: getattr(args, k) for k in asdict(ClassifierSettings()) if hasattr(args, k)}
-    settings = recommended_classifier_settings(**given)
+    settings = recommended_classifier_settings(**given_settings(args, ClassifierSettings))
     out = Path(args.out)
     data = _read(args)
     split = Split.of(data, settings)

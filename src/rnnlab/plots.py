@@ -116,3 +116,25 @@ def confusion_plot(path: str | Path, matrix: np.ndarray, labels: Sequence[str], 
     axes.set(title=title, xlabel="predicted", ylabel="true")
     figure.colorbar(image, ax=axes, label="fraction of the true class")
     return _save(figure, path)
+
+
+def attention_plot(
+    path: str | Path,
+    weights: np.ndarray,
+    source: Sequence[str],
+    target: Sequence[str],
+    *,
+    title: str,
+) -> Path:
+    """Attention weights (target steps x source tokens, rows summing to 1) as a heat map: row t
+    shows where the decoder looked when it wrote target token t."""
+    rows, columns = weights.shape
+    width, height = min(max(4.0, columns * 0.45 + 2), 20.0), min(max(3.0, rows * 0.35 + 1.5), 16.0)
+    figure = _figure(width, height)
+    axes = figure.add_subplot()
+    image = axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, interpolation="nearest")
+    axes.set_xticks(range(columns), [t.strip() or repr(t) for t in source], rotation=90, fontsize=8)
+    axes.set_yticks(range(rows), [t.strip() or repr(t) for t in target], fontsize=8)
+    axes.set(title=title, xlabel="source", ylabel="translation")
+    figure.colorbar(image, ax=axes, label="attention weight")
+    return _save(figure, path)

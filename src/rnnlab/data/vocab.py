@@ -84,17 +84,21 @@ class Vocabulary:
         return cls("word", (UNKNOWN, *(s for s in ranked if s != UNKNOWN)), UNKNOWN)
 
     @classmethod
-    def from_counts(cls, level: str, counts: Counter, min_count: int = 1) -> Vocabulary:
-        """A vocabulary with an unknown token (id 0) and the symbols seen at least
-        ``min_count`` times in ``counts`` (symbol -> count): characters in code-point order,
-        words by frequency. Everything else encodes as the unknown token, which training then
-        also sees (for the symbols rarer than ``min_count``)."""
+    def from_counts(
+        cls, level: str, counts: Counter, min_count: int = 1, reserved: tuple[str, ...] = ()
+    ) -> Vocabulary:
+        """A vocabulary with an unknown token (id 0), then the ``reserved`` symbols (such as
+        start and end markers, ids 1, 2, ...), then the symbols seen at least ``min_count``
+        times in ``counts`` (symbol -> count): characters in code-point order, words by
+        frequency. Everything else encodes as the unknown token, which training then also sees
+        (for the symbols rarer than ``min_count``)."""
         check_level(level)
         if level == "byte":
             raise ValueError("a byte-level vocabulary has all 256 bytes; it needs no counts")
-        kept = [s for s, n in counts.items() if n >= min_count and s != UNKNOWN]
+        special = (UNKNOWN, *reserved)
+        kept = [s for s, n in counts.items() if n >= min_count and s not in special]
         kept.sort(key=(lambda s: s) if level == "char" else (lambda s: (-counts[s], s)))
-        return cls(level, (UNKNOWN, *kept), UNKNOWN)
+        return cls(level, (*special, *kept), UNKNOWN)
 
     def to_json(self) -> dict:
         if self.level == "byte":

@@ -203,3 +203,8 @@ def check_common(settings) -> None:
         raise ValueError("budget must be a positive number of seconds")
     if not (settings.lr > 0 and settings.clip >= 0 and settings.weight_decay >= 0):
         raise ValueError("lr must be > 0, clip and weight-decay >= 0")
+
+
+def at_least_fp32(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` in float32, or in its own type when that is wider (float64 stays float64)."""
+    return tensor.to(torch.promote_types(tensor.dtype, torch.float32))

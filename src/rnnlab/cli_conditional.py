@@ -1,0 +1,170 @@
+"""The ``rnnlab generate-from-label`` commands: ``train`` a conditional generator on labelled
+texts, and generate from it (``rnnlab generate-from-label DIR --label L``). Parse, call
+:mod:`rnnlab.training.conditional` and :class:`rnnlab.ConditionalGenerator`, print; errors are
+ValueErrors, as in :mod:`rnnlab.cli`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rnnlab.cli_options import add_epoch_options, add_recurrent_options, given_settings
+from rnnlab.models.conditional import CONDITIONS
+
+#: The action ``rnnlab generate-from-label`` runs when the next word names no action.
+DEFAULT_ACTION = "sample"
+
+
+def add_commands(commands) -> None:
+    """Add ``generate-from-label`` to the ``rnnlab`` subcommands."""
+    from rnnlab.cli import _positive_float, _positive_int
+    from rnnlab.cli_classify import _add_data_options
+    from rnnlab.training.conditional import ConditionalSettings
+
+    d = ConditionalSettings()
+    command = commands.add_parser(
+        "generate-from-label",
+        help="one-to-many: train a generator conditioned on a label, generate from it",
+        description="A character-level generator whose hidden state starts from, and whose "
+        "every input carries, a label's vector (names by language of origin). "
+        "rnnlab generate-from-label train ... trains one; "
+        "rnnlab generate-from-label DIR --label L generates.",
+    )
+    which = command.add_subparsers(dest="generate_from_label", metavar="ACTION", required=True)
+
+    train = which.add_parser(
+        "train",
+        help="train a conditional generator on labelled texts",
+        description="Train a conditional generator on labelled texts (one class per file, "
+        "or a table). A stratified, seeded part is held out; after every epoch its loss "
+        "(nats per character) is printed; at the end the loss per label and, for generated "
+        "samples, the fraction that are novel (not in the training data). The checkpoint is "
+        "the model at the end of the run; report.json holds the scores.",
+        argument_default=argparse.SUPPRESS,
+    )
+    _add_data_options(train)
+    train.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory to write")
+    model = train.add_argument_group("model")
+    model.add_argument(
+        "--condition",
+        choices=CONDITIONS,
+        help=f"the label vector initialises the state, is read at every step, or both "
+        f"({d.condition})",
+    )
+    model.add_argument(
+        "--condition-size", type=_positive_int, help=f"label vector size ({d.condition_size})"
+    )
+    model.add_argument(
+        "--embedding", type=_positive_int, help=f"character embedding size ({d.embedding})"
+    )
+    add_recurrent_options(model, d)
+    training = train.add_argument_group("training")
+    add_epoch_options(training, d, epochs="10 without --budget")
+    training.add_argument(
+        "--samples", type=_positive_int, help=f"generated per label for the report ({d.samples})"
+    )
+    training.add_argument(
+        "--temperature", type=_positive_float, help=f"of the report's samples ({d.temperature})"
+    )
+    train.set_defaults(run=_run_train)
+
+    sample = which.add_parser(
+        DEFAULT_ACTION,
+        help="generate texts (the default: rnnlab generate-from-label DIR --label L)",
+        description="Generate texts for a label, or for a condition vector read from a .npy "
+        "file (the captioning shape: any vector of the model's condition size); one per line.",
+    )
+    sample.add_argument("checkpoint", metavar="DIR")
+    given = sample.add_mutually_exclusive_group(required=True)
+    given.add_argument("--label", help="the label to generate for")
+    given.add_argument(
+        "--vector", metavar="FILE", help="a .npy file holding one float vector to condition on"
+    )
+    sample.add_argument("--count", type=_positive_int, default=10, help="how many (10)")
+    sample.add_argument("--prime", default="", help="the first characters of every text")
+    sample.add_argument(
+        "--temperature", type=_positive_float, default=0.8, help="sampling temperature (0.8)"
+    )
+    sample.add_argument("--max-length", type=_positive_int, help="most characters per text")
+    sample.add_argument("--seed", type=int, help="random seed (default: a fresh draw)")
+    sample.set_defaults(run=_run_sample)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from rnnlab.cli_classify import _read
+    from rnnlab.training.conditional import ConditionalSettings, ConditionalTrainer, LabelSplit
+
+    settings = ConditionalSettings(**given_settings(args, ConditionalSettings))
+    out = Path(args.out)
+    data = _read(args)
+    split = LabelSplit.of(data, settings)
+    print(
+        f"{len(data):,} texts with {len(split.labels)} labels; {len(split.train):,} for "
+        f"training, {len(split.test):,} held out",
+        flush=True,
+    )
+    trainer = ConditionalTrainer(
+        split, settings, out, progress=sys.stderr.isatty(), sources=data.sources
+    )
+    parameters = sum(p.numel() for p in trainer.model.parameters())
+    print(
+        f"vocabulary {len(split.vocab)} characters; condition {settings.condition}; "
+        f"{parameters:,} parameters; {trainer.device.type}, {trainer.precision}",
+        flush=True,
+    )
+    result = trainer.fit()
+    report = result.report
+    print(report.format_labels())
+    print(
+        f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.elapsed:.0f} s; "
+        f"{split.scored} loss {report.loss:.4f} nats/char; {report.novelty:.1%} of "
+        f"{settings.samples} samples per label are novel; checkpoint: {out}"
+    )
+    return 0
+
+
+def read_vector(path: str):
+    """The float vector in the .npy file ``path`` (loaded without pickle)."""
+    import numpy as np
+
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ValueError(f"no such file: {path}") from None
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{path} is not a .npy array file: {error}") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
+        raise ValueError(f"{path} must hold a numeric vector, got {getattr(array, 'dtype', '?')}")
+    array = array.astype(np.float32)
+    return array[0] if array.ndim == 2 and array.shape[0] == 1 else array
+
+
+def _run_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from rnnlab.models.conditional import ConditionalGenerator
+
+    model = ConditionalGenerator.from_pretrained(args.checkpoint)
+    condition = args.label
+    if args.vector is not None:
+        vector = read_vector(args.vector)
+        if vector.ndim != 1:
+            raise ValueError(f"{args.vector} must hold one vector, got shape {vector.shape}")
+        condition = torch.from_numpy(vector)
+    generator = torch.Generator()
+    if args.seed is not None:
+        generator.manual_seed(args.seed)
+    else:
+        generator.seed()
+    texts = model.generate(
+        condition,
+        args.count,
+        prime=args.prime,
+        temperature=args.temperature,
+        generator=generator,
+        max_length=args.max_length,
+    )
+    for text in texts:
+        print(text)
+    return 0

@@ -1,0 +1,288 @@
+"""Training a conditional generator on labelled texts (names by language), and its report.
+
+The labelled data (:func:`~rnnlab.data.labelled.read_labelled`) is split once, stratified and
+seeded; the vocabulary (characters, with ``<s>`` and ``</s>``) comes from the training part. One
+step: a batch of texts of similar length, each read as ``<s> c_1 .. c_n`` and trained to emit
+``c_1 .. c_n </s>`` given its label's vector; cross-entropy over the real steps. The loop is
+:class:`~rnnlab.training.epochs.EpochTrainer`'s: the checkpoint is the model at the end of the
+run, and the held-out split is only reported.
+
+The report (:class:`GenerationReport`): the held-out loss in nats per character (the ``</s>``
+counted as one), overall and per label; and, for ``samples`` generated texts per label, the
+fraction that are novel (not a training text of any label).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from rnnlab.cells import CELLS
+from rnnlab.checkpoint import write_json
+from rnnlab.data.labelled import LabelledData, pad, stratified_split
+from rnnlab.data.vocab import Vocabulary
+from rnnlab.init import SCHEMES
+from rnnlab.kernels import PRECISIONS
+from rnnlab.models.conditional import CONDITIONS, ConditionalGenerator
+from rnnlab.models.seq2seq import END, target_vocabulary
+from rnnlab.training.epochs import (
+    EpochResult,
+    EpochTrainer,
+    at_least_fp32,
+    check_common,
+)
+
+GENERATION_REPORT = "report.json"
+
+
+@dataclass
+class ConditionalSettings:
+    """Everything that defines a conditional-generator run; saved in ``config.json``."""
+
+    cell: str = "lstm"
+    hidden: int = 256
+    layers: int = 1
+    condition: str = "both"
+    condition_size: int = 32
+    embedding: int = 32
+    dropout: float = 0.1
+    init: str = "default"
+    forget_bias: float | None = None
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    warmup: int = 50
+    clip: float = 1.0
+    epochs: int | None = None  # None without a budget: 10
+    budget: float | None = None  # seconds
+    test_fraction: float = 0.1
+    samples: int = 50  # generated per label for the novelty figure
+    temperature: float = 0.8  # ... at this temperature
+    seed: int = 0
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.epochs is None and self.budget is None:
+            self.epochs = 10
+        for name, allowed in (("cell", CELLS), ("init", SCHEMES), ("condition", CONDITIONS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        for name in ("hidden", "layers", "condition_size", "embedding", "samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be >= 1")
+        check_common(self)
+        if not (0 <= self.test_fraction < 1 and 0 <= self.dropout < 1):
+            raise ValueError("test-fraction and dropout must be in [0, 1)")
+        if not self.temperature > 0:
+            raise ValueError("temperature must be > 0")
+
+    @classmethod
+    def from_json(cls, data: dict) -> ConditionalSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class LabelSplit:
+    """Labelled texts split and encoded: per example its ids (ending in ``</s>``) and label."""
+
+    vocab: Vocabulary
+    labels: list[str]
+    train: LabelledData
+    test: LabelledData
+    train_ids: list[torch.Tensor]
+    train_y: torch.Tensor
+    test_ids: list[torch.Tensor]
+    test_y: torch.Tensor
+
+    @classmethod
+    def of(cls, data: LabelledData, settings: ConditionalSettings) -> LabelSplit:
+        train_idx, test_idx = stratified_split(data.labels, settings.test_fraction, settings.seed)
+        train, test = data.subset(train_idx), data.subset(test_idx)
+        vocab = target_vocabulary("char", Counter(c for text in train.texts for c in text))
+        labels = data.classes
+        index = {label: i for i, label in enumerate(labels)}
+        end = torch.tensor([vocab.symbols.index(END)])
+
+        def encode(part: LabelledData) -> tuple[list[torch.Tensor], torch.Tensor]:
+            ids = [torch.cat([vocab.encode_tokens(list(text)), end]) for text in part.texts]
+            return ids, torch.tensor([index[label] for label in part.labels], dtype=torch.long)
+
+        return cls(vocab, labels, train, test, *encode(train), *encode(test))
+
+    @property
+    def scored(self) -> str:
+        return "held-out" if len(self.test) else "training"
+
+
+@dataclass
+class GenerationReport:
+    """Held-out loss (nats/char) overall and per label; novelty of generated texts."""
+
+    loss: float
+    loss_by_label: dict[str, float]
+    count_by_label: dict[str, int]
+    novelty: float | None = None  # fraction of generated texts not in training
+    novelty_by_label: dict[str, float] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def format_labels(self) -> str:
+        """A text table: label, held-out examples, loss, novelty, example outputs."""
+        lines = [f"{'label':<14} {'held out':>8} {'loss':>7} {'novel':>6}  generated"]
+        for label, loss in self.loss_by_label.items():
+            novel = self.novelty_by_label.get(label)
+            shown = f"{novel:6.1%}" if novel is not None else f"{'':>6}"
+            examples = ", ".join(self.examples.get(label, [])[:5])
+            lines.append(
+                f"{label:<14} {self.count_by_label[label]:>8} {loss:>7.4f} {shown}  {examples}"
+            )
+        return "\n".join(lines)
+
+
+def _previous(model: ConditionalGenerator, ids: list[torch.Tensor]):
+    """Inputs (<s> then the text) and gold (the text then </s>; -100 at padding)."""
+    gold, _ = pad(ids, -100)
+    previous = torch.cat([torch.full((len(ids), 1), model.start), gold[:, :-1]], 1)
+    return previous.masked_fill(previous == -100, model.end), gold
+
+
+@torch.no_grad()
+def generation_report(
+    model: ConditionalGenerator,
+    ids: list[torch.Tensor],
+    y: torch.Tensor,
+    training_texts: set[str],
+    samples: int = 0,
+    temperature: float = 0.8,
+    seed: int = 0,
+    autocast=None,
+) -> GenerationReport:
+    """The loss of ``ids`` (labels ``y``) per label, and the novelty of ``samples`` texts per
+    label against ``training_texts``."""
+    from contextlib import nullcontext
+
+    autocast = autocast or nullcontext
+    was_training = model.training
+    model.eval()
+    device = model.head.weight.device
+    nll = torch.zeros(len(model.labels), dtype=torch.float64)
+    chars = torch.zeros(len(model.labels), dtype=torch.float64)
+    try:
+        for start in range(0, len(ids), 512):
+            previous, gold = _previous(model, ids[start : start + 512])
+            labels = y[start : start + 512]
+            with autocast():
+                logits, _ = model(previous.to(device), model.vectors(labels.to(device)))
+            losses = F.cross_entropy(
+                at_least_fp32(logits).transpose(1, 2), gold.to(device), reduction="none"
+            ).cpu()
+            nll.index_add_(0, labels, losses.double().sum(1))
+            chars.index_add_(0, labels, (gold != -100).sum(1).double())
+        seen = chars > 0
+        report = GenerationReport(
+            float(nll.sum() / max(chars.sum(), 1)),
+            {lab: float(nll[i] / chars[i]) for i, lab in enumerate(model.labels) if seen[i]},
+            {lab: int((y == i).sum()) for i, lab in enumerate(model.labels) if seen[i]},
+        )
+        if samples:
+            generator = torch.Generator().manual_seed(seed)
+            novel = 0
+            for label in model.labels:
+                texts = model.generate(label, samples, temperature=temperature, generator=generator)
+                fresh = sum(text not in training_texts for text in texts)
+                novel += fresh
+                report.novelty_by_label[label] = fresh / samples
+                report.examples[label] = texts[:10]
+            report.novelty = novel / (samples * len(model.labels))
+        return report
+    finally:
+        model.train(was_training)
+
+
+class ConditionalTrainer(EpochTrainer):
+    """Trains a :class:`ConditionalGenerator` on a :class:`LabelSplit`; see the module
+    docstring and :class:`~rnnlab.training.epochs.EpochTrainer`. ``fit()`` returns an
+    :class:`EpochResult` whose ``report`` is the final :class:`GenerationReport`."""
+
+    def __init__(
+        self,
+        split: LabelSplit,
+        settings: ConditionalSettings,
+        out: str | Path | None = None,
+        **options,
+    ) -> None:
+        self.split = split
+        self.training_texts = set(split.train.texts)
+        self.longest = max(len(text) for text in split.train.texts)
+        super().__init__(settings, [len(ids) for ids in split.train_ids], out, **options)
+
+    def build_model(self) -> ConditionalGenerator:
+        s = self.settings
+        return ConditionalGenerator(
+            self.split.vocab,
+            self.split.labels,
+            cell=s.cell,
+            hidden_size=s.hidden,
+            num_layers=s.layers,
+            condition=s.condition,
+            condition_size=s.condition_size,
+            embedding_size=s.embedding,
+            dropout=s.dropout,
+            init=s.init,
+            forget_bias=s.forget_bias,
+            max_length=self.longest + 10,
+        )
+
+    def batch_loss(self, batch: list[int]) -> torch.Tensor:
+        previous, gold = _previous(self.model, [self.split.train_ids[i] for i in batch])
+        v = self.model.vectors(self.split.train_y[batch].to(self.device))
+        logits, _ = self.model(previous.to(self.device), v)
+        return F.cross_entropy(logits.float().flatten(0, 1), gold.to(self.device).flatten())
+
+    def evaluate(self, samples: int = 0) -> GenerationReport:
+        split = self.split
+        ids, y = (
+            (split.test_ids, split.test_y) if len(split.test) else (split.train_ids, split.train_y)
+        )
+        return generation_report(
+            self.model,
+            ids,
+            y,
+            self.training_texts,
+            samples,
+            self.settings.temperature,
+            self.settings.seed,
+            self.autocast,
+        )
+
+    def scores(self, report: GenerationReport) -> dict[str, float]:
+        return {"loss": report.loss, "bits_per_char": report.loss / math.log(2)}
+
+    def fit(self) -> EpochResult:
+        result = super().fit()
+        result.report = self.evaluate(self.settings.samples)  # once more, with samples
+        if self.out is not None:
+            self.write_report(result)
+        return result
+
+    def write_report(self, result: EpochResult) -> None:
+        write_json(
+            self.out / GENERATION_REPORT,
+            {
+                "split": self.split.scored,
+                "train_examples": len(self.split.train),
+                "held_out_examples": len(self.split.test),
+                "epochs": result.history,
+                "final": result.report.to_json(),
+            },
+        )

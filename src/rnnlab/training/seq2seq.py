@@ -1,0 +1,383 @@
+"""Training a translator: pairs split by source, teacher forcing on a schedule, and BLEU.
+
+The pairs are split once (:func:`~rnnlab.data.pairs.grouped_split`: whole groups of pairs that
+share a source sentence are held out, seeded), and both vocabularies come from the training part.
+One step: a batch of pairs of similar source length, padded; the decoder reads the target
+shifted right (``<s> y_1 .. y_n``) and is trained to emit ``y_1 .. y_n </s>`` by cross-entropy
+over the real target tokens. Teacher forcing: each input token is the true previous token with
+probability p, else the model's own previous choice (scheduled sampling, Bengio et al. 2015, with
+the argmax); p goes linearly from ``teacher_forcing`` to ``teacher_forcing_end`` over the run.
+
+The held-out report (:class:`TranslationReport`), after every epoch: the perplexity and the
+token accuracy of the teacher-forced decoder over the held-out pairs, and corpus BLEU
+(sacrebleu, its default 13a tokenisation) of greedy translations of each held-out source against
+all of its references; at the end also with beam search. The checkpoint is the model at the end
+of the run (the loop is :class:`~rnnlab.training.epochs.EpochTrainer`'s).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from rnnlab.cells import CELLS
+from rnnlab.checkpoint import write_json
+from rnnlab.data.labelled import pad
+from rnnlab.data.pairs import PAIR_LEVELS, Pairs, grouped_split, sentence_tokens
+from rnnlab.data.vocab import Vocabulary
+from rnnlab.init import SCHEMES
+from rnnlab.kernels import PRECISIONS
+from rnnlab.models.seq2seq import ATTENTIONS, END, Seq2Seq, target_vocabulary
+from rnnlab.training.epochs import (
+    EpochResult,
+    EpochTrainer,
+    at_least_fp32,
+    check_common,
+)
+
+TRANSLATION_REPORT = "report.json"
+IGNORE = -100  # the cross-entropy's ignore_index, at padded target steps
+
+
+@dataclass
+class Seq2SeqSettings:
+    """Everything that defines a translation run; saved in the checkpoint's ``config.json``."""
+
+    level: str = "word"
+    source_column: int = 0
+    target_column: int = 1
+    max_length: int = 50  # pairs with a longer side (in tokens) are skipped
+    cell: str = "lstm"
+    hidden: int = 256
+    layers: int = 1
+    bidirectional: bool = True
+    attention: str = "luong"
+    embedding: int = 256
+    dropout: float = 0.2
+    init: str = "default"
+    forget_bias: float | None = None
+    min_count: int = 1  # tokens seen fewer times in training become <unk>
+    teacher_forcing: float = 1.0  # the probability of feeding the true previous token, at start
+    teacher_forcing_end: float | None = None  # ... and at the end (None: the same)
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup: int = 50
+    clip: float = 1.0
+    epochs: int | None = None  # None without a budget: 20
+    budget: float | None = None  # seconds
+    test_fraction: float = 0.1
+    beam: int = 5  # the final report's beam width (1: greedy only)
+    alpha: float = 1.0  # beam search's length normalisation exponent
+    seed: int = 0
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.epochs is None and self.budget is None:
+            self.epochs = 20
+        if self.teacher_forcing_end is None:
+            self.teacher_forcing_end = self.teacher_forcing
+        if self.level not in PAIR_LEVELS:
+            raise ValueError(f"level must be one of {', '.join(PAIR_LEVELS)}")
+        for name, allowed in (("cell", CELLS), ("init", SCHEMES), ("attention", ATTENTIONS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        for name in ("hidden", "layers", "embedding", "min_count", "max_length", "beam"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be >= 1")
+        check_common(self)
+        if not (0 <= self.test_fraction < 1 and 0 <= self.dropout < 1):
+            raise ValueError("test-fraction and dropout must be in [0, 1)")
+        for name in ("teacher_forcing", "teacher_forcing_end"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name.replace('_', '-')} must be in [0, 1]")
+        if self.alpha < 0:
+            raise ValueError("alpha must be >= 0")
+
+    @classmethod
+    def from_json(cls, data: dict) -> Seq2SeqSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def build_model(self, source_vocab: Vocabulary, target_vocab: Vocabulary) -> Seq2Seq:
+        return Seq2Seq(
+            source_vocab,
+            target_vocab,
+            cell=self.cell,
+            hidden_size=self.hidden,
+            num_layers=self.layers,
+            bidirectional=self.bidirectional,
+            attention=self.attention,
+            embedding_size=self.embedding,
+            dropout=self.dropout,
+            init=self.init,
+            forget_bias=self.forget_bias,
+            max_length=self.max_length,
+        )
+
+
+@dataclass
+class PairSplit:
+    """Pairs split and encoded: training pairs, held-out pairs, and the held-out sources with
+    all of their references (for BLEU)."""
+
+    source_vocab: Vocabulary
+    target_vocab: Vocabulary
+    train: Pairs
+    test: Pairs
+    train_source: list[torch.Tensor]
+    train_target: list[torch.Tensor]
+    test_source: list[torch.Tensor]
+    test_target: list[torch.Tensor]
+    sentences: list[str] = field(default_factory=list)  # distinct held-out sources
+    references: list[list[str]] = field(default_factory=list)  # per sentence, its targets
+
+    @classmethod
+    def of(cls, pairs: Pairs, settings: Seq2SeqSettings) -> PairSplit:
+        train_idx, test_idx = grouped_split(pairs.sources, settings.test_fraction, settings.seed)
+        train, test = pairs.subset(train_idx), pairs.subset(test_idx)
+        if settings.test_fraction > 0 and not len(test):
+            raise ValueError("the held-out split is empty; give more pairs or --test-fraction 0")
+        level = settings.level
+
+        def counts(texts: list[str]) -> Counter:
+            return Counter(t for text in texts for t in sentence_tokens(text, level))
+
+        source_vocab = Vocabulary.from_counts(level, counts(train.sources), settings.min_count)
+        target_vocab = target_vocabulary(level, counts(train.targets), settings.min_count)
+        sentences, references = grouped_references(test)
+        return cls(
+            source_vocab,
+            target_vocab,
+            train,
+            test,
+            *encode_pairs(train, source_vocab, target_vocab),
+            *encode_pairs(test, source_vocab, target_vocab),
+            sentences,
+            references,
+        )
+
+    @property
+    def scored(self) -> str:
+        """Which split the reports score: ``held-out``, or ``training`` with nothing held out."""
+        return "held-out" if len(self.test) else "training"
+
+
+def encode_pairs(
+    pairs: Pairs, source_vocab: Vocabulary, target_vocab: Vocabulary
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The pairs as ids: sources, and targets followed by ``</s>``."""
+    end = torch.tensor([target_vocab.symbols.index(END)])
+    level = source_vocab.level
+    sources = [source_vocab.encode_tokens(sentence_tokens(s, level)) for s in pairs.sources]
+    targets = [
+        torch.cat([target_vocab.encode_tokens(sentence_tokens(t, level)), end])
+        for t in pairs.targets
+    ]
+    return sources, targets
+
+
+def grouped_references(pairs: Pairs) -> tuple[list[str], list[list[str]]]:
+    """The distinct sources of ``pairs`` in order of appearance, and each one's targets."""
+    references: dict[str, list[str]] = {}
+    for source, target in zip(pairs.sources, pairs.targets, strict=True):
+        references.setdefault(source, []).append(target)
+    return list(references), list(references.values())
+
+
+def corpus_bleu(hypotheses: list[str], references: list[list[str]]) -> tuple[float, str]:
+    """Corpus BLEU (0-100) of ``hypotheses`` against a varying number of references each, by
+    sacrebleu, and sacrebleu's signature of how it was computed."""
+    import sacrebleu
+
+    width = max(len(r) for r in references)
+    streams = [[r[k] if k < len(r) else None for r in references] for k in range(width)]
+    bleu = sacrebleu.BLEU()
+    return bleu.corpus_score(hypotheses, streams).score, str(bleu.get_signature())
+
+
+@dataclass
+class TranslationReport:
+    """Scores of a translator on a split; ``examples`` are (source, references, translation)."""
+
+    perplexity: float
+    token_accuracy: float
+    bleu: float
+    tokens: int
+    sentences: int
+    beam_bleu: float | None = None
+    beam: int = 1
+    signature: str = ""
+    examples: list[tuple[str, list[str], str]] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        beam = f", beam {self.beam} BLEU {self.beam_bleu:.2f}" if self.beam_bleu is not None else ""
+        return (
+            f"BLEU {self.bleu:.2f} (greedy){beam}, token accuracy {self.token_accuracy:.4f}, "
+            f"perplexity {self.perplexity:.2f} over {self.sentences:,} sentences "
+            f"({self.tokens:,} target tokens)"
+        )
+
+
+@torch.no_grad()
+def translation_report(
+    model: Seq2Seq,
+    sources: list[torch.Tensor],
+    targets: list[torch.Tensor],
+    sentences: list[str],
+    references: list[list[str]],
+    *,
+    beam: int = 1,
+    alpha: float = 1.0,
+    examples: int = 5,
+    autocast=None,
+    batch_size: int = 256,
+) -> TranslationReport:
+    """Teacher-forced perplexity and token accuracy over the pairs (``sources``, ``targets``:
+    encoded, targets ending in ``</s>``), and BLEU of translating ``sentences`` (greedy, and
+    with ``beam`` > 1 also beam search) against their ``references``."""
+    from contextlib import nullcontext
+
+    autocast = autocast or nullcontext
+    was_training = model.training
+    model.eval()
+    device = model.head.weight.device
+    total_nll, correct, count = 0.0, 0, 0
+    try:
+        for start in range(0, len(sources), batch_size):
+            rows = range(start, min(start + batch_size, len(sources)))
+            with autocast():
+                logits, gold = _teacher_forced(
+                    model, [sources[i] for i in rows], [targets[i] for i in rows], device
+                )
+            real = gold != IGNORE
+            logits = at_least_fp32(logits)
+            total_nll += float(F.cross_entropy(logits[real], gold[real], reduction="sum"))
+            correct += int((logits.argmax(-1)[real] == gold[real]).sum())
+            count += int(real.sum())
+        encoded = [model.encode_source(s) for s in sentences]
+        greedy = []
+        for start in range(0, len(encoded), batch_size):
+            greedy += model.greedy(encoded[start : start + batch_size], autocast=autocast)
+        hypotheses = [t.text for t in greedy]
+        bleu, signature = corpus_bleu(hypotheses, references) if sentences else (0.0, "")
+        report = TranslationReport(
+            math.exp(total_nll / max(count, 1)),
+            correct / max(count, 1),
+            bleu,
+            count,
+            len(sentences),
+            signature=signature,
+            examples=[(s, r, h) for s, r, h in zip(sentences, references, hypotheses, strict=True)][
+                :examples
+            ],
+        )
+        if beam > 1 and sentences:
+            best = model.translate(sentences, beam=beam, alpha=alpha, autocast=autocast)
+            report.beam, report.beam_bleu = beam, corpus_bleu([t.text for t in best], references)[0]
+        return report
+    finally:
+        model.train(was_training)
+
+
+def _teacher_forced(model, sources, targets, device, own=None):
+    """Logits (B, T, V) and gold ids (B, T) (IGNORE at padding) of a batch of encoded pairs."""
+    ids, lengths = pad(sources)
+    gold, _ = pad(targets, IGNORE)
+    previous = torch.cat([torch.full((len(targets), 1), model.start), gold[:, :-1]], 1)
+    previous = previous.masked_fill(previous == IGNORE, model.end)  # padding: any real id
+    logits = model(ids.to(device), lengths, previous.to(device), own)
+    return logits, gold.to(device)
+
+
+class Seq2SeqTrainer(EpochTrainer):
+    """Trains a :class:`Seq2Seq` on a :class:`PairSplit`; see the module docstring and
+    :class:`~rnnlab.training.epochs.EpochTrainer` for ``out``, ``echo``, ``progress`` and
+    ``sources``. ``fit()`` returns an :class:`EpochResult` whose ``report`` is the final
+    :class:`TranslationReport` (with beam search when ``settings.beam`` > 1)."""
+
+    def __init__(
+        self, split: PairSplit, settings: Seq2SeqSettings, out: str | Path | None = None, **options
+    ) -> None:
+        self.split = split
+        super().__init__(settings, [len(s) for s in split.train_source], out, **options)
+
+    def build_model(self) -> Seq2Seq:
+        return self.settings.build_model(self.split.source_vocab, self.split.target_vocab)
+
+    def teacher_forcing(self) -> float:
+        """The probability of feeding the true previous token now."""
+        s = self.settings
+        p = min(1.0, self.progress())
+        return s.teacher_forcing + (s.teacher_forcing_end - s.teacher_forcing) * p
+
+    def batch_loss(self, batch: list[int]) -> torch.Tensor:
+        split = self.split
+        own = None
+        forcing = self.teacher_forcing()
+        if forcing < 1:
+            steps = max(len(split.train_target[i]) for i in batch)
+            own = torch.rand(len(batch), steps) >= forcing
+            own = own.to(self.device)
+        logits, gold = _teacher_forced(
+            self.model,
+            [split.train_source[i] for i in batch],
+            [split.train_target[i] for i in batch],
+            self.device,
+            own,
+        )
+        return F.cross_entropy(logits.float().flatten(0, 1), gold.flatten(), ignore_index=IGNORE)
+
+    def _held_out(self):
+        split = self.split
+        if len(split.test):
+            return split.test_source, split.test_target, split.sentences, split.references
+        return split.train_source, split.train_target, *grouped_references(split.train)
+
+    def evaluate(self, beam: int = 1) -> TranslationReport:
+        """The report of the current model on the held-out split (training split if none)."""
+        return translation_report(
+            self.model,
+            *self._held_out(),
+            beam=beam,
+            alpha=self.settings.alpha,
+            autocast=self.autocast,
+        )
+
+    def scores(self, report: TranslationReport) -> dict[str, float]:
+        return {
+            "bleu": report.bleu,
+            "token_accuracy": report.token_accuracy,
+            "perplexity": report.perplexity,
+        }
+
+    def fit(self) -> EpochResult:
+        result = super().fit()
+        if self.settings.beam > 1:  # the final report, once more with beam search
+            result.report = self.evaluate(self.settings.beam)
+            if self.out is not None:
+                self.write_report(result)
+        return result
+
+    def write_report(self, result: EpochResult) -> None:
+        write_json(
+            self.out / TRANSLATION_REPORT,
+            {
+                "split": self.split.scored,
+                "train_pairs": len(self.split.train),
+                "held_out_pairs": len(self.split.test),
+                "held_out_sentences": len(self.split.sentences),
+                "epochs": result.history,
+                "final": result.report.to_json(),
+            },
+        )
