@@ -7,7 +7,7 @@ from rnnlab.training.classifier import (
     Split,
     recommended_classifier_settings,
 )
-from rnnlab.training.epochs import EpochResult, EpochTrainer
+from rnnlab.training.epochs import EpochResult, EpochSettings, EpochTrainer
 from rnnlab.training.evaluation import Evaluation, evaluate, unigram_entropy
 from rnnlab.training.metrics import ClassificationReport
 from rnnlab.training.schedule import learning_rate
@@ -20,6 +20,7 @@ __all__ = [
     "ClassifierTrainer",
     "Corpus",
     "EpochResult",
+    "EpochSettings",
     "EpochTrainer",
     "Evaluation",
     "Split",

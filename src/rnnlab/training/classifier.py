@@ -16,7 +16,7 @@ final per-class report, ``confusion.png`` the final confusion matrix.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +28,9 @@ from rnnlab.checkpoint import write_json
 from rnnlab.data.labelled import LabelledData, pad, stratified_split, tokens
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.init import SCHEMES
-from rnnlab.kernels import PRECISIONS
 from rnnlab.models.classifier import POOLS, SequenceClassifier
 from rnnlab.plots import confusion_plot
-from rnnlab.training.epochs import EpochResult, EpochTrainer, check_common
+from rnnlab.training.epochs import EpochResult, EpochSettings, EpochTrainer
 from rnnlab.training.metrics import ClassificationReport
 
 REPORT = "report.json"
@@ -39,7 +38,7 @@ CONFUSION = "confusion.png"
 
 
 @dataclass
-class ClassifierSettings:
+class ClassifierSettings(EpochSettings):
     """Everything that defines a classifier run; saved in the checkpoint's ``config.json``."""
 
     level: str = "char"
@@ -53,41 +52,18 @@ class ClassifierSettings:
     init: str = "default"
     forget_bias: float | None = None
     min_count: int = 1  # symbols seen fewer times in training become <unk>
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 0.01
-    warmup: int = 50
-    clip: float = 1.0
-    epochs: int | None = None  # None without a budget: 10
-    budget: float | None = None  # seconds
-    test_fraction: float = 0.1
     balance: bool = False
     dedupe: bool = False
-    seed: int = 0
-    precision: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.epochs is None and self.budget is None:
-            self.epochs = 10
-        if self.level not in ("char", "word"):
-            raise ValueError(f"level must be char or word, got {self.level!r}")
-        for name, allowed in (("cell", CELLS), ("init", SCHEMES), ("pool", POOLS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        super().__post_init__()
+        self.check_choices(level=("char", "word"), cell=CELLS, init=SCHEMES, pool=POOLS)
         for name in ("hidden", "layers", "embedding", "min_count"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name.replace('_', '-')} must be >= 1")
-        check_common(self)
-        if not (0 <= self.test_fraction < 1 and 0 <= self.dropout < 1):
-            raise ValueError("test-fraction and dropout must be in [0, 1)")
-
-    @classmethod
-    def from_json(cls, data: dict) -> ClassifierSettings:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        if not 0 <= self.dropout < 1:
+            raise ValueError("dropout must be in [0, 1)")
 
     def build_model(self, vocab: Vocabulary, labels: list[str]) -> SequenceClassifier:
         return SequenceClassifier(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -27,21 +27,20 @@ from rnnlab.checkpoint import write_json
 from rnnlab.data.labelled import LabelledData, pad, stratified_split
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.init import SCHEMES
-from rnnlab.kernels import PRECISIONS
 from rnnlab.models.conditional import CONDITIONS, ConditionalGenerator
 from rnnlab.models.seq2seq import END, target_vocabulary
 from rnnlab.training.epochs import (
     EpochResult,
+    EpochSettings,
     EpochTrainer,
     at_least_fp32,
-    check_common,
 )
 
 GENERATION_REPORT = "report.json"
 
 
 @dataclass
-class ConditionalSettings:
+class ConditionalSettings(EpochSettings):
     """Everything that defines a conditional-generator run; saved in ``config.json``."""
 
     cell: str = "lstm"
@@ -53,40 +52,19 @@ class ConditionalSettings:
     dropout: float = 0.1
     init: str = "default"
     forget_bias: float | None = None
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 0.01
-    warmup: int = 50
-    clip: float = 1.0
-    epochs: int | None = None  # None without a budget: 10
-    budget: float | None = None  # seconds
-    test_fraction: float = 0.1
     samples: int = 50  # generated per label for the novelty figure
     temperature: float = 0.8  # ... at this temperature
-    seed: int = 0
-    precision: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.epochs is None and self.budget is None:
-            self.epochs = 10
-        for name, allowed in (("cell", CELLS), ("init", SCHEMES), ("condition", CONDITIONS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        super().__post_init__()
+        self.check_choices(cell=CELLS, init=SCHEMES, condition=CONDITIONS)
         for name in ("hidden", "layers", "condition_size", "embedding", "samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.replace('_', '-')} must be >= 1")
-        check_common(self)
-        if not (0 <= self.test_fraction < 1 and 0 <= self.dropout < 1):
-            raise ValueError("test-fraction and dropout must be in [0, 1)")
+        if not 0 <= self.dropout < 1:
+            raise ValueError("dropout must be in [0, 1)")
         if not self.temperature > 0:
             raise ValueError("temperature must be > 0")
-
-    @classmethod
-    def from_json(cls, data: dict) -> ConditionalSettings:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass

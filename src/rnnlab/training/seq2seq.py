@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -31,13 +32,12 @@ from rnnlab.data.labelled import pad
 from rnnlab.data.pairs import PAIR_LEVELS, Pairs, grouped_split, sentence_tokens
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.init import SCHEMES
-from rnnlab.kernels import PRECISIONS
 from rnnlab.models.seq2seq import ATTENTIONS, END, Seq2Seq, target_vocabulary
 from rnnlab.training.epochs import (
     EpochResult,
+    EpochSettings,
     EpochTrainer,
     at_least_fp32,
-    check_common,
 )
 
 TRANSLATION_REPORT = "report.json"
@@ -45,8 +45,10 @@ IGNORE = -100  # the cross-entropy's ignore_index, at padded target steps
 
 
 @dataclass
-class Seq2SeqSettings:
+class Seq2SeqSettings(EpochSettings):
     """Everything that defines a translation run; saved in the checkpoint's ``config.json``."""
+
+    DEFAULT_EPOCHS: ClassVar[int] = 20
 
     level: str = "word"
     source_column: int = 0
@@ -64,47 +66,26 @@ class Seq2SeqSettings:
     min_count: int = 1  # tokens seen fewer times in training become <unk>
     teacher_forcing: float = 1.0  # the probability of feeding the true previous token, at start
     teacher_forcing_end: float | None = None  # ... and at the end (None: the same)
-    batch_size: int = 32
-    lr: float = 2e-3
-    weight_decay: float = 0.01
-    warmup: int = 50
-    clip: float = 1.0
-    epochs: int | None = None  # None without a budget: 20
-    budget: float | None = None  # seconds
-    test_fraction: float = 0.1
     beam: int = 5  # the final report's beam width (1: greedy only)
     alpha: float = 1.0  # beam search's length normalisation exponent
-    seed: int = 0
-    precision: str = "auto"
+    batch_size: int = 32
+    lr: float = 2e-3
 
     def __post_init__(self) -> None:
-        if self.epochs is None and self.budget is None:
-            self.epochs = 20
+        super().__post_init__()
         if self.teacher_forcing_end is None:
             self.teacher_forcing_end = self.teacher_forcing
-        if self.level not in PAIR_LEVELS:
-            raise ValueError(f"level must be one of {', '.join(PAIR_LEVELS)}")
-        for name, allowed in (("cell", CELLS), ("init", SCHEMES), ("attention", ATTENTIONS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        self.check_choices(level=PAIR_LEVELS, cell=CELLS, init=SCHEMES, attention=ATTENTIONS)
         for name in ("hidden", "layers", "embedding", "min_count", "max_length", "beam"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.replace('_', '-')} must be >= 1")
-        check_common(self)
-        if not (0 <= self.test_fraction < 1 and 0 <= self.dropout < 1):
-            raise ValueError("test-fraction and dropout must be in [0, 1)")
+        if not 0 <= self.dropout < 1:
+            raise ValueError("dropout must be in [0, 1)")
         for name in ("teacher_forcing", "teacher_forcing_end"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name.replace('_', '-')} must be in [0, 1]")
         if self.alpha < 0:
             raise ValueError("alpha must be >= 0")
-
-    @classmethod
-    def from_json(cls, data: dict) -> Seq2SeqSettings:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
     def build_model(self, source_vocab: Vocabulary, target_vocab: Vocabulary) -> Seq2Seq:
         return Seq2Seq(
