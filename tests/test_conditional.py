@@ -149,27 +149,15 @@ def classes(tmp_path):
     return folder
 
 
+def train(classes, out, *options: str) -> int:
+    return main(
+        ["generate-from-label", "train", "--data", str(classes), "--out", str(out), *options]
+    )
+
+
 def test_cli_train_and_generate_by_label_or_vector(classes, tmp_path, capsys):
     out = tmp_path / "model"
-    assert (
-        main(
-            [
-                "generate-from-label",
-                "train",
-                "--data",
-                str(classes),
-                "--out",
-                str(out),
-                "--hidden",
-                "16",
-                "--epochs",
-                "2",
-                "--samples",
-                "5",
-            ]
-        )
-        == 0
-    )
+    assert train(classes, out, "--hidden", "16", "--epochs", "2", "--samples", "5") == 0
     printed = capsys.readouterr().out
     assert "novel" in printed and "ax" in printed and "nats/char" in printed
     assert (
@@ -204,25 +192,7 @@ def test_cli_train_and_generate_by_label_or_vector(classes, tmp_path, capsys):
 
 def test_cli_bad_inputs_give_one_line(classes, tmp_path, capsys):
     out = tmp_path / "model"
-    assert (
-        main(
-            [
-                "generate-from-label",
-                "train",
-                "--data",
-                str(classes),
-                "--out",
-                str(out),
-                "--hidden",
-                "8",
-                "--epochs",
-                "1",
-                "--samples",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert train(classes, out, "--hidden", "8", "--epochs", "1", "--samples", "1") == 0
     capsys.readouterr()
     assert main(["generate-from-label", str(out), "--label", "Klingon"]) == 2
     one_error_line(capsys, "unknown label 'Klingon'; the model knows ax, bx")
@@ -236,7 +206,7 @@ def test_cli_bad_inputs_give_one_line(classes, tmp_path, capsys):
     one_error_line(capsys, "not a .npy array file")
     objects = tmp_path / "objects.npy"
     np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    assert main(["generate-from-label", str(out), "--vector", str(objects)]) == 2
+    assert train(classes, out) == 2
     one_error_line(capsys, "not a .npy array file")
     assert main(["generate-from-label", "train", "--data", str(classes), "--out", str(out)]) == 2
     one_error_line(capsys, "already holds a checkpoint")

@@ -178,7 +178,7 @@ def beam_search(
         vocab = log_probs.shape[-1]
         candidates = (totals[:, None] + log_probs.double().cpu()).flatten()
         values, flat = candidates.topk(min(2 * beam, candidates.numel()))
-        rows, keep, new_paths, new_totals, next_ids = [], 0, [], [], []
+        rows, new_paths, new_totals, next_ids = [], [], [], []
         for rank, (value, index) in enumerate(zip(values.tolist(), flat.tolist(), strict=True)):
             if value == float("-inf"):
                 break
@@ -191,8 +191,7 @@ def beam_search(
             new_paths.append((*paths[row], symbol))
             new_totals.append(value)
             next_ids.append(symbol)
-            keep += 1
-            if keep == beam:
+            if len(rows) == beam:
                 break
         if len(finished) >= beam or not rows:
             break

@@ -377,6 +377,22 @@ class Seq2Seq(Pretrained, nn.Module):
                 step, memory.state, _state_rows, self.start, self.end, beam, limit, alpha
             )
 
+    def widen(
+        self,
+        source: Tensor,
+        greedy: Translation,
+        beam: int,
+        alpha: float = 1.0,
+        max_length: int | None = None,
+        autocast=nullcontext,
+    ) -> Translation:
+        """The beam search translation of the encoded ``source``, or its ``greedy`` one when
+        that scores higher (length-normalised): widening the beam never loses to greedy."""
+        hypotheses = self.beam(source, beam, alpha, max_length, autocast)
+        if not hypotheses or hypotheses[0].score(alpha) < greedy.score(alpha):
+            return greedy
+        return self._translation(hypotheses[0].ids, hypotheses[0].log_prob)
+
     def translate(
         self,
         texts: str | Sequence[str],
@@ -396,15 +412,10 @@ class Seq2Seq(Pretrained, nn.Module):
             greedy = self.greedy(sources, max_length, autocast)
             if beam == 1:
                 return greedy
-            results = []
-            for source, first in zip(sources, greedy, strict=True):
-                hypotheses = self.beam(source, beam, alpha, max_length, autocast)
-                best = hypotheses[0] if hypotheses else None
-                if best is None or best.score(alpha) < first.score(alpha):
-                    results.append(first)
-                    continue
-                results.append(self._translation(best.ids, best.log_prob))
-            return results
+            return [
+                self.widen(source, first, beam, alpha, max_length, autocast)
+                for source, first in zip(sources, greedy, strict=True)
+            ]
         finally:
             self.train(was_training)
 

@@ -175,7 +175,7 @@ class ClassifierTrainer(EpochTrainer):
         logits = self.model(ids.to(self.device), lengths)
         return F.cross_entropy(logits.float(), y, weight=self.weight)
 
-    def evaluate(self) -> ClassificationReport:
+    def evaluate(self, final: bool = False) -> ClassificationReport:
         """The report of the current model on the held-out split (the training split if none)."""
         ids, y = self.split.test_ids, self.split.test_y
         if not ids:

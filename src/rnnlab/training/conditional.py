@@ -227,7 +227,9 @@ class ConditionalTrainer(EpochTrainer):
         logits, _ = self.model(previous.to(self.device), v)
         return F.cross_entropy(logits.float().flatten(0, 1), gold.to(self.device).flatten())
 
-    def evaluate(self, samples: int = 0) -> GenerationReport:
+    def evaluate(self, final: bool = False) -> GenerationReport:
+        """The held-out loss per label; the final report also generates ``samples`` texts per
+        label for the novelty figure."""
         split = self.split
         ids, y = (
             (split.test_ids, split.test_y) if len(split.test) else (split.train_ids, split.train_y)
@@ -237,7 +239,7 @@ class ConditionalTrainer(EpochTrainer):
             ids,
             y,
             self.training_texts,
-            samples,
+            self.settings.samples if final else 0,
             self.settings.temperature,
             self.settings.seed,
             self.autocast,
@@ -245,13 +247,6 @@ class ConditionalTrainer(EpochTrainer):
 
     def scores(self, report: GenerationReport) -> dict[str, float]:
         return {"loss": report.loss, "bits_per_char": report.loss / math.log(2)}
-
-    def fit(self) -> EpochResult:
-        result = super().fit()
-        result.report = self.evaluate(self.settings.samples)  # once more, with samples
-        if self.out is not None:
-            self.write_report(result)
-        return result
 
     def write_report(self, result: EpochResult) -> None:
         write_json(

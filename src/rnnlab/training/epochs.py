@@ -4,7 +4,8 @@ the wall-clock budget, a checked update, and after every epoch a held-out score 
 
 A task subclasses :class:`EpochTrainer` and supplies four things: ``build_model()``,
 ``batch_loss(batch)`` (the mean loss of a batch of example indices, computed inside the
-autocast context), ``evaluate()`` (the task's report on the held-out split) and ``scores(report)``
+autocast context), ``evaluate(final)`` (the task's report on the held-out split; the run's
+last one has ``final`` set) and ``scores(report)``
 (the figures printed and recorded per epoch). The checkpoint is the model at the end of the run,
 saved after each epoch, so a run cut short keeps its last finished epoch; the held-out split is
 only reported, never used to choose a model.
@@ -87,7 +88,9 @@ class EpochTrainer:
     def batch_loss(self, batch: list[int]) -> torch.Tensor:
         raise NotImplementedError
 
-    def evaluate(self):
+    def evaluate(self, final: bool = False):
+        """The task's report on the held-out split; ``final`` for the last one of the run,
+        which may do more (beam search, samples)."""
         raise NotImplementedError
 
     def scores(self, report) -> dict[str, float]:
@@ -133,7 +136,7 @@ class EpochTrainer:
                     if self.progress() >= 1:
                         break
                 epoch += 1
-                report = self.evaluate()
+                report = self.evaluate(final=self.progress() >= 1)
                 scores = self.scores(report)
                 done = epoch - 1 + len(losses) / len(batches)
                 result.history.append(

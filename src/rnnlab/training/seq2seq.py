@@ -264,7 +264,10 @@ def translation_report(
             ],
         )
         if beam > 1 and sentences:
-            best = model.translate(sentences, beam=beam, alpha=alpha, autocast=autocast)
+            best = [
+                model.widen(source, first, beam, alpha, autocast=autocast)
+                for source, first in zip(encoded, greedy, strict=True)
+            ]
             report.beam, report.beam_bleu = beam, corpus_bleu([t.text for t in best], references)[0]
         return report
     finally:
@@ -325,12 +328,13 @@ class Seq2SeqTrainer(EpochTrainer):
             return split.test_source, split.test_target, split.sentences, split.references
         return split.train_source, split.train_target, *grouped_references(split.train)
 
-    def evaluate(self, beam: int = 1) -> TranslationReport:
-        """The report of the current model on the held-out split (training split if none)."""
+    def evaluate(self, final: bool = False) -> TranslationReport:
+        """The report of the current model on the held-out split (training split if none);
+        the final one with beam search too."""
         return translation_report(
             self.model,
             *self._held_out(),
-            beam=beam,
+            beam=self.settings.beam if final else 1,
             alpha=self.settings.alpha,
             autocast=self.autocast,
         )
@@ -341,14 +345,6 @@ class Seq2SeqTrainer(EpochTrainer):
             "token_accuracy": report.token_accuracy,
             "perplexity": report.perplexity,
         }
-
-    def fit(self) -> EpochResult:
-        result = super().fit()
-        if self.settings.beam > 1:  # the final report, once more with beam search
-            result.report = self.evaluate(self.settings.beam)
-            if self.out is not None:
-                self.write_report(result)
-        return result
 
     def write_report(self, result: EpochResult) -> None:
         write_json(
