@@ -206,7 +206,7 @@ def test_cli_bad_inputs_give_one_line(classes, tmp_path, capsys):
     one_error_line(capsys, "not a .npy array file")
     objects = tmp_path / "objects.npy"
     np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    assert train(classes, out) == 2
+    assert main(["generate-from-label", str(out), "--vector", str(objects)]) == 2
     one_error_line(capsys, "not a .npy array file")
-    assert main(["generate-from-label", "train", "--data", str(classes), "--out", str(out)]) == 2
+    assert train(classes, out) == 2
     one_error_line(capsys, "already holds a checkpoint")
