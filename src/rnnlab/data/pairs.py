@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,6 @@ class Pairs:
     path: str = ""
     empty: int = 0  # pairs with an empty side, skipped
     too_long: int = 0  # pairs with a side over max_length tokens, skipped
-    longest: dict[str, int] = field(default_factory=dict)  # kept tokens: source, target
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -75,7 +74,7 @@ def read_pairs(
     path = Path(path)
     lines = read_text(path, "char", encoding).splitlines()
     needed = max(source_column, target_column) + 1
-    pairs = Pairs([], [], str(path.resolve()), longest={"source": 0, "target": 0})
+    pairs = Pairs([], [], str(path.resolve()))
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -89,14 +88,13 @@ def read_pairs(
         if not source or not target:
             pairs.empty += 1
             continue
-        lengths = len(sentence_tokens(source, level)), len(sentence_tokens(target, level))
-        if max_length is not None and max(lengths) > max_length:
+        if max_length is not None and any(
+            len(sentence_tokens(side, level)) > max_length for side in (source, target)
+        ):
             pairs.too_long += 1
             continue
         pairs.sources.append(source)
         pairs.targets.append(target)
-        pairs.longest["source"] = max(pairs.longest["source"], lengths[0])
-        pairs.longest["target"] = max(pairs.longest["target"], lengths[1])
     if not pairs.sources:
         raise ValueError(
             f"{path} has no usable pairs ({pairs.empty} with an empty side, "

@@ -341,7 +341,7 @@ class Seq2Seq(Pretrained, nn.Module):
         ``translation`` of the encoded ``source``; a ValueError without attention."""
         if self.attention is None:
             raise ValueError("this model has no attention (it was trained with --attention none)")
-        ids = [self.target_vocab.symbols.index(t) for t in translation.tokens]
+        ids = self.target_vocab.encode_tokens(translation.tokens).tolist()
         ids += [self.end] if translation.finished else []
         device = self.head.weight.device
         memory = self.encode(source.view(1, -1).to(device), torch.tensor([len(source)]))
