@@ -6,8 +6,8 @@ and minLSTM, whose linear recurrence :mod:`rnnlab.scan` computes over a whole se
 On top of it, the character (byte, word) language model: ``LanguageModel`` with
 ``from_pretrained``, ``save_pretrained`` and ``generate``; the sequence classifier
 ``SequenceClassifier`` with ``predict``; the encoder-decoder ``Seq2Seq`` with ``translate``; and
-the conditional generator ``ConditionalGenerator`` with ``generate``. Training lives in
-:mod:`rnnlab.training`.
+the conditional generator ``ConditionalGenerator`` with ``generate``; and the time-series
+``Forecaster`` with ``predict``. Training lives in :mod:`rnnlab.training`.
 """
 
 from rnnlab.cells import (
@@ -21,7 +21,13 @@ from rnnlab.cells import (
     make_cell,
 )
 from rnnlab.init import SCHEMES as INIT_SCHEMES
-from rnnlab.models import ConditionalGenerator, LanguageModel, Seq2Seq, SequenceClassifier
+from rnnlab.models import (
+    ConditionalGenerator,
+    Forecaster,
+    LanguageModel,
+    Seq2Seq,
+    SequenceClassifier,
+)
 from rnnlab.recurrent import GRU, LSTM, RNN, Recurrent
 
 __version__ = "0.1.0"
@@ -34,6 +40,7 @@ __all__ = [
     "RNN",
     "Cell",
     "ConditionalGenerator",
+    "Forecaster",
     "GRUCell",
     "LSTMCell",
     "LanguageModel",

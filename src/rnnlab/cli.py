@@ -298,11 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(run=_run_bench)
 
-    from rnnlab import cli_classify, cli_conditional, cli_insight, cli_translate
+    from rnnlab import cli_classify, cli_conditional, cli_forecast, cli_insight, cli_translate
 
     cli_classify.add_commands(commands)
     cli_translate.add_commands(commands)
     cli_conditional.add_commands(commands)
+    cli_forecast.add_commands(commands)
     cli_insight.add_commands(commands)
     return parser
 
@@ -555,6 +556,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nrnnlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader closed the pipe (rnnlab ... | head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except ValueError as error:
         if os.environ.get("RNNLAB_DEBUG"):
             raise

@@ -138,3 +138,51 @@ def attention_plot(
     axes.set(title=title, xlabel="source", ylabel="translation")
     figure.colorbar(image, ax=axes, label="attention weight")
     return _save(figure, path)
+
+
+def forecast_plot(
+    path: str | Path,
+    panels: Sequence[dict],
+    *,
+    title: str,
+    level: float,
+) -> Path:
+    """One panel per target series. Each panel dict holds ``name``, ``times`` and ``actual``
+    (the series), ``test_start`` (a time, or None), ``backtests`` (a list of (times, point,
+    lower, upper), forecasts made on the test part) and ``future`` (times, point, lower, upper):
+    the history as a line, each forecast as a line with its interval as a band, and the test
+    part shaded."""
+    figure = _figure(9.0, 3.2 * len(panels) + 0.6)
+    for i, panel in enumerate(panels):
+        axes = figure.add_subplot(len(panels), 1, i + 1)
+        axes.plot(panel["times"], panel["actual"], color="black", linewidth=1, label="actual")
+        if panel.get("test_start") is not None:
+            axes.axvspan(
+                panel["test_start"], panel["times"][-1], color="grey", alpha=0.12, label="test part"
+            )
+        for k, (times, point, lower, upper) in enumerate(panel.get("backtests", [])):
+            axes.fill_between(times, lower, upper, color="tab:orange", alpha=0.25, linewidth=0)
+            axes.plot(
+                times,
+                point,
+                color="tab:orange",
+                linewidth=1.2,
+                label="forecasts on the test part" if k == 0 else None,
+            )
+        times, point, lower, upper = panel["future"]
+        axes.fill_between(
+            times,
+            lower,
+            upper,
+            color="tab:blue",
+            alpha=0.3,
+            linewidth=0,
+            label=f"{level:.0%} interval",
+        )
+        axes.plot(times, point, color="tab:blue", linewidth=1.5, label="forecast")
+        axes.set(
+            title=f"{title}: {panel['name']}" if len(panels) > 1 else title, ylabel=panel["name"]
+        )
+        axes.grid(True, alpha=0.3)
+        axes.legend(fontsize="small", loc="upper left")
+    return _save(figure, path)

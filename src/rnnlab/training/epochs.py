@@ -8,7 +8,8 @@ autocast context), ``evaluate(final)`` (the task's report on the held-out split;
 last one has ``final`` set) and ``scores(report)``
 (the figures printed and recorded per epoch). The checkpoint is the model at the end of the run,
 saved after each epoch, so a run cut short keeps its last finished epoch; the held-out split is
-only reported, never used to choose a model.
+only reported, never used to choose a model. A task that has a validation split apart from its
+test split may override ``keep(scores)`` to save only its best epoch (the forecaster does).
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ class EpochTrainer:
         self.total_steps = settings.epochs * self.batches_per_epoch if settings.epochs else None
         self.step, self.elapsed = 0, 0.0
 
+    ECHO_EVERY = 1  # print every n-th epoch's line (and the last)
+
     # -- what a task supplies -----------------------------------------------------------------
 
     def build_model(self) -> nn.Module:
@@ -95,6 +98,11 @@ class EpochTrainer:
 
     def scores(self, report) -> dict[str, float]:
         raise NotImplementedError
+
+    def keep(self, scores: dict[str, float]) -> bool:
+        """Whether to save this epoch's model; every epoch by default, so the checkpoint is the
+        end of the run. A task with a validation split may keep only its best epoch."""
+        return True
 
     def write_report(self, result: EpochResult) -> None:
         """Write the task's report files into ``self.out`` (called once, at the end)."""
@@ -149,8 +157,10 @@ class EpochTrainer:
                     }
                 )
                 shown = ", ".join(f"{name.replace('_', ' ')} {v:.4f}" for name, v in scores.items())
-                self.echo(f"epoch {done:.2f}: train loss {np.mean(losses):.4f}, {shown}")
-                self._save_model(scores)
+                if epoch % self.ECHO_EVERY == 0 or self.progress() >= 1:
+                    self.echo(f"epoch {done:.2f}: train loss {np.mean(losses):.4f}, {shown}")
+                if self.keep(scores):
+                    self._save_model(scores)
                 self.elapsed = time.perf_counter() - clock
         finally:
             bar.close()

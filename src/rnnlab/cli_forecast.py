@@ -1,0 +1,337 @@
+"""The ``rnnlab forecast`` commands: ``train`` a forecaster on a CSV file or a built-in series,
+``predict`` the next H steps with intervals (a table, a CSV file, a plot), and ``evaluate`` one
+on the test part of a series against the baselines. Parse, call :mod:`rnnlab.training.forecast`
+and :class:`rnnlab.Forecaster`, print; errors are ValueErrors, as in :mod:`rnnlab.cli`."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from pathlib import Path
+
+from rnnlab.cli_options import add_epoch_options, add_recurrent_options, given_settings
+from rnnlab.data.series import DATASETS, MISSING, SPREADS
+from rnnlab.models.forecaster import DISTRIBUTIONS, MODES
+
+FORECAST_CSV = "forecast.csv"
+
+
+def _add_source_options(parser, required: bool) -> None:
+    source = parser.add_mutually_exclusive_group(required=required)
+    source.add_argument("--csv", metavar="FILE", help="a CSV file: a header row, one row per step")
+    source.add_argument(
+        "--dataset", choices=list(DATASETS), help="a series that statsmodels ships (no file)"
+    )
+
+
+def add_commands(commands) -> None:
+    """Add ``forecast`` to the ``rnnlab`` subcommands."""
+    from rnnlab.cli import _fraction, _positive_int, _unit_interval
+    from rnnlab.training.forecast import ForecastSettings
+
+    d = ForecastSettings()
+    command = commands.add_parser(
+        "forecast",
+        help="time-series forecasting: train, predict, evaluate",
+        description="Forecast the next H steps of one or more numeric series, with intervals, "
+        "and compare with naive, seasonal naive, ETS and ARIMA forecasts.",
+    )
+    which = command.add_subparsers(dest="forecast", metavar="ACTION", required=True)
+
+    train = which.add_parser(
+        "train",
+        help="train a forecaster on a CSV file or a built-in series",
+        description="Train a forecaster. The rows are split in time: the first for training, "
+        "then --val-fraction for validation (the checkpoint is the epoch that forecasts it "
+        "best), then the last --test-fraction, scored at the end against the baselines. "
+        "Scaling is fitted on the training rows only. Missing values are interpolated within "
+        "each part (see --missing); infinity and non-numeric cells are refused.",
+        argument_default=argparse.SUPPRESS,
+    )
+    _add_source_options(train, required=True)
+    train.add_argument(
+        "--target", nargs="+", metavar="COL", help="the column(s) to forecast (each a series)"
+    )
+    train.add_argument(
+        "--time", metavar="COL", help="the time column (default: detected by name or dates)"
+    )
+    train.add_argument(
+        "--covariates", nargs="+", metavar="COL", help="other numeric columns to read (direct)"
+    )
+    train.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory to write")
+    train.add_argument("--plot", metavar="FILE", help="write a PNG of the forecasts here")
+    shape = train.add_argument_group("forecast")
+    shape.add_argument(
+        "--horizon",
+        type=_positive_int,
+        help=f"steps to forecast ({d.horizon}; a built-in series: its own)",
+    )
+    shape.add_argument(
+        "--window", type=_positive_int, help="steps read per forecast (2 x max(horizon, season))"
+    )
+    shape.add_argument(
+        "--season",
+        type=_positive_int,
+        help="season length (default: detected on the training part)",
+    )
+    shape.add_argument(
+        "--mode",
+        choices=MODES,
+        help=f"a head that emits all H steps, or one step fed back H times ({d.mode})",
+    )
+    shape.add_argument(
+        "--distribution",
+        choices=DISTRIBUTIONS,
+        help=f"mean and scale, or three quantiles ({d.distribution})",
+    )
+    shape.add_argument(
+        "--interval", type=_unit_interval, help=f"interval level, below 1 ({d.interval})"
+    )
+    shape.add_argument(
+        "--samples",
+        type=_positive_int,
+        help=f"sample paths for autoregressive intervals ({d.samples})",
+    )
+    shape.add_argument(
+        "--missing",
+        choices=MISSING,
+        help=f"fill gaps by linear interpolation within each part, or refuse them ({d.missing})",
+    )
+    shape.add_argument(
+        "--spread",
+        choices=SPREADS,
+        help="divide each window (after subtracting its mean) by the training part's standard "
+        f"deviation, or by the window's own ({d.spread})",
+    )
+    model = train.add_argument_group("model")
+    add_recurrent_options(model, d)
+    training = train.add_argument_group("training")
+    add_epoch_options(training, d, epochs=f"{d.DEFAULT_EPOCHS} without --budget")
+    training.add_argument(
+        "--val-fraction",
+        type=_fraction,
+        help=f"validation part, before the test part ({d.val_fraction})",
+    )
+    train.set_defaults(run=_run_train)
+
+    predict = which.add_parser(
+        "predict",
+        help="forecast the steps after a series",
+        description="Forecast the next H steps after the last row of the series (by default "
+        "the one the model was trained on), with intervals: print them and write them as CSV.",
+    )
+    predict.add_argument("checkpoint", metavar="DIR")
+    _add_source_options(predict, required=False)
+    predict.add_argument(
+        "--output", metavar="FILE", help=f"the CSV file to write (DIR/{FORECAST_CSV})"
+    )
+    predict.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="write a PNG: history, forecasts on the test part with the actual values, and the "
+        "forecast with its interval",
+    )
+    predict.add_argument("--samples", type=_positive_int, default=200, help="autoregressive (200)")
+    predict.add_argument("--seed", type=int, default=0, help="of the sample paths (0)")
+    predict.set_defaults(run=_run_predict)
+
+    evaluate = which.add_parser(
+        "evaluate",
+        help="score a forecaster and the baselines on the test part of a series",
+        description="Split the series as in training and score the model's forecasts from "
+        "every origin in the test part, next to the naive, seasonal naive, ETS and ARIMA "
+        "forecasts (MAE, RMSE, MASE, sMAPE, interval coverage).",
+    )
+    evaluate.add_argument("checkpoint", metavar="DIR")
+    _add_source_options(evaluate, required=False)
+    evaluate.add_argument("--samples", type=_positive_int, default=200, help="autoregressive (200)")
+    evaluate.set_defaults(run=_run_evaluate)
+
+
+def _read(args, targets=None, time=None, covariates=(), missing="interpolate"):
+    """The series named by --csv or --dataset."""
+    from rnnlab.data.series import load_dataset, read_csv
+
+    if args.dataset is not None:
+        column = DATASETS[args.dataset]["target"]
+        if targets and targets != [column]:
+            raise ValueError(
+                f"--dataset {args.dataset} holds the series {column!r}, not {', '.join(targets)}"
+            )
+        if covariates:
+            raise ValueError(f"--dataset {args.dataset} has no covariates")
+        return load_dataset(args.dataset, missing)
+    if not targets:
+        raise ValueError("--csv needs --target COLUMN")
+    return read_csv(args.csv, targets, time, covariates or (), missing)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from rnnlab.data.windows import SeriesSplit
+    from rnnlab.training.forecast import ForecastSettings, ForecastTrainer, plan
+
+    given = given_settings(args, ForecastSettings)
+    dataset = getattr(args, "dataset", None)
+    args.dataset, args.csv = dataset, getattr(args, "csv", None)
+    if dataset and "horizon" not in given:
+        given["horizon"] = DATASETS[dataset]["horizon"]
+    settings = ForecastSettings(**given)
+    series = _read(
+        args,
+        getattr(args, "target", None),
+        getattr(args, "time", None),
+        getattr(args, "covariates", ()),
+        settings.missing,
+    )
+    settings = plan(series, settings)
+    split = SeriesSplit.of(
+        series,
+        settings.window,
+        settings.horizon,
+        settings.val_fraction,
+        settings.test_fraction,
+        settings.spread,
+    )
+    parts = ", ".join(f"{stop - start} {part}" for part, (start, stop) in _parts(split))
+    gaps = series.gaps
+    print(
+        f"{series.source}: {len(series):,} rows ({parts})"
+        + (f"; {series.trimmed} leading rows with gaps dropped" if series.trimmed else "")
+        + (f"; {gaps} missing values interpolated" if gaps else ""),
+        flush=True,
+    )
+    season = f"season {settings.season}" if settings.season else "no season found"
+    trainer = ForecastTrainer(split, settings, args.out, progress=_tty(), sources=[series.source])
+    parameters = sum(p.numel() for p in trainer.model.parameters())
+    print(
+        f"window {settings.window}, horizon {settings.horizon}, {season}; {settings.mode} "
+        f"{settings.distribution} {settings.cell}, {parameters:,} parameters; "
+        f"{trainer.device.type}, {trainer.precision}",
+        flush=True,
+    )
+    result = trainer.fit()
+    if result.report is not None:
+        print(result.report.format_table())
+    if getattr(args, "plot", None):
+        print(f"plot: {_plot(trainer.model, split.series, split.val_end, args.plot)}")
+    checked = "validation" if len(trainer.validation) else "training"
+    print(
+        f"trained {result.steps} steps ({result.epochs:.0f} epochs) in {result.elapsed:.0f} s; "
+        f"kept the epoch with the best {checked} MASE, {trainer.best:.3f}; "
+        f"checkpoint: {args.out}"
+    )
+    return 0
+
+
+def _tty() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
+
+
+def _parts(split):
+    return [(part, split.bounds(part)) for part in ("train", "validation", "test")]
+
+
+def _history(args, model):
+    """The series --csv or --dataset names, else the one the model was trained on."""
+    from rnnlab.checkpoint import CONFIG, read_json
+
+    config = read_json(Path(args.checkpoint) / CONFIG)
+    missing = config.get("training", {}).get("missing", "interpolate")
+    if args.csv is None and args.dataset is None:
+        sources = config.get("data", {}).get("sources", [])
+        source = sources[0] if sources else None
+        if source in DATASETS:
+            args.dataset = source
+        elif source and Path(source).is_file():
+            args.csv = source
+        else:
+            raise ValueError(f"the training series {source!r} is not at hand; give --csv FILE")
+    series = _read(args, model.targets, model.time, model.covariates, missing)
+    return series, config.get("training", {})
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from rnnlab.checkpoint import atomic_write
+    from rnnlab.models.forecaster import Forecaster
+
+    model = Forecaster.from_pretrained(args.checkpoint)
+    series, training = _history(args, model)
+    forecast = model.predict(series, args.samples, args.seed)
+    rows = forecast.rows()
+    level = f"{forecast.level:.0%}"
+    print(f"{'time':<22} {'target':<14} {'forecast':>12} {level + ' interval':>26}")
+    for row in rows:
+        print(
+            f"{row['time']:<22} {row['target']:<14} {row['forecast']:>12.5g} "
+            f"[{row['lower']:>11.5g}, {row['upper']:>11.5g}]"
+        )
+    output = Path(args.output) if args.output else Path(args.checkpoint) / FORECAST_CSV
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(output, buffer.getvalue().encode())
+    print(f"written: {output}")
+    if args.plot:
+        n = len(series)
+        start = n - round(n * training.get("test_fraction", 0.2))
+        print(f"plot: {_plot(model, series.repaired((start,)), start, args.plot, args.seed)}")
+    return 0
+
+
+def _plot(model, series, test_start: int, path: str, seed: int = 0) -> Path:
+    """The history, forecasts from every H-th origin of the test part, and the next H steps."""
+    import numpy as np
+
+    from rnnlab.data.windows import gather
+    from rnnlab.plots import forecast_plot
+
+    times, h = series.times(), model.horizon
+    origins = np.arange(max(test_start, model.window), len(series) - h + 1, h)
+    point, lower, upper = model.forecast(
+        gather(series, model.scaling, origins, model.window, h), seed=seed
+    )
+    future = model.predict(series, seed=seed)
+    panels = []
+    for j, name in enumerate(model.targets):
+        mine = slice(j * len(origins), (j + 1) * len(origins))
+        backtests = [
+            (times[o : o + h], p, lo, up)
+            for o, p, lo, up in zip(origins, point[mine], lower[mine], upper[mine], strict=True)
+        ]
+        shown = max(0, 2 * test_start - len(series))  # as much history as test part
+        panels.append(
+            {
+                "name": name,
+                "times": times[shown:],
+                "actual": series.values[shown:, j],
+                "test_start": times[test_start] if test_start < len(series) else None,
+                "backtests": backtests,
+                "future": (future.times, future.point[j], future.lower[j], future.upper[j]),
+            }
+        )
+    title = f"{Path(series.source).name}: {model.mode} {model.settings['cell']} forecasts"
+    return forecast_plot(path, panels, title=title, level=model.interval)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from rnnlab.data.windows import SeriesSplit
+    from rnnlab.models.forecaster import Forecaster
+    from rnnlab.training.backtest import backtest
+
+    model = Forecaster.from_pretrained(args.checkpoint)
+    series, training = _history(args, model)
+    split = SeriesSplit.of(
+        series,
+        model.window,
+        model.horizon,
+        training.get("val_fraction", 0.1),
+        training.get("test_fraction", 0.2),
+    )
+    if not len(split.origins("test")):
+        raise ValueError("the series has no test part to score (its test fraction is 0)")
+    print(backtest(model, split, args.samples).format_table())
+    return 0

@@ -1,0 +1,216 @@
+"""Training a forecaster on a series split in time, and its report.
+
+:func:`plan` fixes what the data decides: the season length (given, or detected on the training
+rows) and the window (given, or 2 max(H, m)). One step: a batch of training windows; the direct
+model is scored on the H steps after each window, the autoregressive one on every next step of
+window plus horizon (teacher forcing), with the distribution's proper scoring rule (see
+:mod:`rnnlab.models.forecaster`). After every epoch the validation part is forecast and scored by
+MASE; the checkpoint is the epoch with the lowest validation MASE (early stopping's choice),
+and the test part is only scored, by :func:`~rnnlab.training.backtest.backtest`, once, at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnlab.cells import CELLS
+from rnnlab.checkpoint import write_json
+from rnnlab.data.series import MISSING, SPREADS, Series, detect_season
+from rnnlab.data.windows import PARTS, SeriesSplit
+from rnnlab.init import SCHEMES
+from rnnlab.models.forecaster import DISTRIBUTIONS, MODES, Forecaster
+from rnnlab.training.backtest import BacktestReport, backtest, mase_scale, scores
+from rnnlab.training.epochs import EpochResult, EpochSettings, EpochTrainer
+
+FORECAST_REPORT = "report.json"
+
+
+@dataclass
+class ForecastSettings(EpochSettings):
+    """Everything that defines a forecaster run; saved in ``config.json``."""
+
+    DEFAULT_EPOCHS = 100
+
+    horizon: int = 10
+    window: int | None = None  # None: 2 max(horizon, season)
+    season: int | None = None  # None: detected on the training rows
+    mode: str = "direct"
+    distribution: str = "gaussian"
+    interval: float = 0.9
+    cell: str = "lstm"
+    hidden: int = 64
+    layers: int = 1
+    dropout: float = 0.0
+    init: str = "default"
+    forget_bias: float | None = None
+    batch_size: int = 32
+    warmup: int = 20
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    missing: str = "interpolate"
+    spread: str = "train"  # the target's scale: the training part's deviation, or the window's
+    samples: int = 200  # sample paths for an autoregressive model's intervals
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_choices(
+            cell=CELLS,
+            init=SCHEMES,
+            mode=MODES,
+            distribution=DISTRIBUTIONS,
+            missing=MISSING,
+            spread=SPREADS,
+        )
+        for name in ("horizon", "hidden", "layers", "samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        for name in ("window", "season"):
+            value = getattr(self, name)
+            if value is not None and value < (2 if name == "season" else 1):
+                raise ValueError(f"{name} must be >= {2 if name == 'season' else 1}")
+        if not 0 < self.interval < 1:
+            raise ValueError("interval must be in (0, 1)")
+        if not 0 <= self.dropout < 1:
+            raise ValueError("dropout must be in [0, 1)")
+        if not (0 <= self.val_fraction < 1 and self.val_fraction + self.test_fraction < 0.9):
+            raise ValueError("val-fraction and test-fraction must leave a training part")
+
+
+def plan(series: Series, settings: ForecastSettings) -> ForecastSettings:
+    """``settings`` with the season (detected on the training rows when not given) and the
+    window (2 max(H, m) when not given) filled in."""
+    n = len(series)
+    train_end = n - round(n * settings.test_fraction) - round(n * settings.val_fraction)
+    season = settings.season
+    if season is None and train_end > 8:
+        head = replace(series, values=series.values[:train_end], observed=None).repaired()
+        found = [detect_season(head.values[:, j]) for j in range(len(series.targets))]
+        season = found[0] if found[0] and len(set(found)) == 1 else None
+    window = settings.window or 2 * max(settings.horizon, season or 1)
+    return replace(settings, season=season, window=window)
+
+
+class ForecastTrainer(EpochTrainer):
+    """Trains a :class:`~rnnlab.Forecaster` on a :class:`SeriesSplit`; see the module
+    docstring. ``fit()`` returns an :class:`EpochResult` whose ``report`` is the
+    :class:`~rnnlab.training.backtest.BacktestReport` on the test part (None without one)."""
+
+    ECHO_EVERY = 10  # epochs are short and many
+
+    def __init__(
+        self,
+        split: SeriesSplit,
+        settings: ForecastSettings,
+        out: str | Path | None = None,
+        **options,
+    ) -> None:
+        self.split = split
+        self.train = split.windows("train")
+        self.validation = split.windows("validation")
+        self.checked = self.validation if len(self.validation) else self.train
+        values = split.series.values
+        self.scales = np.array(
+            [
+                mase_scale(values[: split.train_end, j], settings.season)
+                for j in range(len(split.series.targets))
+            ]
+        )
+        self.best, self.best_state = float("inf"), None
+        super().__init__(settings, [split.window] * len(self.train), out, **options)
+
+    def build_model(self) -> Forecaster:
+        s, series = self.settings, self.split.series
+        return Forecaster(
+            series.targets,
+            series.covariates,
+            self.split.scaling,
+            window=s.window,
+            horizon=s.horizon,
+            mode=s.mode,
+            distribution=s.distribution,
+            interval=s.interval,
+            cell=s.cell,
+            hidden_size=s.hidden,
+            num_layers=s.layers,
+            dropout=s.dropout,
+            init=s.init,
+            forget_bias=s.forget_bias,
+            season=s.season,
+            time=series.time_name,
+        )
+
+    def batch_loss(self, batch: list[int]) -> torch.Tensor:
+        x = self.train.x[batch].to(self.device)
+        w = self.split.window
+        if self.model.mode == "direct":
+            theta, _ = self.model(x[:, :w])
+            return self.model.loss(theta, x[:, w:, 0])
+        theta, _ = self.model(x[:, :-1])
+        return self.model.loss(theta, x[:, 1:, 0])
+
+    def evaluate(self, final: bool = False) -> dict[str, float]:
+        """The point forecasts' MASE on the validation windows (the training windows without a
+        validation part), averaged over the targets."""
+        windows = self.checked
+        point, _, _ = self.model.forecast(windows, samples=0)
+        rows = windows.origin[:, None] + np.arange(self.split.horizon)
+        values, observed = self.split.series.values, self.split.series.observed
+        per_target = [
+            scores(
+                values[rows[mine], j],
+                point[mine],
+                observed[rows[mine], j],
+                self.scales[j],
+            )["mase"]
+            for j in range(len(self.split.series.targets))
+            if (mine := windows.series == j).any()
+        ]
+        return {"mase": float(np.mean(per_target))}
+
+    def scores(self, report: dict[str, float]) -> dict[str, float]:
+        name = "val_mase" if self.checked is self.validation else "train_mase"
+        return {name: report["mase"]}
+
+    def keep(self, scores: dict[str, float]) -> bool:
+        """Save this epoch's model only when it forecasts the validation part best so far."""
+        (value,) = scores.values()
+        if value < self.best:
+            self.best, self.best_state = value, copy.deepcopy(self.model.state_dict())
+            return True
+        return False
+
+    def fit(self) -> EpochResult:
+        """Train, go back to the best epoch, and backtest it on the test part."""
+        result = super().fit()
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        report = None
+        if len(self.split.origins("test")):
+            report = backtest(self.model, self.split, self.settings.samples, self.settings.seed)
+        result.report = report
+        if self.out is not None:
+            self._write(result, report)
+        return result
+
+    def write_report(self, result: EpochResult) -> None:
+        """Written by :meth:`fit` once the test part is scored."""
+
+    def _write(self, result: EpochResult, report: BacktestReport | None) -> None:
+        split = self.split
+        write_json(
+            self.out / FORECAST_REPORT,
+            {
+                "rows": {part: list(split.bounds(part)) for part in PARTS},
+                "season": self.settings.season,
+                "window": split.window,
+                "horizon": split.horizon,
+                "best": self.best,
+                "epochs": result.history,
+                "test": report.to_json() if report else None,
+            },
+        )
