@@ -107,7 +107,12 @@ def add_commands(commands) -> None:
     model = train.add_argument_group("model")
     add_recurrent_options(model, d)
     training = train.add_argument_group("training")
-    add_epoch_options(training, d, epochs=f"{d.DEFAULT_EPOCHS} without --budget")
+    add_epoch_options(
+        training,
+        d,
+        epochs=f"{d.DEFAULT_EPOCHS} without --budget",
+        held_out="the last rows, the test part",
+    )
     training.add_argument(
         "--val-fraction",
         type=_fraction,

@@ -37,9 +37,10 @@ def add_recurrent_options(group, d, *, bidirectional: str = "read both ways") ->
     group.add_argument("--forget-bias", type=float, help="initial LSTM forget-gate bias")
 
 
-def add_epoch_options(group, d, *, epochs: str) -> None:
+def add_epoch_options(group, d, *, epochs: str, held_out: str = "held out, seeded") -> None:
     """--batch-size, --lr, --weight-decay, --warmup, --clip, --epochs, --budget,
-    --test-fraction, --seed, --precision (``epochs``: the default, in words)."""
+    --test-fraction, --seed, --precision (``epochs``: the default, in words; ``held_out``: what
+    the test fraction is)."""
     from rnnlab.cli import _fraction, _non_negative_float, _positive_float, _positive_int
 
     group.add_argument("--batch-size", type=_positive_int, help=f"({d.batch_size})")
@@ -56,8 +57,6 @@ def add_epoch_options(group, d, *, epochs: str) -> None:
         metavar="SECONDS",
         help="train for this wall-clock time; the learning-rate schedule is fitted to it",
     )
-    group.add_argument(
-        "--test-fraction", type=_fraction, help=f"held out, seeded ({d.test_fraction})"
-    )
+    group.add_argument("--test-fraction", type=_fraction, help=f"{held_out} ({d.test_fraction})")
     group.add_argument("--seed", type=int, help=f"random seed ({d.seed})")
     group.add_argument("--precision", choices=PRECISIONS, help=f"({d.precision})")
