@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab.data.series import DATASETS, load_dataset
-from rnnlab.data.windows import SeriesSplit
 from rnnlab.training.forecast import ForecastSettings, ForecastTrainer, plan
 
 
@@ -36,15 +35,7 @@ def _value(text: str):
 
 
 def run(series, settings: ForecastSettings) -> tuple[dict, float, ForecastSettings]:
-    settings = plan(series, settings)
-    split = SeriesSplit.of(
-        series,
-        settings.window,
-        settings.horizon,
-        settings.val_fraction,
-        settings.test_fraction,
-        settings.spread,
-    )
+    settings, split = plan(series, settings)
     started = time.perf_counter()
     trainer = ForecastTrainer(split, settings, progress=False, echo=lambda line: None)
     result = trainer.fit()

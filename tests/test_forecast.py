@@ -119,8 +119,8 @@ def test_no_test_value_reaches_training_inputs_or_scaling():
 def test_seasonal_planning_uses_only_the_training_rows():
     values = _wave(300, period=12, noise=0.05)
     values[-80:] = 10 + np.sin(2 * np.pi * np.arange(80) / 5)  # another season after training
-    settings = plan(Series(values[:, None], ["y"]), ForecastSettings(horizon=6))
-    assert settings.season == 12 and settings.window == 24
+    settings, split = plan(Series(values[:, None], ["y"]), ForecastSettings(horizon=6))
+    assert settings.season == 12 and settings.window == 24 and split.window == 24
 
 
 # -- the model --------------------------------------------------------------------------------
@@ -218,8 +218,7 @@ def test_naive_baselines_and_metrics_by_hand():
 
 def test_training_keeps_the_best_validation_epoch_and_backtests_it(tmp_path):
     series = Series(_wave(240)[:, None], ["y"], source="wave")
-    settings = plan(series, ForecastSettings(horizon=6, epochs=8, hidden=16))
-    split = SeriesSplit.of(series, settings.window, settings.horizon, 0.1, 0.2)
+    settings, split = plan(series, ForecastSettings(horizon=6, epochs=8, hidden=16))
     result = ForecastTrainer(split, settings, tmp_path / "run", **_quiet()).fit()
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     best = min(h["val_mase"] for h in result.history)

@@ -173,7 +173,6 @@ def _read(args, targets=None, time=None, covariates=(), missing="interpolate"):
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from rnnlab.data.windows import SeriesSplit
     from rnnlab.training.forecast import ForecastSettings, ForecastTrainer, plan
 
     given = given_settings(args, ForecastSettings)
@@ -189,15 +188,7 @@ def _run_train(args: argparse.Namespace) -> int:
         getattr(args, "covariates", ()),
         settings.missing,
     )
-    settings = plan(series, settings)
-    split = SeriesSplit.of(
-        series,
-        settings.window,
-        settings.horizon,
-        settings.val_fraction,
-        settings.test_fraction,
-        settings.spread,
-    )
+    settings, split = plan(series, settings)
     parts = ", ".join(f"{stop - start} {part}" for part, (start, stop) in _parts(split))
     gaps = series.gaps
     print(

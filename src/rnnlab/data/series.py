@@ -259,7 +259,7 @@ def _time_column(column, name: str, source: str) -> np.ndarray:
     return parsed.to_numpy()
 
 
-def detect_season(values: np.ndarray, largest: int | None = None) -> int | None:
+def detect_season(values: np.ndarray) -> int | None:
     """The season length of a series: the lag of the highest local maximum (lag >= 2) of the
     autocorrelation of the series with a quadratic trend removed, if that autocorrelation is
     at least 0.3; None when there is no such peak."""
@@ -274,8 +274,7 @@ def detect_season(values: np.ndarray, largest: int | None = None) -> int | None:
     spectrum = np.fft.rfft(z, 2 * n)
     acf = np.fft.irfft(spectrum * np.conj(spectrum))[:n]
     acf = acf / acf[0]
-    top = min(largest or n // 2, n // 2)
-    lags = np.arange(2, top)
+    lags = np.arange(2, n // 2)
     peaks = [k for k in lags if acf[k] > acf[k - 1] and acf[k] >= acf[k + 1] and acf[k] >= 0.3]
     return int(max(peaks, key=lambda k: acf[k])) if peaks else None
 

@@ -294,7 +294,8 @@ class Forecaster(Pretrained, nn.Module):
         if hasattr(history, "columns"):  # a pandas DataFrame
             from rnnlab.data.series import from_frame
 
-            return from_frame(history, self.targets, self.time, self.covariates, source="history")
+            time = self.time if self.time in history.columns else None
+            return from_frame(history, self.targets, time, self.covariates, source="history")
         values = np.asarray(history, dtype=np.float64)
         values = values[:, None] if values.ndim == 1 else values
         if values.ndim != 2 or values.shape[1] != len(columns):

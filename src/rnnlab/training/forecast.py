@@ -1,12 +1,13 @@
 """Training a forecaster on a series split in time, and its report.
 
 :func:`plan` fixes what the data decides: the season length (given, or detected on the training
-rows) and the window (given, or 2 max(H, m)). One step: a batch of training windows; the direct
-model is scored on the H steps after each window, the autoregressive one on every next step of
-window plus horizon (teacher forcing), with the distribution's proper scoring rule (see
-:mod:`rnnlab.models.forecaster`). After every epoch the validation part is forecast and scored by
-MASE; the checkpoint is the epoch with the lowest validation MASE (early stopping's choice),
-and the test part is only scored, by :func:`~rnnlab.training.backtest.backtest`, once, at the end.
+rows) and the window (given, or 2 max(H, m)), and splits the series. One step: a batch of
+training windows; the direct model is scored on the H steps after each window, the
+autoregressive one on every next step of window plus horizon (teacher forcing), with the
+distribution's proper scoring rule (see :mod:`rnnlab.models.forecaster`). After every epoch the
+validation part is forecast and scored by MASE; the checkpoint is the epoch with the lowest
+validation MASE (early stopping's choice), and the test part is only scored, by
+:func:`~rnnlab.training.backtest.backtest`, once, at the end.
 """
 
 from __future__ import annotations
@@ -81,9 +82,9 @@ class ForecastSettings(EpochSettings):
             raise ValueError("val-fraction and test-fraction must leave a training part")
 
 
-def plan(series: Series, settings: ForecastSettings) -> ForecastSettings:
+def plan(series: Series, settings: ForecastSettings) -> tuple[ForecastSettings, SeriesSplit]:
     """``settings`` with the season (detected on the training rows when not given) and the
-    window (2 max(H, m) when not given) filled in."""
+    window (2 max(H, m) when not given) filled in, and the series split by them."""
     n = len(series)
     train_end = n - round(n * settings.test_fraction) - round(n * settings.val_fraction)
     season = settings.season
@@ -92,7 +93,16 @@ def plan(series: Series, settings: ForecastSettings) -> ForecastSettings:
         found = [detect_season(head.values[:, j]) for j in range(len(series.targets))]
         season = found[0] if found[0] and len(set(found)) == 1 else None
     window = settings.window or 2 * max(settings.horizon, season or 1)
-    return replace(settings, season=season, window=window)
+    settings = replace(settings, season=season, window=window)
+    split = SeriesSplit.of(
+        series,
+        window,
+        settings.horizon,
+        settings.val_fraction,
+        settings.test_fraction,
+        settings.spread,
+    )
+    return settings, split
 
 
 class ForecastTrainer(EpochTrainer):
