@@ -210,7 +210,9 @@ def _run_train(args: argparse.Namespace) -> int:
     if result.report is not None:
         print(result.report.format_table())
     if getattr(args, "plot", None):
-        print(f"plot: {_plot(trainer.model, split.series, split.val_end, args.plot)}")
+        future = trainer.model.predict(split.series, settings.samples, settings.seed)
+        shown = _plot(trainer.model, split.series, split.val_end, args.plot, future, settings.seed)
+        print(f"plot: {shown}")
     checked = "validation" if len(trainer.validation) else "training"
     print(
         f"trained {result.steps} steps ({result.epochs:.0f} epochs) in {result.elapsed:.0f} s; "
@@ -232,9 +234,7 @@ def _parts(split):
 
 def _history(args, model):
     """The series --csv or --dataset names, else the one the model was trained on."""
-    from rnnlab.checkpoint import CONFIG, read_json
-
-    config = read_json(Path(args.checkpoint) / CONFIG)
+    config = model.checkpoint_config
     missing = config.get("training", {}).get("missing", "interpolate")
     if args.csv is None and args.dataset is None:
         sources = config.get("data", {}).get("sources", [])
@@ -274,12 +274,14 @@ def _run_predict(args: argparse.Namespace) -> int:
     if args.plot:
         n = len(series)
         start = n - round(n * training.get("test_fraction", 0.2))
-        print(f"plot: {_plot(model, series.repaired((start,)), start, args.plot, args.seed)}")
+        shown = _plot(model, series.repaired((start,)), start, args.plot, forecast, args.seed)
+        print(f"plot: {shown}")
     return 0
 
 
-def _plot(model, series, test_start: int, path: str, seed: int = 0) -> Path:
-    """The history, forecasts from every H-th origin of the test part, and the next H steps."""
+def _plot(model, series, test_start: int, path: str, future, seed: int = 0) -> Path:
+    """The history, forecasts from every H-th origin of the test part, and ``future`` (the
+    :class:`~rnnlab.models.forecaster.Forecast` of the next H steps)."""
     import numpy as np
 
     from rnnlab.data.windows import gather
@@ -290,7 +292,6 @@ def _plot(model, series, test_start: int, path: str, seed: int = 0) -> Path:
     point, lower, upper = model.forecast(
         gather(series, model.scaling, origins, model.window, h), seed=seed
     )
-    future = model.predict(series, seed=seed)
     panels = []
     for j, name in enumerate(model.targets):
         mine = slice(j * len(origins), (j + 1) * len(origins))

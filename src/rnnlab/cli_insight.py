@@ -164,7 +164,7 @@ def _print_paths(paths: list[Path]) -> None:
 def _run_gradients(args: argparse.Namespace) -> int:
     import torch
 
-    from rnnlab.checkpoint import CONFIG, checkpoint_dir, read_json
+    from rnnlab.checkpoint import checkpoint_dir
     from rnnlab.data import Vocabulary, read_source
     from rnnlab.insight import NetworkSpec, gradient_flow, text_windows
     from rnnlab.insight.gradients import format_table, write_report
@@ -179,7 +179,7 @@ def _run_gradients(args: argparse.Namespace) -> int:
     if args.checkpoint:
         directory = checkpoint_dir(args.checkpoint)
         model = LanguageModel.from_pretrained(directory)
-        recorded = read_json(directory / CONFIG).get("data", {}).get("source")
+        recorded = model.checkpoint_config.get("data", {}).get("source")
         given = args.text or recorded
         text, source = read_source(given, model.vocab.level)
         what = f"{source} (pass the text the model was trained on with --text)"

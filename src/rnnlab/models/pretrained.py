@@ -63,14 +63,16 @@ class Pretrained:
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> Self:
         """The model saved in checkpoint ``directory``, in eval mode; the weights file's
-        metadata is in ``model.checkpoint_meta``."""
+        metadata is in ``model.checkpoint_meta`` and the whole config (training settings and
+        data sources included) in ``model.checkpoint_config``."""
         directory = checkpoint_dir(directory)
-        model = cls.from_config(read_json(directory / CONFIG))
+        config = read_json(directory / CONFIG)
+        model = cls.from_config(config)
         tensors, meta = read_tensors(directory / WEIGHTS)
         try:
             model.load_state_dict(tensors)
         except RuntimeError as error:
             first = str(error).strip().splitlines()[0]
             raise ValueError(f"{directory / WEIGHTS} does not fit its config: {first}") from None
-        model.checkpoint_meta = meta
+        model.checkpoint_meta, model.checkpoint_config = meta, config
         return model.eval()

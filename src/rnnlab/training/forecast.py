@@ -70,10 +70,10 @@ class ForecastSettings(EpochSettings):
         for name in ("horizon", "hidden", "layers", "samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
-        for name in ("window", "season"):
+        for name, least in (("window", 1), ("season", 2)):
             value = getattr(self, name)
-            if value is not None and value < (2 if name == "season" else 1):
-                raise ValueError(f"{name} must be >= {2 if name == 'season' else 1}")
+            if value is not None and value < least:
+                raise ValueError(f"{name} must be >= {least}")
         if not 0 < self.interval < 1:
             raise ValueError("interval must be in (0, 1)")
         if not 0 <= self.dropout < 1:
