@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from rnnlab.data.labelled import read_labelled
-from rnnlab.training.classifier import ClassifierTrainer, Split, recommended_classifier_settings
+from rnnlab.tasks.classify.training import ClassifierTrainer, Split, recommended_classifier_settings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TASKS = {

@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from rnnlab.data.labelled import read_labelled
-from rnnlab.training.classifier import ClassifierTrainer, Split, recommended_classifier_settings
-from rnnlab.training.conditional import ConditionalSettings, ConditionalTrainer, LabelSplit
+from rnnlab.tasks.classify.training import ClassifierTrainer, Split, recommended_classifier_settings
+from rnnlab.tasks.conditional.training import ConditionalSettings, ConditionalTrainer, LabelSplit
 
 NAMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "names"
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnlab.data.series import DATASETS, load_dataset
-from rnnlab.training.forecast import ForecastSettings, ForecastTrainer, plan
+from rnnlab.tasks.forecast.series import DATASETS, load_dataset
+from rnnlab.tasks.forecast.training import ForecastSettings, ForecastTrainer, plan
 
 
 def _value(text: str):

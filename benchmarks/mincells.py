@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from rnnlab import LanguageModel
 from rnnlab.data import Vocabulary
 from rnnlab.kernels import resolve_precision
-from rnnlab.training import Corpus, Trainer, recommended_settings
+from rnnlab.tasks.language import Corpus, Trainer, recommended_settings
 from rnnlab.training.setup import adamw, autocast
 
 TEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"

@@ -17,9 +17,9 @@ import json
 import time
 from pathlib import Path
 
-from rnnlab.data.pairs import read_pairs
-from rnnlab.models.seq2seq import ATTENTIONS
-from rnnlab.training.seq2seq import PairSplit, Seq2SeqSettings, Seq2SeqTrainer
+from rnnlab.tasks.translate.model import ATTENTIONS
+from rnnlab.tasks.translate.pairs import read_pairs
+from rnnlab.tasks.translate.training import PairSplit, Seq2SeqSettings, Seq2SeqTrainer
 
 PAIRS = Path(__file__).resolve().parents[2] / "shared" / "data" / "eng-fra.txt"
 

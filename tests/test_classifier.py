@@ -23,9 +23,9 @@ from rnnlab.data.labelled import (
     tokens,
 )
 from rnnlab.data.vocab import UNKNOWN, Vocabulary
-from rnnlab.models.classifier import POOLS
-from rnnlab.training.classifier import ClassifierSettings, ClassifierTrainer, Split
-from rnnlab.training.metrics import ClassificationReport
+from rnnlab.tasks.classify.model import POOLS
+from rnnlab.tasks.classify.report import ClassificationReport
+from rnnlab.tasks.classify.training import ClassifierSettings, ClassifierTrainer, Split
 
 NAMES = SHARED_DATA / "names"
 POLARITY = [SHARED_DATA / "rt-polarity.pos", SHARED_DATA / "rt-polarity.neg"]

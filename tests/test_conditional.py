@@ -12,14 +12,14 @@ import torch
 from conftest import SHARED_DATA, one_error_line
 from rnnlab.cli import main
 from rnnlab.data.labelled import LabelledData, read_labelled
-from rnnlab.models.conditional import CONDITIONS, ConditionalGenerator
-from rnnlab.models.seq2seq import target_vocabulary
-from rnnlab.training.conditional import (
+from rnnlab.tasks.conditional.model import CONDITIONS, ConditionalGenerator
+from rnnlab.tasks.conditional.training import (
     ConditionalSettings,
     ConditionalTrainer,
     LabelSplit,
     generation_report,
 )
+from rnnlab.tasks.translate.model import target_vocabulary
 
 #: Two labels whose texts differ from the first letter on.
 TEXTS = {

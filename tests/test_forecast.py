@@ -16,10 +16,10 @@ from conftest import one_error_line
 from rnnlab import Forecaster
 from rnnlab.checkpoint import CONFIG, WEIGHTS
 from rnnlab.cli import main
-from rnnlab.data.series import Scaling, Series, detect_season, load_dataset, read_csv
-from rnnlab.data.windows import SeriesSplit
-from rnnlab.training.backtest import mase_scale, naive, scores, seasonal_naive
-from rnnlab.training.forecast import ForecastSettings, ForecastTrainer, plan
+from rnnlab.tasks.forecast.backtest import mase_scale, naive, scores, seasonal_naive
+from rnnlab.tasks.forecast.series import Scaling, Series, detect_season, load_dataset, read_csv
+from rnnlab.tasks.forecast.training import ForecastSettings, ForecastTrainer, plan
+from rnnlab.tasks.forecast.windows import SeriesSplit
 
 
 def _wave(n: int = 240, period: int = 12, noise: float = 0.1, seed: int = 0) -> np.ndarray:

@@ -120,7 +120,7 @@ def test_minimal_cells_have_no_recurrent_weights():
 
 def test_the_scan_is_a_training_setting_for_every_block_and_only_for_minimal_cells():
     from rnnlab.data import Vocabulary
-    from rnnlab.training import TrainSettings
+    from rnnlab.tasks.language import TrainSettings
 
     settings = TrainSettings(cell="minlstm", block="residual", layers=3, scan="log")
     model = settings.build_model(Vocabulary.build("char", "abc"))

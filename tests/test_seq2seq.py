@@ -13,11 +13,11 @@ import torch
 from conftest import SHARED_DATA, one_error_line
 from rnnlab.cli import main
 from rnnlab.data.labelled import pad
-from rnnlab.data.pairs import Pairs, grouped_split, read_pairs, sentence_tokens
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.generation import beam_search
-from rnnlab.models.seq2seq import ATTENTIONS, Seq2Seq, target_vocabulary
-from rnnlab.training.seq2seq import (
+from rnnlab.tasks.translate.model import ATTENTIONS, Seq2Seq, target_vocabulary
+from rnnlab.tasks.translate.pairs import Pairs, grouped_split, read_pairs, sentence_tokens
+from rnnlab.tasks.translate.training import (
     PairSplit,
     Seq2SeqSettings,
     Seq2SeqTrainer,

@@ -10,7 +10,8 @@ import torch
 
 from rnnlab import LanguageModel
 from rnnlab.checkpoint import TRAINER_STATE
-from rnnlab.training import Corpus, Trainer, TrainSettings, learning_rate, unigram_entropy
+from rnnlab.tasks.language import Corpus, Trainer, TrainSettings, unigram_entropy
+from rnnlab.training import learning_rate
 
 SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
 TEXT = "".join(f"line {i}: {'ab' * (i % 7)} the end\n" for i in range(400))

@@ -21,14 +21,12 @@ from rnnlab.cells import (
     make_cell,
 )
 from rnnlab.init import SCHEMES as INIT_SCHEMES
-from rnnlab.models import (
-    ConditionalGenerator,
-    Forecaster,
-    LanguageModel,
-    Seq2Seq,
-    SequenceClassifier,
-)
 from rnnlab.recurrent import GRU, LSTM, RNN, Recurrent
+from rnnlab.tasks.classify import SequenceClassifier
+from rnnlab.tasks.conditional import ConditionalGenerator
+from rnnlab.tasks.forecast import Forecaster
+from rnnlab.tasks.language import LanguageModel
+from rnnlab.tasks.translate import Seq2Seq
 
 __version__ = "0.1.0"
 

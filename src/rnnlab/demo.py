@@ -3,9 +3,9 @@
 With no text given it trains on the built-in default corpus, the running Python's own
 standard-library sources (:func:`rnnlab.data.python_sources`), so it works on a fresh machine
 with no data files. It prints a sample before training (noise), trains with the settings
-recommended for the budget (:func:`rnnlab.training.settings.recommended_settings`), then prints
-the validation loss against the unigram entropy of the text (what a model that ignores context
-would get) and a sample after training.
+recommended for the budget (:func:`rnnlab.tasks.language.settings.recommended_settings`),
+then prints the validation loss against the unigram entropy of the text (what a model that
+ignores context would get) and a sample after training.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnlab.data.text import DEFAULT_SOURCE, read_source
-from rnnlab.training.evaluation import unigram_entropy
-from rnnlab.training.settings import Corpus, recommended_settings
-from rnnlab.training.trainer import Trainer
+from rnnlab.tasks.language.evaluation import unigram_entropy
+from rnnlab.tasks.language.settings import Corpus, recommended_settings
+from rnnlab.tasks.language.training import Trainer
 
 SAMPLE_LENGTH = 300
 TEMPERATURE = 0.9  # lower tends to lock a one-minute model into runs of spaces

@@ -29,9 +29,9 @@ from rnnlab.bench.baselines import plain_sample_speed, plain_train_speed
 from rnnlab.cells import CELLS
 from rnnlab.data.text import read_text
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.models.language import LanguageModel
-from rnnlab.training.settings import Corpus, TrainSettings, recommended_settings
-from rnnlab.training.trainer import Trainer
+from rnnlab.tasks.language.model import LanguageModel
+from rnnlab.tasks.language.settings import Corpus, TrainSettings, recommended_settings
+from rnnlab.tasks.language.training import Trainer
 
 SECTIONS = ("machine", "train", "loss", "generate")
 TRAIN_MODELS = (("lstm", 512), ("lstm", 256), ("gru", 512), ("gru", 256))

@@ -33,8 +33,8 @@ from torch import Tensor
 from rnnlab.cells import Cell, GRUCell, LSTMCell, MinimalCell, RNNCell
 from rnnlab.checkpoint import write_json
 from rnnlab.insight.trace import layer_states, stacked_layers, trace
-from rnnlab.models.language import LanguageModel
 from rnnlab.plots import line_plot
+from rnnlab.tasks.language.model import LanguageModel
 
 #: distances at which the printed table shows the norm
 TABLE_DISTANCES = (1, 10, 50, 100, 200)

@@ -15,8 +15,8 @@ import torch
 from rnnlab.cells import CELLS, RNNCell
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.init import SCHEMES
-from rnnlab.models.language import LanguageModel
 from rnnlab.recurrent import Recurrent
+from rnnlab.tasks.language.model import LanguageModel
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 
 from rnnlab.checkpoint import atomic_write, write_json
 from rnnlab.insight.trace import stacked_layers, trace
-from rnnlab.models.language import LanguageModel
 from rnnlab.plots import heatmap
+from rnnlab.tasks.language.model import LanguageModel
 
 STATE_NAMES = ("h", "c")
 OPENING, CLOSING = "([{", ")]}"

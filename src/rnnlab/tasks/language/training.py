@@ -35,9 +35,9 @@ from rnnlab.checkpoint import (
 )
 from rnnlab.data.streams import IGNORE, as_streams, chunk, chunk_count, detach_state
 from rnnlab.kernels import resolve_precision
-from rnnlab.training.evaluation import Evaluation, evaluate
+from rnnlab.tasks.language.evaluation import Evaluation, evaluate
+from rnnlab.tasks.language.settings import Corpus, TrainSettings
 from rnnlab.training.schedule import learning_rate
-from rnnlab.training.settings import Corpus, TrainSettings
 from rnnlab.training.setup import adamw, autocast, training_device, update
 
 

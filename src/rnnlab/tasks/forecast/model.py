@@ -2,8 +2,8 @@
 H values out, each with an interval.
 
 The network reads the window's inputs u_t = [z_t; covariates_t] (see
-:class:`~rnnlab.data.series.Scaling` for z) with a recurrent layer, h_t = RNN(u_t, h_{t-1}), and
-has one of two output modes:
+:class:`~rnnlab.tasks.forecast.series.Scaling` for z) with a recurrent layer,
+h_t = RNN(u_t, h_{t-1}), and has one of two output modes:
 
     direct:          θ_{o..o+H-1} = W_o h_{o-1} + b_o        (one head emits all H steps)
     autoregressive:  θ_{t+1} = W_o h_t + b_o                  (one step ahead, at every step)
@@ -33,10 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnlab.data.series import Scaling, Series
-from rnnlab.data.windows import Windows, gather
-from rnnlab.models.pretrained import Pretrained
+from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
+from rnnlab.tasks.forecast.series import Scaling, Series
+from rnnlab.tasks.forecast.windows import Windows, gather
 
 FORMAT = "rnnlab.forecaster"
 MODES = ("direct", "autoregressive")
@@ -81,7 +81,7 @@ class Forecaster(Pretrained, nn.Module):
 
     Args:
         targets, covariates: the column names, in the order of a history's columns.
-        scaling: the training part's :class:`~rnnlab.data.series.Scaling`.
+        scaling: the training part's :class:`~rnnlab.tasks.forecast.series.Scaling`.
         window, horizon: W steps read, H steps forecast.
         mode: ``direct`` or ``autoregressive`` (which cannot use covariates: their future
             values would be needed).
@@ -292,7 +292,7 @@ class Forecaster(Pretrained, nn.Module):
                 )
             return history
         if hasattr(history, "columns"):  # a pandas DataFrame
-            from rnnlab.data.series import from_frame
+            from rnnlab.tasks.forecast.series import from_frame
 
             time = self.time if self.time in history.columns else None
             return from_frame(history, self.targets, time, self.covariates, source="history")
@@ -304,7 +304,7 @@ class Forecaster(Pretrained, nn.Module):
             raise ValueError("the history holds infinity")
         return Series(values, self.targets, self.covariates, source="history")
 
-    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.models.pretrained) ----------
+    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.pretrained) ----------
 
     def config(self) -> dict:
         return {

@@ -1,7 +1,8 @@
 """The ``rnnlab forecast`` commands: ``train`` a forecaster on a CSV file or a built-in series,
 ``predict`` the next H steps with intervals (a table, a CSV file, a plot), and ``evaluate`` one
-on the test part of a series against the baselines. Parse, call :mod:`rnnlab.training.forecast`
-and :class:`rnnlab.Forecaster`, print; errors are ValueErrors, as in :mod:`rnnlab.cli`."""
+on the test part of a series against the baselines. Parse, call
+:mod:`rnnlab.tasks.forecast.training` and :class:`rnnlab.Forecaster`, print; errors are
+ValueErrors, as in :mod:`rnnlab.cli`."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import csv
 import io
 from pathlib import Path
 
-from rnnlab.cli_options import add_epoch_options, add_recurrent_options, given_settings
-from rnnlab.data.series import DATASETS, MISSING, SPREADS
-from rnnlab.models.forecaster import DISTRIBUTIONS, MODES
+from rnnlab.cli.options import add_epoch_options, add_recurrent_options, given_settings
+from rnnlab.tasks.forecast.model import DISTRIBUTIONS, MODES
+from rnnlab.tasks.forecast.series import DATASETS, MISSING, SPREADS
 
 FORECAST_CSV = "forecast.csv"
 
@@ -28,7 +29,7 @@ def _add_source_options(parser, required: bool) -> None:
 def add_commands(commands) -> None:
     """Add ``forecast`` to the ``rnnlab`` subcommands."""
     from rnnlab.cli import _fraction, _positive_int, _unit_interval
-    from rnnlab.training.forecast import ForecastSettings
+    from rnnlab.tasks.forecast.training import ForecastSettings
 
     d = ForecastSettings()
     command = commands.add_parser(
@@ -156,7 +157,7 @@ def add_commands(commands) -> None:
 
 def _read(args, targets=None, time=None, covariates=(), missing="interpolate"):
     """The series named by --csv or --dataset."""
-    from rnnlab.data.series import load_dataset, read_csv
+    from rnnlab.tasks.forecast.series import load_dataset, read_csv
 
     if args.dataset is not None:
         column = DATASETS[args.dataset]["target"]
@@ -173,7 +174,7 @@ def _read(args, targets=None, time=None, covariates=(), missing="interpolate"):
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from rnnlab.training.forecast import ForecastSettings, ForecastTrainer, plan
+    from rnnlab.tasks.forecast.training import ForecastSettings, ForecastTrainer, plan
 
     given = given_settings(args, ForecastSettings)
     dataset = getattr(args, "dataset", None)
@@ -251,7 +252,7 @@ def _history(args, model):
 
 def _run_predict(args: argparse.Namespace) -> int:
     from rnnlab.checkpoint import atomic_write
-    from rnnlab.models.forecaster import Forecaster
+    from rnnlab.tasks.forecast.model import Forecaster
 
     model = Forecaster.from_pretrained(args.checkpoint)
     series, training = _history(args, model)
@@ -281,11 +282,11 @@ def _run_predict(args: argparse.Namespace) -> int:
 
 def _plot(model, series, test_start: int, path: str, future, seed: int = 0) -> Path:
     """The history, forecasts from every H-th origin of the test part, and ``future`` (the
-    :class:`~rnnlab.models.forecaster.Forecast` of the next H steps)."""
+    :class:`~rnnlab.tasks.forecast.model.Forecast` of the next H steps)."""
     import numpy as np
 
-    from rnnlab.data.windows import gather
     from rnnlab.plots import forecast_plot
+    from rnnlab.tasks.forecast.windows import gather
 
     times, h = series.times(), model.horizon
     origins = np.arange(max(test_start, model.window), len(series) - h + 1, h)
@@ -315,9 +316,9 @@ def _plot(model, series, test_start: int, path: str, future, seed: int = 0) -> P
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from rnnlab.data.windows import SeriesSplit
-    from rnnlab.models.forecaster import Forecaster
-    from rnnlab.training.backtest import backtest
+    from rnnlab.tasks.forecast.backtest import backtest
+    from rnnlab.tasks.forecast.model import Forecaster
+    from rnnlab.tasks.forecast.windows import SeriesSplit
 
     model = Forecaster.from_pretrained(args.checkpoint)
     series, training = _history(args, model)

@@ -4,9 +4,10 @@
     h_t = RNN(x_t, h_{t-1})             (any rnnlab cell, stacked, with dropout between layers)
     p(s_{t+1} | s_<=t) = softmax(W_hy dropout(h_t) + b_y)
 
-or, with ``block="residual"``, the stack of :class:`~rnnlab.models.blocks.ResidualBlock` that
-minGRU/minLSTM language models use: x_t projected to the hidden size if needed, then per
-block x = x + RNN(LayerNorm(x)), x = x + FFN(LayerNorm(x)), and p = softmax(W_hy LayerNorm(x)).
+or, with ``block="residual"``, the stack of
+:class:`~rnnlab.tasks.language.blocks.ResidualBlock` that minGRU/minLSTM language models
+use: x_t projected to the hidden size if needed, then per block x = x + RNN(LayerNorm(x)),
+x = x + FFN(LayerNorm(x)), and p = softmax(W_hy LayerNorm(x)).
 
 Trained by cross-entropy on the next symbol; saved as a checkpoint directory (``config.json``
 with the architecture and vocabulary, ``model.safetensors`` with the weights).
@@ -23,10 +24,10 @@ from torch import Tensor, nn
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.generation import Sampling, Step, generate_batch, generate_ids
 from rnnlab.kernels import PreparedLinear, resolve_precision
-from rnnlab.models.blocks import BLOCKS, ResidualBlock
-from rnnlab.models.pretrained import Pretrained
+from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 from rnnlab.stepper import Stepper
+from rnnlab.tasks.language.blocks import BLOCKS, ResidualBlock
 
 FORMAT = "rnnlab.language_model"
 
@@ -127,7 +128,7 @@ class LanguageModel(Pretrained, nn.Module):
             torch.cat(parts) for parts in zip(*finals, strict=True)
         )
 
-    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.models.pretrained) ----------
+    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.pretrained) ----------
 
     def config(self) -> dict:
         """Everything needed to rebuild the model (not its weights)."""

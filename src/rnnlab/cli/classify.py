@@ -1,5 +1,5 @@
 """The ``rnnlab classify`` commands: ``train``, ``predict`` and ``evaluate`` a sequence classifier.
-Parse, call :mod:`rnnlab.training.classifier` and :class:`rnnlab.SequenceClassifier`, print;
+Parse, call :mod:`rnnlab.tasks.classify.training` and :class:`rnnlab.SequenceClassifier`, print;
 errors are ValueErrors, as in :mod:`rnnlab.cli`."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnlab.cli_options import add_epoch_options, add_recurrent_options, given_settings
-from rnnlab.models.classifier import POOLS
+from rnnlab.cli.options import add_epoch_options, add_recurrent_options, given_settings
+from rnnlab.tasks.classify.model import POOLS
 
 DATA_HELP = (
     "class files (one class per file, one example per line) or a folder of them; or one "
@@ -36,7 +36,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 def add_commands(commands) -> None:
     """Add ``classify`` to the ``rnnlab`` subcommands."""
     from rnnlab.cli import _positive_int
-    from rnnlab.training.classifier import ClassifierSettings
+    from rnnlab.tasks.classify.training import ClassifierSettings
 
     d = ClassifierSettings()
     classify = commands.add_parser(
@@ -130,7 +130,7 @@ def _read(args: argparse.Namespace):
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from rnnlab.training.classifier import (
+    from rnnlab.tasks.classify.training import (
         ClassifierSettings,
         ClassifierTrainer,
         Split,
@@ -175,7 +175,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _run_predict(args: argparse.Namespace) -> int:
     from rnnlab.data.text import read_text
-    from rnnlab.models.classifier import SequenceClassifier
+    from rnnlab.tasks.classify.model import SequenceClassifier
 
     model = SequenceClassifier.from_pretrained(args.checkpoint)
     texts = list(args.texts)
@@ -198,10 +198,10 @@ def _run_predict(args: argparse.Namespace) -> int:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from rnnlab.models.classifier import SequenceClassifier
     from rnnlab.plots import confusion_plot
-    from rnnlab.training.classifier import CONFUSION, REPORT
-    from rnnlab.training.metrics import ClassificationReport
+    from rnnlab.tasks.classify.model import SequenceClassifier
+    from rnnlab.tasks.classify.report import ClassificationReport
+    from rnnlab.tasks.classify.training import CONFUSION, REPORT
 
     model = SequenceClassifier.from_pretrained(args.checkpoint)
     if args.out and (Path(args.out) / "config.json").exists():

@@ -3,7 +3,7 @@
 A forecast from origin o reads the W rows o-W .. o-1 and predicts the H rows o .. o+H-1. A part
 owns the origins whose H predicted rows all lie inside it; the W rows read may come from earlier
 parts (the past is known when forecasting). So a training window never touches a validation or
-test row, and :class:`~rnnlab.data.series.Scaling` is fitted on the training rows alone.
+test row, and :class:`~rnnlab.tasks.forecast.series.Scaling` is fitted on the training rows alone.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rnnlab.data.series import Scaling, Series
+from rnnlab.tasks.forecast.series import Scaling, Series
 
 PARTS = ("train", "validation", "test")
 
@@ -58,7 +58,7 @@ class SeriesSplit:
     ) -> SeriesSplit:
         """Split the last ``test_fraction`` of the rows off for testing and the
         ``val_fraction`` before them for validation; a ValueError when a part is too short.
-        ``spread``: see :class:`~rnnlab.data.series.Scaling`."""
+        ``spread``: see :class:`~rnnlab.tasks.forecast.series.Scaling`."""
         n = len(series)
         test, val = round(n * test_fraction), round(n * val_fraction)
         train_end, val_end = n - test - val, n - test

@@ -21,8 +21,8 @@ from rnnlab.cells import CELLS
 from rnnlab.data.vocab import LEVELS
 from rnnlab.init import SCHEMES
 from rnnlab.kernels import PRECISIONS
-from rnnlab.models.blocks import BLOCKS
 from rnnlab.scan import METHODS as SCAN_METHODS
+from rnnlab.tasks.language.blocks import BLOCKS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,7 +70,7 @@ def _non_negative_float(text: str) -> float:
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
     """The training settings (:class:`rnnlab.training.TrainSettings` fields). They default to
     SUPPRESS so that the namespace holds only what was given: a resumed run can tell."""
-    from rnnlab.training import TrainSettings
+    from rnnlab.tasks.language import TrainSettings
 
     d = TrainSettings()
     group = parser.add_argument_group("model")
@@ -298,7 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(run=_run_bench)
 
-    from rnnlab import cli_classify, cli_conditional, cli_forecast, cli_insight, cli_translate
+    from rnnlab.cli import classify as cli_classify
+    from rnnlab.cli import conditional as cli_conditional
+    from rnnlab.cli import forecast as cli_forecast
+    from rnnlab.cli import insight as cli_insight
+    from rnnlab.cli import translate as cli_translate
 
     cli_classify.add_commands(commands)
     cli_translate.add_commands(commands)
@@ -311,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _with_default_action(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     """Commands with a default action run it when the next word names no action:
     ``rnnlab translate DIR TEXT`` is ``rnnlab translate text DIR TEXT``."""
-    from rnnlab import cli_conditional, cli_translate
+    from rnnlab.cli import conditional as cli_conditional
+    from rnnlab.cli import translate as cli_translate
 
     defaults = {
         "translate": cli_translate.DEFAULT_ACTION,
@@ -342,7 +347,7 @@ def _train_setup(args: argparse.Namespace):
     a new or resumed run."""
     from rnnlab.checkpoint import checkpoint_dir
     from rnnlab.data import read_source
-    from rnnlab.training import TrainSettings, recommended_settings, resume_settings
+    from rnnlab.tasks.language import TrainSettings, recommended_settings, resume_settings
 
     given = {k: getattr(args, k) for k in asdict(TrainSettings()) if hasattr(args, k)}
     resume = getattr(args, "resume", None)
@@ -367,9 +372,8 @@ def _train_setup(args: argparse.Namespace):
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from rnnlab.models import LanguageModel
-    from rnnlab.training import Corpus, Trainer
-    from rnnlab.training.settings import SIZED
+    from rnnlab.tasks.language import Corpus, LanguageModel, Trainer
+    from rnnlab.tasks.language.settings import SIZED
 
     settings, text, source, out, digest = _train_setup(args)
     corpus = Corpus.from_text(text, settings)
@@ -437,7 +441,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _run_generate(args: argparse.Namespace) -> int:
     from rnnlab.generation import Sampling
-    from rnnlab.models import LanguageModel
+    from rnnlab.tasks.language import LanguageModel
 
     model = LanguageModel.from_pretrained(args.checkpoint)
     prime = args.prime if args.prime else model.default_prime()
@@ -478,8 +482,7 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     from rnnlab.data import read_text
-    from rnnlab.models import LanguageModel
-    from rnnlab.training import evaluate
+    from rnnlab.tasks.language import LanguageModel, evaluate
 
     model = LanguageModel.from_pretrained(args.checkpoint)
     text = read_text(args.text, model.vocab.level, args.encoding)

@@ -1,7 +1,7 @@
 """Scoring forecasts on the test part against baselines, origin by origin (a rolling backtest).
 
-Every test origin o (see :mod:`rnnlab.data.windows`) is forecast H steps ahead from the rows
-before it, by the model and by four baselines:
+Every test origin o (see :mod:`rnnlab.tasks.forecast.windows`) is forecast H steps ahead from
+the rows before it, by the model and by four baselines:
 
     naive:           ŷ_{o+h} = y_{o-1}
     seasonal naive:  ŷ_{o+h} = y_{o+h-m(⌊h/m⌋+1)}              (season length m)
@@ -170,8 +170,8 @@ class BacktestReport:
 def backtest(model, split, samples: int = 200, seed: int = 0) -> BacktestReport:
     """Score ``model`` (a :class:`~rnnlab.Forecaster`, which scales its inputs with its own
     statistics) and the baselines on the test part of ``split`` (a
-    :class:`~rnnlab.data.windows.SeriesSplit` with the model's window and horizon)."""
-    from rnnlab.data.windows import gather
+    :class:`~rnnlab.tasks.forecast.windows.SeriesSplit` with the model's window and horizon)."""
+    from rnnlab.tasks.forecast.windows import gather
 
     season, horizon = model.season, split.horizon
     origins = split.origins("test")

@@ -4,10 +4,10 @@
 rows) and the window (given, or 2 max(H, m)), and splits the series. One step: a batch of
 training windows; the direct model is scored on the H steps after each window, the
 autoregressive one on every next step of window plus horizon (teacher forcing), with the
-distribution's proper scoring rule (see :mod:`rnnlab.models.forecaster`). After every epoch the
+distribution's proper scoring rule (see :mod:`rnnlab.tasks.forecast.model`). After every epoch the
 validation part is forecast and scored by MASE; the checkpoint is the epoch with the lowest
 validation MASE (early stopping's choice), and the test part is only scored, by
-:func:`~rnnlab.training.backtest.backtest`, once, at the end.
+:func:`~rnnlab.tasks.forecast.backtest.backtest`, once, at the end.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import torch
 
 from rnnlab.cells import CELLS
 from rnnlab.checkpoint import write_json
-from rnnlab.data.series import MISSING, SPREADS, Series, detect_season
-from rnnlab.data.windows import PARTS, SeriesSplit
 from rnnlab.init import SCHEMES
-from rnnlab.models.forecaster import DISTRIBUTIONS, MODES, Forecaster
-from rnnlab.training.backtest import BacktestReport, backtest, mase_scale, scores
-from rnnlab.training.epochs import EpochResult, EpochSettings, EpochTrainer
+from rnnlab.tasks.forecast.backtest import BacktestReport, backtest, mase_scale, scores
+from rnnlab.tasks.forecast.model import DISTRIBUTIONS, MODES, Forecaster
+from rnnlab.tasks.forecast.series import MISSING, SPREADS, Series, detect_season
+from rnnlab.tasks.forecast.windows import PARTS, SeriesSplit
+from rnnlab.training.loop import EpochResult, EpochSettings, EpochTrainer
 
 FORECAST_REPORT = "report.json"
 
@@ -108,7 +108,7 @@ def plan(series: Series, settings: ForecastSettings) -> tuple[ForecastSettings, 
 class ForecastTrainer(EpochTrainer):
     """Trains a :class:`~rnnlab.Forecaster` on a :class:`SeriesSplit`; see the module
     docstring. ``fit()`` returns an :class:`EpochResult` whose ``report`` is the
-    :class:`~rnnlab.training.backtest.BacktestReport` on the test part (None without one)."""
+    :class:`~rnnlab.tasks.forecast.backtest.BacktestReport` on the test part (None without one)."""
 
     ECHO_EVERY = 10  # epochs are short and many
 

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from rnnlab.data.labelled import pad, tokens
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.models.pretrained import Pretrained
+from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 
 FORMAT = "rnnlab.sequence_classifier"
@@ -191,7 +191,7 @@ class SequenceClassifier(Pretrained, nn.Module):
         values, indices = self.predict_proba(texts).max(dim=1)
         return [(self.labels[i], p) for p, i in zip(values.tolist(), indices.tolist(), strict=True)]
 
-    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.models.pretrained) ----------
+    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.pretrained) ----------
 
     def config(self) -> dict:
         return {

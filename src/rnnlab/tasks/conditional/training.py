@@ -4,7 +4,7 @@ The labelled data (:func:`~rnnlab.data.labelled.read_labelled`) is split once, s
 seeded; the vocabulary (characters, with ``<s>`` and ``</s>``) comes from the training part. One
 step: a batch of texts of similar length, each read as ``<s> c_1 .. c_n`` and trained to emit
 ``c_1 .. c_n </s>`` given its label's vector; cross-entropy over the real steps. The loop is
-:class:`~rnnlab.training.epochs.EpochTrainer`'s: the checkpoint is the model at the end of the
+:class:`~rnnlab.training.loop.EpochTrainer`'s: the checkpoint is the model at the end of the
 run, and the held-out split is only reported.
 
 The report (:class:`GenerationReport`): the held-out loss in nats per character (the ``</s>``
@@ -27,9 +27,9 @@ from rnnlab.checkpoint import write_json
 from rnnlab.data.labelled import LabelledData, pad, stratified_split
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.init import SCHEMES
-from rnnlab.models.conditional import CONDITIONS, ConditionalGenerator
-from rnnlab.models.seq2seq import END, target_vocabulary
-from rnnlab.training.epochs import (
+from rnnlab.tasks.conditional.model import CONDITIONS, ConditionalGenerator
+from rnnlab.tasks.translate.model import END, target_vocabulary
+from rnnlab.training.loop import (
     EpochResult,
     EpochSettings,
     EpochTrainer,
@@ -189,7 +189,7 @@ def generation_report(
 
 class ConditionalTrainer(EpochTrainer):
     """Trains a :class:`ConditionalGenerator` on a :class:`LabelSplit`; see the module
-    docstring and :class:`~rnnlab.training.epochs.EpochTrainer`. ``fit()`` returns an
+    docstring and :class:`~rnnlab.training.loop.EpochTrainer`. ``fit()`` returns an
     :class:`EpochResult` whose ``report`` is the final :class:`GenerationReport`."""
 
     def __init__(

@@ -168,7 +168,7 @@ def _run_gradients(args: argparse.Namespace) -> int:
     from rnnlab.data import Vocabulary, read_source
     from rnnlab.insight import NetworkSpec, gradient_flow, text_windows
     from rnnlab.insight.gradients import format_table, write_report
-    from rnnlab.models import LanguageModel
+    from rnnlab.tasks.language import LanguageModel
 
     cells = args.cells or (None if args.checkpoint else DEFAULT_NETWORKS)
     specs = NetworkSpec.parse_list(cells, args.init) if cells else []
@@ -208,7 +208,7 @@ def _run_states(args: argparse.Namespace) -> int:
     from rnnlab.data import read_text
     from rnnlab.insight import best_units, read_states
     from rnnlab.insight.states import write_report
-    from rnnlab.models import LanguageModel
+    from rnnlab.tasks.language import LanguageModel
 
     model = LanguageModel.from_pretrained(args.checkpoint)
     if args.file is not None:

@@ -1,6 +1,6 @@
 """The ``rnnlab generate-from-label`` commands: ``train`` a conditional generator on labelled
 texts, and generate from it (``rnnlab generate-from-label DIR --label L``). Parse, call
-:mod:`rnnlab.training.conditional` and :class:`rnnlab.ConditionalGenerator`, print; errors are
+:mod:`rnnlab.tasks.conditional.training` and :class:`rnnlab.ConditionalGenerator`, print; errors are
 ValueErrors, as in :mod:`rnnlab.cli`."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnlab.cli_options import add_epoch_options, add_recurrent_options, given_settings
-from rnnlab.models.conditional import CONDITIONS
+from rnnlab.cli.options import add_epoch_options, add_recurrent_options, given_settings
+from rnnlab.tasks.conditional.model import CONDITIONS
 
 #: The action ``rnnlab generate-from-label`` runs when the next word names no action.
 DEFAULT_ACTION = "sample"
@@ -19,8 +19,8 @@ DEFAULT_ACTION = "sample"
 def add_commands(commands) -> None:
     """Add ``generate-from-label`` to the ``rnnlab`` subcommands."""
     from rnnlab.cli import _positive_float, _positive_int
-    from rnnlab.cli_classify import _add_data_options
-    from rnnlab.training.conditional import ConditionalSettings
+    from rnnlab.cli.classify import _add_data_options
+    from rnnlab.tasks.conditional.training import ConditionalSettings
 
     d = ConditionalSettings()
     command = commands.add_parser(
@@ -92,8 +92,12 @@ def add_commands(commands) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from rnnlab.cli_classify import _read
-    from rnnlab.training.conditional import ConditionalSettings, ConditionalTrainer, LabelSplit
+    from rnnlab.cli.classify import _read
+    from rnnlab.tasks.conditional.training import (
+        ConditionalSettings,
+        ConditionalTrainer,
+        LabelSplit,
+    )
 
     settings = ConditionalSettings(**given_settings(args, ConditionalSettings))
     out = Path(args.out)
@@ -143,7 +147,7 @@ def read_vector(path: str):
 def _run_sample(args: argparse.Namespace) -> int:
     import torch
 
-    from rnnlab.models.conditional import ConditionalGenerator
+    from rnnlab.tasks.conditional.model import ConditionalGenerator
 
     model = ConditionalGenerator.from_pretrained(args.checkpoint)
     condition = args.label

@@ -41,11 +41,11 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.data.labelled import pad
-from rnnlab.data.pairs import sentence_tokens
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.generation import Hypothesis, beam_search, length_normalised
-from rnnlab.models.pretrained import Pretrained
+from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
+from rnnlab.tasks.translate.pairs import sentence_tokens
 
 FORMAT = "rnnlab.seq2seq"
 ATTENTIONS = ("luong", "bahdanau", "none")
@@ -419,7 +419,7 @@ class Seq2Seq(Pretrained, nn.Module):
         finally:
             self.train(was_training)
 
-    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.models.pretrained) ----------
+    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.pretrained) ----------
 
     def config(self) -> dict:
         return {

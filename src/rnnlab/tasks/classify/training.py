@@ -8,7 +8,7 @@ n / (C n_c) per class with ``balance``) with AdamW, the gradient norm clipped, t
 warmed up and then cosine-decayed over the epochs or the wall-clock budget
 (:func:`~rnnlab.training.schedule.learning_rate`). After every epoch (and at the end of a
 budget) the held-out split is scored: accuracy and macro-F1 (the loop is
-:class:`~rnnlab.training.epochs.EpochTrainer`'s; the checkpoint is the model at the end of the
+:class:`~rnnlab.training.loop.EpochTrainer`'s; the checkpoint is the model at the end of the
 run, the held-out split is only reported). ``report.json`` holds the per-epoch scores and the
 final per-class report, ``confusion.png`` the final confusion matrix.
 """
@@ -28,10 +28,10 @@ from rnnlab.checkpoint import write_json
 from rnnlab.data.labelled import LabelledData, pad, stratified_split, tokens
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.init import SCHEMES
-from rnnlab.models.classifier import POOLS, SequenceClassifier
 from rnnlab.plots import confusion_plot
-from rnnlab.training.epochs import EpochResult, EpochSettings, EpochTrainer
-from rnnlab.training.metrics import ClassificationReport
+from rnnlab.tasks.classify.model import POOLS, SequenceClassifier
+from rnnlab.tasks.classify.report import ClassificationReport
+from rnnlab.training.loop import EpochResult, EpochSettings, EpochTrainer
 
 REPORT = "report.json"
 CONFUSION = "confusion.png"
@@ -151,7 +151,7 @@ class Split:
 
 class ClassifierTrainer(EpochTrainer):
     """Trains a :class:`SequenceClassifier` on a :class:`Split`; see the module docstring and
-    :class:`~rnnlab.training.epochs.EpochTrainer` for ``out``, ``echo``, ``progress`` and
+    :class:`~rnnlab.training.loop.EpochTrainer` for ``out``, ``echo``, ``progress`` and
     ``sources``. ``fit()`` returns an :class:`EpochResult` whose ``report`` is the final
     :class:`ClassificationReport`."""
 

@@ -1,7 +1,8 @@
 """Training a translator: pairs split by source, teacher forcing on a schedule, and BLEU.
 
-The pairs are split once (:func:`~rnnlab.data.pairs.grouped_split`: whole groups of pairs that
-share a source sentence are held out, seeded), and both vocabularies come from the training part.
+The pairs are split once (:func:`~rnnlab.tasks.translate.pairs.grouped_split`: whole groups
+of pairs that share a source sentence are held out, seeded), and both vocabularies come from
+the training part.
 One step: a batch of pairs of similar source length, padded; the decoder reads the target
 shifted right (``<s> y_1 .. y_n``) and is trained to emit ``y_1 .. y_n </s>`` by cross-entropy
 over the real target tokens. Teacher forcing: each input token is the true previous token with
@@ -12,7 +13,7 @@ The held-out report (:class:`TranslationReport`), after every epoch: the perplex
 token accuracy of the teacher-forced decoder over the held-out pairs, and corpus BLEU
 (sacrebleu, its default 13a tokenisation) of greedy translations of each held-out source against
 all of its references; at the end also with beam search. The checkpoint is the model at the end
-of the run (the loop is :class:`~rnnlab.training.epochs.EpochTrainer`'s).
+of the run (the loop is :class:`~rnnlab.training.loop.EpochTrainer`'s).
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ import torch.nn.functional as F
 from rnnlab.cells import CELLS
 from rnnlab.checkpoint import write_json
 from rnnlab.data.labelled import pad
-from rnnlab.data.pairs import PAIR_LEVELS, Pairs, grouped_split, sentence_tokens
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.init import SCHEMES
-from rnnlab.models.seq2seq import ATTENTIONS, END, Seq2Seq, target_vocabulary
-from rnnlab.training.epochs import (
+from rnnlab.tasks.translate.model import ATTENTIONS, END, Seq2Seq, target_vocabulary
+from rnnlab.tasks.translate.pairs import PAIR_LEVELS, Pairs, grouped_split, sentence_tokens
+from rnnlab.training.loop import (
     EpochResult,
     EpochSettings,
     EpochTrainer,
@@ -286,7 +287,7 @@ def _teacher_forced(model, sources, targets, device, own=None):
 
 class Seq2SeqTrainer(EpochTrainer):
     """Trains a :class:`Seq2Seq` on a :class:`PairSplit`; see the module docstring and
-    :class:`~rnnlab.training.epochs.EpochTrainer` for ``out``, ``echo``, ``progress`` and
+    :class:`~rnnlab.training.loop.EpochTrainer` for ``out``, ``echo``, ``progress`` and
     ``sources``. ``fit()`` returns an :class:`EpochResult` whose ``report`` is the final
     :class:`TranslationReport` (with beam search when ``settings.beam`` > 1)."""
 

@@ -23,9 +23,9 @@ from torch import Tensor, nn
 
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.generation import Sampling, sample_next
-from rnnlab.models.pretrained import Pretrained
-from rnnlab.models.seq2seq import END, START
+from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
+from rnnlab.tasks.translate.model import END, START
 
 FORMAT = "rnnlab.conditional_generator"
 CONDITIONS = ("both", "init", "input")
@@ -37,7 +37,7 @@ class ConditionalGenerator(Pretrained, nn.Module):
 
     Args:
         vocab: the characters written (with ``<s>`` and ``</s>``: see
-            :func:`rnnlab.models.seq2seq.target_vocabulary`).
+            :func:`rnnlab.tasks.translate.model.target_vocabulary`).
         labels: the label names; label i's vector is row i of ``label_embedding``.
         condition: ``both``, ``init`` or ``input``.
         condition_size, embedding_size, cell, hidden_size, num_layers, dropout, init,
@@ -189,7 +189,7 @@ class ConditionalGenerator(Pretrained, nn.Module):
             self.train(was_training)
         return [prime + self.vocab.decode(row) for row in rows]
 
-    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.models.pretrained) ----------
+    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.pretrained) ----------
 
     def config(self) -> dict:
         return {

@@ -11,9 +11,9 @@ from rnnlab.cells import CELLS, MinimalCell
 from rnnlab.data.vocab import Vocabulary, check_level
 from rnnlab.init import SCHEMES
 from rnnlab.kernels import PRECISIONS
-from rnnlab.models.blocks import BLOCKS
-from rnnlab.models.language import LanguageModel
 from rnnlab.scan import METHODS as SCAN_METHODS
+from rnnlab.tasks.language.blocks import BLOCKS
+from rnnlab.tasks.language.model import LanguageModel
 
 
 @dataclass

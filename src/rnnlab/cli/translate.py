@@ -1,7 +1,7 @@
 """The ``rnnlab translate`` commands: ``train`` an encoder-decoder on sentence pairs,
 ``evaluate`` it on pairs, and translate sentences (``rnnlab translate DIR TEXT ...``). Parse,
-call :mod:`rnnlab.training.seq2seq` and :class:`rnnlab.Seq2Seq`, print; errors are ValueErrors,
-as in :mod:`rnnlab.cli`."""
+call :mod:`rnnlab.tasks.translate.training` and :class:`rnnlab.Seq2Seq`, print; errors are
+ValueErrors, as in :mod:`rnnlab.cli`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnlab.cli_options import add_epoch_options, add_recurrent_options, given_settings
-from rnnlab.models.seq2seq import ATTENTIONS
+from rnnlab.cli.options import add_epoch_options, add_recurrent_options, given_settings
+from rnnlab.tasks.translate.model import ATTENTIONS
 
 #: The action ``rnnlab translate`` runs when the next word is not one of its actions.
 DEFAULT_ACTION = "text"
@@ -52,7 +52,7 @@ def _add_decoding_options(parser: argparse.ArgumentParser, beam: int) -> None:
 def add_commands(commands) -> None:
     """Add ``translate`` to the ``rnnlab`` subcommands."""
     from rnnlab.cli import _positive_int, _unit_interval
-    from rnnlab.training.seq2seq import Seq2SeqSettings
+    from rnnlab.tasks.translate.training import Seq2SeqSettings
 
     d = Seq2SeqSettings()
     translate = commands.add_parser(
@@ -138,8 +138,8 @@ def add_commands(commands) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from rnnlab.data.pairs import read_pairs
-    from rnnlab.training.seq2seq import PairSplit, Seq2SeqSettings, Seq2SeqTrainer
+    from rnnlab.tasks.translate.pairs import read_pairs
+    from rnnlab.tasks.translate.training import PairSplit, Seq2SeqSettings, Seq2SeqTrainer
 
     settings = Seq2SeqSettings(**given_settings(args, Seq2SeqSettings))
     out = Path(args.out)
@@ -185,9 +185,9 @@ def _print_report(report) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from rnnlab.data.pairs import read_pairs
-    from rnnlab.models.seq2seq import Seq2Seq
-    from rnnlab.training.seq2seq import (
+    from rnnlab.tasks.translate.model import Seq2Seq
+    from rnnlab.tasks.translate.pairs import read_pairs
+    from rnnlab.tasks.translate.training import (
         Seq2SeqSettings,
         encode_pairs,
         grouped_references,
@@ -228,7 +228,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 def _run_text(args: argparse.Namespace) -> int:
     from rnnlab.data.text import read_text
-    from rnnlab.models.seq2seq import Seq2Seq
+    from rnnlab.tasks.translate.model import Seq2Seq
 
     model = Seq2Seq.from_pretrained(args.checkpoint)
     texts = list(args.texts)
@@ -248,8 +248,8 @@ def _run_text(args: argparse.Namespace) -> int:
         score = f"\t{translation.log_prob:.4f}" if args.scores else ""
         print(f"{translation.text}{score}")
     if args.attention_plot:
-        from rnnlab.data.pairs import sentence_tokens
         from rnnlab.plots import attention_plot
+        from rnnlab.tasks.translate.pairs import sentence_tokens
 
         source = model.encode_source(texts[0])
         first = translations[0]

@@ -1,0 +1,19 @@
+"""Generation from a label (one-to-many): a recurrent generator conditioned on a label's vector."""
+
+from rnnlab.tasks.conditional.model import ConditionalGenerator
+from rnnlab.tasks.conditional.training import (
+    ConditionalSettings,
+    ConditionalTrainer,
+    GenerationReport,
+    LabelSplit,
+    generation_report,
+)
+
+__all__ = [
+    "ConditionalGenerator",
+    "ConditionalSettings",
+    "ConditionalTrainer",
+    "GenerationReport",
+    "LabelSplit",
+    "generation_report",
+]
