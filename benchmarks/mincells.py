@@ -154,7 +154,7 @@ def main() -> None:
     if args.what == "speed":
         rows = speed(args.seconds)
     else:
-        rows = loss(args.budgets, args.cells, {"hidden": args.hidden} if args.hidden else {})
+        rows = loss(args.budgets, args.cells, {"hidden_size": args.hidden} if args.hidden else {})
     OUT.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(OUT.read_text()) if OUT.is_file() else []
     OUT.write_text(json.dumps([*previous, {"what": args.what, "rows": rows}], indent=1) + "\n")

@@ -255,8 +255,10 @@ def train_on(data: LabelledData, **settings) -> tuple[float, float, ClassifierTr
 def test_balance_weights_classes_inversely_to_their_counts(classes):
     data = read_labelled(classes)
     data = data.subset([i for i, label in enumerate(data.labels) if label != "ez"][:-2])
-    split = Split.of(data, ClassifierSettings(test_fraction=0.0, hidden=8))
-    trainer = ClassifierTrainer(split, ClassifierSettings(hidden=8, balance=True), progress=False)
+    split = Split.of(data, ClassifierSettings(test_fraction=0.0, hidden_size=8))
+    trainer = ClassifierTrainer(
+        split, ClassifierSettings(hidden_size=8, balance=True), progress=False
+    )
     counts = split.class_counts()  # ing 4, ov 6
     expected = counts.sum() / (2 * counts)
     np.testing.assert_allclose(trainer.weight.numpy(), expected, rtol=1e-6)
@@ -265,7 +267,7 @@ def test_balance_weights_classes_inversely_to_their_counts(classes):
 def test_a_budget_ends_the_run_mid_epoch_and_still_reports(classes):
     data = read_labelled(classes)
     data = data.subset([i for _ in range(200) for i in range(len(data))])  # 3,600 examples
-    settings = ClassifierSettings(hidden=16, embedding=8, batch_size=4, budget=1.0)
+    settings = ClassifierSettings(hidden_size=16, embedding_size=8, batch_size=4, budget=1.0)
     trainer = ClassifierTrainer(Split.of(data, settings), settings, progress=False)
     result = trainer.fit()
     assert settings.epochs is None and result.elapsed >= 1.0
@@ -299,8 +301,8 @@ def test_names_slice_beats_the_majority_class_clearly():
             seen[label] += 1
     accuracy, majority, _ = train_on(
         data.subset(keep),
-        hidden=48,
-        embedding=16,
+        hidden_size=48,
+        embedding_size=16,
         epochs=10,
         batch_size=16,
         warmup=20,
@@ -318,8 +320,8 @@ def test_polarity_slice_beats_the_majority_class_clearly():
     accuracy, majority, _ = train_on(
         data,
         level="word",
-        hidden=32,
-        embedding=32,
+        hidden_size=32,
+        embedding_size=32,
         epochs=8,
         batch_size=32,
         min_count=2,

@@ -12,6 +12,7 @@ import torch
 from conftest import SHARED_DATA, one_error_line
 from rnnlab.cli import main
 from rnnlab.data.labelled import LabelledData, read_labelled
+from rnnlab.data.vocab import target_vocabulary
 from rnnlab.tasks.conditional.model import CONDITIONS, ConditionalGenerator
 from rnnlab.tasks.conditional.training import (
     ConditionalSettings,
@@ -19,7 +20,6 @@ from rnnlab.tasks.conditional.training import (
     LabelSplit,
     generation_report,
 )
-from rnnlab.tasks.translate.model import target_vocabulary
 
 #: Two labels whose texts differ from the first letter on.
 TEXTS = {
@@ -71,9 +71,9 @@ def test_the_condition_reaches_the_output_by_the_chosen_route(condition, cell):
 
 def test_a_short_run_learns_what_each_label_generates(tmp_path):
     settings = ConditionalSettings(
-        hidden=32,
+        hidden_size=32,
         condition_size=8,
-        embedding=8,
+        embedding_size=8,
         dropout=0.0,
         epochs=60,
         batch_size=16,

@@ -16,7 +16,8 @@ from conftest import one_error_line
 from rnnlab import Forecaster
 from rnnlab.checkpoint import CONFIG, WEIGHTS
 from rnnlab.cli import main
-from rnnlab.tasks.forecast.backtest import mase_scale, naive, scores, seasonal_naive
+from rnnlab.tasks.forecast.backtest import mase_scale, scores
+from rnnlab.tasks.forecast.baselines import naive, seasonal_naive
 from rnnlab.tasks.forecast.series import Scaling, Series, detect_season, load_dataset, read_csv
 from rnnlab.tasks.forecast.training import ForecastSettings, ForecastTrainer, plan
 from rnnlab.tasks.forecast.windows import SeriesSplit
@@ -182,7 +183,7 @@ def test_an_autoregressive_model_tracks_a_sine_wave_over_several_periods():
         window=40,
         season=20,
         mode="autoregressive",
-        hidden=32,
+        hidden_size=32,
         epochs=15,
         samples=20,
         val_fraction=0.15,
@@ -218,7 +219,7 @@ def test_naive_baselines_and_metrics_by_hand():
 
 def test_training_keeps_the_best_validation_epoch_and_backtests_it(tmp_path):
     series = Series(_wave(240)[:, None], ["y"], source="wave")
-    settings, split = plan(series, ForecastSettings(horizon=6, epochs=8, hidden=16))
+    settings, split = plan(series, ForecastSettings(horizon=6, epochs=8, hidden_size=16))
     result = ForecastTrainer(split, settings, tmp_path / "run", **_quiet()).fit()
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     best = min(h["val_mase"] for h in result.history)
@@ -236,7 +237,7 @@ def test_predict_from_an_array_a_frame_and_after_loading_agree(tmp_path):
     import pandas as pd
 
     series = Series(_wave(200)[:, None], ["y"], source="wave")
-    settings = ForecastSettings(horizon=5, window=12, epochs=2, hidden=8, season=12)
+    settings = ForecastSettings(horizon=5, window=12, epochs=2, hidden_size=8, season=12)
     split = SeriesSplit.of(series, 12, 5, 0.1, 0.2)
     trainer = ForecastTrainer(split, settings, **_quiet())
     trainer.fit()

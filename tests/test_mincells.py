@@ -122,7 +122,7 @@ def test_the_scan_is_a_training_setting_for_every_block_and_only_for_minimal_cel
     from rnnlab.data import Vocabulary
     from rnnlab.tasks.language import TrainSettings
 
-    settings = TrainSettings(cell="minlstm", block="residual", layers=3, scan="log")
+    settings = TrainSettings(cell="minlstm", block="residual", num_layers=3, scan="log")
     model = settings.build_model(Vocabulary.build("char", "abc"))
     assert [block.rnn.cell.scan_method for block in model.blocks] == ["log"] * 3
     with pytest.raises(ValueError, match="scan applies to mingru and minlstm, not lstm"):

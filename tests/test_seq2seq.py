@@ -13,9 +13,9 @@ import torch
 from conftest import SHARED_DATA, one_error_line
 from rnnlab.cli import main
 from rnnlab.data.labelled import pad
-from rnnlab.data.vocab import Vocabulary
+from rnnlab.data.vocab import Vocabulary, target_vocabulary
 from rnnlab.generation import beam_search
-from rnnlab.tasks.translate.model import ATTENTIONS, Seq2Seq, target_vocabulary
+from rnnlab.tasks.translate.model import ATTENTIONS, Seq2Seq
 from rnnlab.tasks.translate.pairs import Pairs, grouped_split, read_pairs, sentence_tokens
 from rnnlab.tasks.translate.training import (
     PairSplit,
@@ -222,8 +222,8 @@ def test_a_short_run_learns_a_handful_of_pairs_exactly(attention, tmp_path):
     pairs = Pairs([s for s, _ in PAIRS], [t for _, t in PAIRS])
     settings = Seq2SeqSettings(
         attention=attention,
-        hidden=48,
-        embedding=24,
+        hidden_size=48,
+        embedding_size=24,
         dropout=0.0,
         epochs=120,
         batch_size=8,
@@ -253,8 +253,8 @@ def test_a_short_run_learns_a_handful_of_pairs_exactly(attention, tmp_path):
 def test_teacher_forcing_goes_linearly_from_start_to_end():
     pairs = Pairs([s for s, _ in PAIRS], [t for _, t in PAIRS])
     settings = Seq2SeqSettings(
-        hidden=8,
-        embedding=4,
+        hidden_size=8,
+        embedding_size=4,
         epochs=4,
         batch_size=4,
         teacher_forcing=1.0,

@@ -18,7 +18,7 @@ TEXT = "".join(f"line {i}: {'ab' * (i % 7)} the end\n" for i in range(400))
 
 
 def tiny(**kw) -> TrainSettings:
-    base = {"hidden": 24, "layers": 2, "embedding": 8, "seq_len": 16, "batch_size": 4}
+    base = {"hidden_size": 24, "num_layers": 2, "embedding_size": 8, "seq_len": 16, "batch_size": 4}
     return TrainSettings(**(base | {"epochs": 2, "evals": 4} | kw))
 
 
@@ -93,7 +93,14 @@ def test_without_validation_the_latest_model_is_kept(tmp_path):
 def test_learns_tiny_shakespeare_and_generates_repeatably(tmp_path, cell, block):
     text = SHAKESPEARE.read_text(encoding="utf-8")[:120_000]
     settings = TrainSettings(
-        cell=cell, block=block, hidden=128, layers=1, seq_len=64, batch_size=32, budget=8, evals=2
+        cell=cell,
+        block=block,
+        hidden_size=128,
+        num_layers=1,
+        seq_len=64,
+        batch_size=32,
+        budget=8,
+        evals=2,
     )
     corpus = Corpus.from_text(text, settings)
     result = quiet(corpus, settings, tmp_path).fit()

@@ -22,6 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnlab.init import init_weights_
+from rnnlab.scan import log_scan, scan
+
 State = tuple[Tensor, ...]
 
 
@@ -49,6 +52,10 @@ class Cell(nn.Module):
     #: blocks of ``hidden_size`` rows in ``weight_hh``: ``gates``, or 0 for a cell whose step
     #: does not multiply h_{t-1} by a matrix (its ``weight_hh`` and ``bias_hh`` have no rows)
     recurrent_gates: ClassVar[int | None] = None
+    #: the forget gate's block in the gate order, for ``forget_bias`` (None: the cell has none)
+    forget_gate: ClassVar[int | None] = None
+    #: whether ``init="identity"`` (W_hh = I, the IRNN) applies: vanilla RNN cells only
+    identity_init: ClassVar[bool] = False
 
     @classmethod
     def hh_rows(cls, hidden_size: int) -> int:
@@ -116,8 +123,6 @@ class Cell(nn.Module):
 
     def reset_parameters(self, init: str = "default", forget_bias: float | None = None) -> None:
         """Initialise the weights by scheme name (see :mod:`rnnlab.init`)."""
-        from rnnlab.init import init_weights_
-
         init_weights_(self, self.weight_groups(), init, forget_bias)
 
     # -- running ------------------------------------------------------------------------------
@@ -235,6 +240,7 @@ class RNNCell(Cell):
 
     gates = 1
     additive = True
+    identity_init = True
     activations: ClassVar[dict[str, Callable[[Tensor], Tensor]]] = {
         "tanh": torch.tanh,
         "relu": torch.relu,
@@ -279,6 +285,7 @@ class LSTMCell(Cell):
     """
 
     gates = 4
+    forget_gate = 1  # gate order i, f, g, o
     state_names = ("h", "c")
     additive = True
 
@@ -369,8 +376,6 @@ class MinimalCell(Cell):
     ) -> tuple[Tensor, State]:
         """gi (T, B, G*H) -> outputs h_t (T, B, H), final state, by a scan over time (the
         contract of :meth:`Cell.unroll`). Memory: O(T*B*H) scalars for a, b and h."""
-        from rnnlab.scan import log_scan, scan
-
         # the scan in float32 at least: under bfloat16 autocast gi arrives in bfloat16, whose
         # 8-bit mantissa would round a_t = 0.999 to 1.0 and lose long memory
         gi = gi.to(torch.promote_types(gi.dtype, torch.float32))

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnlab.data.text import DEFAULT_SOURCE, read_source
+from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.evaluation import unigram_entropy
-from rnnlab.tasks.language.settings import Corpus, recommended_settings
+from rnnlab.tasks.language.settings import recommended_settings
 from rnnlab.tasks.language.training import Trainer
 
 SAMPLE_LENGTH = 300
@@ -58,7 +59,8 @@ def run_demo(
     before = model.generate(prime, SAMPLE_LENGTH, temperature=TEMPERATURE, seed=seed)
     echo(f"\n--- sample before training ---\n{prime or ''}{before}\n")
     echo(
-        f"training a {settings.layers}-layer {settings.cell.upper()} of {settings.hidden} units "
+        f"training a {settings.num_layers}-layer {settings.cell.upper()} of "
+        f"{settings.hidden_size} units "
         f"for {budget:g} s ..."
     )
     result = trainer.fit()

@@ -19,21 +19,20 @@ import math
 import torch
 from torch import Tensor, nn
 
-from rnnlab.cells import Cell, LSTMCell, RNNCell
-
 SCHEMES = ("default", "orthogonal", "identity")
 
 WeightGroup = tuple[Tensor, Tensor, Tensor | None, Tensor | None]
 
 
-def check_init(cell: Cell, scheme: str, forget_bias: float | None) -> None:
-    """Raise ValueError, naming the argument, if the scheme does not fit the cell."""
+def check_init(cell: nn.Module, scheme: str, forget_bias: float | None) -> None:
+    """Raise ValueError, naming the argument, if the scheme does not fit ``cell`` (a
+    :class:`rnnlab.Cell`: its ``identity_init`` and ``forget_gate`` say what fits)."""
     if scheme not in SCHEMES:
         raise ValueError(f"init must be one of {', '.join(SCHEMES)}, got {scheme!r}")
-    if scheme == "identity" and not isinstance(cell, RNNCell):
+    if scheme == "identity" and not cell.identity_init:
         raise ValueError(f"init='identity' is for vanilla RNN cells, not {type(cell).__name__}")
     if forget_bias is not None:
-        if not isinstance(cell, LSTMCell):
+        if cell.forget_gate is None:
             raise ValueError(f"forget_bias applies to LSTM cells only, not {type(cell).__name__}")
         if not cell.bias:
             raise ValueError("forget_bias needs bias=True")
@@ -43,7 +42,7 @@ def check_init(cell: Cell, scheme: str, forget_bias: float | None) -> None:
 
 @torch.no_grad()
 def init_weights_(
-    cell: Cell,
+    cell: nn.Module,
     groups: list[WeightGroup],
     scheme: str = "default",
     forget_bias: float | None = None,
@@ -69,6 +68,6 @@ def init_weights_(
                 if tensor is not None:
                     tensor.zero_()
         if forget_bias is not None:
-            forget = slice(hidden, 2 * hidden)  # gate order i, f, g, o
+            forget = slice(cell.forget_gate * hidden, (cell.forget_gate + 1) * hidden)
             bias_ih[forget] = forget_bias
             bias_hh[forget] = 0.0

@@ -29,8 +29,9 @@ from rnnlab.bench.baselines import plain_sample_speed, plain_train_speed
 from rnnlab.cells import CELLS
 from rnnlab.data.text import read_text
 from rnnlab.data.vocab import Vocabulary
+from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.model import LanguageModel
-from rnnlab.tasks.language.settings import Corpus, TrainSettings, recommended_settings
+from rnnlab.tasks.language.settings import TrainSettings, recommended_settings
 from rnnlab.tasks.language.training import Trainer
 
 SECTIONS = ("machine", "train", "loss", "generate")
@@ -81,9 +82,9 @@ def train_rows(
     for cell, hidden in models:
         settings = TrainSettings(
             cell=cell,
-            hidden=hidden,
-            layers=2,
-            embedding=64,
+            hidden_size=hidden,
+            num_layers=2,
+            embedding_size=64,
             dropout=0.0,
             seq_len=base.seq_len,
             batch_size=base.batch_size,
@@ -146,7 +147,8 @@ def loss_rows(text: str, budgets: tuple[float, ...], echo) -> list[dict]:
             "elapsed_s": result.elapsed,
             "chars_per_s": tokens / result.elapsed,
             "settings": (
-                f"{settings.cell} {settings.layers}x{settings.hidden}, emb {settings.embedding}, "
+                f"{settings.cell} {settings.num_layers}x{settings.hidden_size}, "
+                f"emb {settings.embedding_size}, "
                 f"dropout {settings.dropout}, B {settings.batch_size}, T {settings.seq_len}, "
                 f"lr {settings.lr}, {trainer.precision}"
             ),

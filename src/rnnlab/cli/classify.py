@@ -8,39 +8,34 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnlab.cli.options import add_epoch_options, add_recurrent_options, given_settings
-from rnnlab.tasks.classify.model import POOLS
-
-DATA_HELP = (
-    "class files (one class per file, one example per line) or a folder of them; or one "
-    "CSV/TSV file with a text and a label column"
+from rnnlab.checkpoint import write_json
+from rnnlab.cli.options import (
+    add_labelled_data,
+    add_out,
+    add_settings,
+    given,
+    positive_int,
+    read_labelled_args,
 )
+from rnnlab.data.text import read_text
+from rnnlab.plots import confusion_plot
+from rnnlab.tasks.classify import (
+    ClassificationReport,
+    ClassifierSettings,
+    ClassifierTrainer,
+    SequenceClassifier,
+    Split,
+    recommended_classifier_settings,
+)
+from rnnlab.tasks.classify.training import CONFUSION, REPORT
 
-
-def _add_data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", nargs="+", required=True, metavar="PATH", help=DATA_HELP)
-    parser.add_argument(
-        "--text-column", metavar="COL", help="table column of the texts: name or 0-based index"
-    )
-    parser.add_argument(
-        "--label-column", metavar="COL", help="table column of the labels: name or 0-based index"
-    )
-    parser.add_argument(
-        "--header",
-        action=argparse.BooleanOptionalAction,
-        help="whether the table's first row is a header (default: detected)",
-    )
-    parser.add_argument("--encoding", default="utf-8", help="of the data files (utf-8)")
+COMMAND = "classify"
 
 
 def add_commands(commands) -> None:
     """Add ``classify`` to the ``rnnlab`` subcommands."""
-    from rnnlab.cli import _positive_int
-    from rnnlab.tasks.classify.training import ClassifierSettings
-
-    d = ClassifierSettings()
     classify = commands.add_parser(
-        "classify",
+        COMMAND,
         help="sequence classification (many-to-one): train, predict, evaluate",
         description="Read a whole sequence (characters or words) and give one label: "
         "names -> language, sentence -> sentiment.",
@@ -56,37 +51,9 @@ def add_commands(commands) -> None:
         "(report.json, confusion.png). The checkpoint is the model at the end of the run.",
         argument_default=argparse.SUPPRESS,
     )
-    _add_data_options(train)
-    train.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory to write")
-    model = train.add_argument_group("model")
-    model.add_argument("--level", choices=["char", "word"], help=f"symbols read ({d.level})")
-    add_recurrent_options(model, d)
-    model.add_argument("--pool", choices=POOLS, help=f"outputs -> one vector ({d.pool})")
-    inputs = model.add_mutually_exclusive_group()
-    inputs.add_argument(
-        "--embedding",
-        type=_positive_int,
-        metavar="SIZE",
-        help=f"embedding size ({d.embedding}; 128 for words)",
-    )
-    inputs.add_argument(
-        "--one-hot", dest="embedding", action="store_const", const=None, help="one-hot inputs"
-    )
-    model.add_argument(
-        "--min-count",
-        type=_positive_int,
-        help="symbols seen fewer times in training become <unk> (1 for char, 2 for word)",
-    )
-    training = train.add_argument_group("training")
-    add_epoch_options(training, d, epochs="10 without --budget")
-    training.add_argument(
-        "--balance",
-        action="store_true",
-        help="weight the loss by n / (classes x n_class), for skewed classes",
-    )
-    training.add_argument(
-        "--dedupe", action="store_true", help="drop repeated (text, label) pairs before splitting"
-    )
+    add_labelled_data(train)
+    add_out(train)
+    add_settings(train, ClassifierSettings)
     train.set_defaults(run=_run_train)
 
     predict = which.add_parser(
@@ -98,7 +65,7 @@ def add_commands(commands) -> None:
     predict.add_argument("checkpoint", metavar="DIR")
     predict.add_argument("texts", nargs="*", metavar="TEXT")
     predict.add_argument("--file", metavar="FILE", help="also classify each line of FILE")
-    predict.add_argument("--top", type=_positive_int, default=1, help="labels per text (1)")
+    predict.add_argument("--top", type=positive_int, default=1, help="labels per text (1)")
     predict.add_argument("--encoding", default="utf-8")
     predict.set_defaults(run=_run_predict)
 
@@ -109,37 +76,15 @@ def add_commands(commands) -> None:
         "matrix of a checkpoint on labelled data (the layouts of classify train).",
     )
     evaluate.add_argument("checkpoint", metavar="DIR")
-    _add_data_options(evaluate)
+    add_labelled_data(evaluate)
     evaluate.add_argument("--out", metavar="DIR", help="write report.json and confusion.png here")
     evaluate.set_defaults(run=_run_evaluate)
 
 
-def _read(args: argparse.Namespace):
-    from rnnlab.data.labelled import read_labelled
-
-    data = read_labelled(
-        args.data,
-        getattr(args, "text_column", None),
-        getattr(args, "label_column", None),
-        getattr(args, "encoding", "utf-8"),
-        getattr(args, "header", None),
-    )
-    if data.skipped:
-        print(f"skipped {data.skipped} empty example(s)", flush=True)
-    return data
-
-
 def _run_train(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.classify.training import (
-        ClassifierSettings,
-        ClassifierTrainer,
-        Split,
-        recommended_classifier_settings,
-    )
-
-    settings = recommended_classifier_settings(**given_settings(args, ClassifierSettings))
+    settings = recommended_classifier_settings(**given(args, ClassifierSettings))
     out = Path(args.out)
-    data = _read(args)
+    data = read_labelled_args(args)
     split = Split.of(data, settings)
     counts = data.counts()
     majority = max(counts.values()) / len(data)
@@ -174,8 +119,6 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from rnnlab.data.text import read_text
-    from rnnlab.tasks.classify.model import SequenceClassifier
 
     model = SequenceClassifier.from_pretrained(args.checkpoint)
     texts = list(args.texts)
@@ -198,15 +141,11 @@ def _run_predict(args: argparse.Namespace) -> int:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from rnnlab.plots import confusion_plot
-    from rnnlab.tasks.classify.model import SequenceClassifier
-    from rnnlab.tasks.classify.report import ClassificationReport
-    from rnnlab.tasks.classify.training import CONFUSION, REPORT
 
     model = SequenceClassifier.from_pretrained(args.checkpoint)
     if args.out and (Path(args.out) / "config.json").exists():
         raise ValueError(f"{args.out} holds a checkpoint; write the evaluation elsewhere")
-    data = _read(args)
+    data = read_labelled_args(args)
     index = {label: i for i, label in enumerate(model.labels)}
     unknown = sorted(set(data.labels) - set(index))
     if unknown:
@@ -223,8 +162,6 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     print(report.format_confusion())
     print(f"accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f} on {len(data):,}")
     if args.out:
-        from rnnlab.checkpoint import write_json
-
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / REPORT, {"data": data.sources, "final": report.to_json()})

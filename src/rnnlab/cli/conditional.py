@@ -9,22 +9,35 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnlab.cli.options import add_epoch_options, add_recurrent_options, given_settings
-from rnnlab.tasks.conditional.model import CONDITIONS
+import numpy as np
+import torch
 
+from rnnlab.cli.options import (
+    add_labelled_data,
+    add_out,
+    add_settings,
+    given,
+    positive_float,
+    positive_int,
+    read_labelled_args,
+)
+from rnnlab.tasks.conditional import (
+    ConditionalGenerator,
+    ConditionalSettings,
+    ConditionalTrainer,
+    LabelSplit,
+)
+
+COMMAND = "generate-from-label"
+ACTIONS = ("train", "sample")
 #: The action ``rnnlab generate-from-label`` runs when the next word names no action.
 DEFAULT_ACTION = "sample"
 
 
 def add_commands(commands) -> None:
     """Add ``generate-from-label`` to the ``rnnlab`` subcommands."""
-    from rnnlab.cli import _positive_float, _positive_int
-    from rnnlab.cli.classify import _add_data_options
-    from rnnlab.tasks.conditional.training import ConditionalSettings
-
-    d = ConditionalSettings()
     command = commands.add_parser(
-        "generate-from-label",
+        COMMAND,
         help="one-to-many: train a generator conditioned on a label, generate from it",
         description="A character-level generator whose hidden state starts from, and whose "
         "every input carries, a label's vector (names by language of origin). "
@@ -43,30 +56,9 @@ def add_commands(commands) -> None:
         "the model at the end of the run; report.json holds the scores.",
         argument_default=argparse.SUPPRESS,
     )
-    _add_data_options(train)
-    train.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory to write")
-    model = train.add_argument_group("model")
-    model.add_argument(
-        "--condition",
-        choices=CONDITIONS,
-        help=f"the label vector initialises the state, is read at every step, or both "
-        f"({d.condition})",
-    )
-    model.add_argument(
-        "--condition-size", type=_positive_int, help=f"label vector size ({d.condition_size})"
-    )
-    model.add_argument(
-        "--embedding", type=_positive_int, help=f"character embedding size ({d.embedding})"
-    )
-    add_recurrent_options(model, d)
-    training = train.add_argument_group("training")
-    add_epoch_options(training, d, epochs="10 without --budget")
-    training.add_argument(
-        "--samples", type=_positive_int, help=f"generated per label for the report ({d.samples})"
-    )
-    training.add_argument(
-        "--temperature", type=_positive_float, help=f"of the report's samples ({d.temperature})"
-    )
+    add_labelled_data(train)
+    add_out(train)
+    add_settings(train, ConditionalSettings)
     train.set_defaults(run=_run_train)
 
     sample = which.add_parser(
@@ -76,32 +68,25 @@ def add_commands(commands) -> None:
         "file (the captioning shape: any vector of the model's condition size); one per line.",
     )
     sample.add_argument("checkpoint", metavar="DIR")
-    given = sample.add_mutually_exclusive_group(required=True)
-    given.add_argument("--label", help="the label to generate for")
-    given.add_argument(
+    condition = sample.add_mutually_exclusive_group(required=True)
+    condition.add_argument("--label", help="the label to generate for")
+    condition.add_argument(
         "--vector", metavar="FILE", help="a .npy file holding one float vector to condition on"
     )
-    sample.add_argument("--count", type=_positive_int, default=10, help="how many (10)")
+    sample.add_argument("--count", type=positive_int, default=10, help="how many (10)")
     sample.add_argument("--prime", default="", help="the first characters of every text")
     sample.add_argument(
-        "--temperature", type=_positive_float, default=0.8, help="sampling temperature (0.8)"
+        "--temperature", type=positive_float, default=0.8, help="sampling temperature (0.8)"
     )
-    sample.add_argument("--max-length", type=_positive_int, help="most characters per text")
+    sample.add_argument("--max-length", type=positive_int, help="most characters per text")
     sample.add_argument("--seed", type=int, help="random seed (default: a fresh draw)")
     sample.set_defaults(run=_run_sample)
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from rnnlab.cli.classify import _read
-    from rnnlab.tasks.conditional.training import (
-        ConditionalSettings,
-        ConditionalTrainer,
-        LabelSplit,
-    )
-
-    settings = ConditionalSettings(**given_settings(args, ConditionalSettings))
+    settings = ConditionalSettings(**given(args, ConditionalSettings))
     out = Path(args.out)
-    data = _read(args)
+    data = read_labelled_args(args)
     split = LabelSplit.of(data, settings)
     print(
         f"{len(data):,} texts with {len(split.labels)} labels; {len(split.train):,} for "
@@ -130,7 +115,6 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def read_vector(path: str):
     """The float vector in the .npy file ``path`` (loaded without pickle)."""
-    import numpy as np
 
     try:
         array = np.load(path, allow_pickle=False)
@@ -145,9 +129,6 @@ def read_vector(path: str):
 
 
 def _run_sample(args: argparse.Namespace) -> int:
-    import torch
-
-    from rnnlab.tasks.conditional.model import ConditionalGenerator
 
     model = ConditionalGenerator.from_pretrained(args.checkpoint)
     condition = args.label

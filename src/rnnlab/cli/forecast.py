@@ -9,12 +9,25 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import sys
 from pathlib import Path
 
-from rnnlab.cli.options import add_epoch_options, add_recurrent_options, given_settings
-from rnnlab.tasks.forecast.model import DISTRIBUTIONS, MODES
-from rnnlab.tasks.forecast.series import DATASETS, MISSING, SPREADS
+import numpy as np
 
+from rnnlab.checkpoint import atomic_write
+from rnnlab.cli.options import add_out, add_settings, given, positive_int
+from rnnlab.plots import forecast_plot
+from rnnlab.tasks.forecast import (
+    Forecaster,
+    ForecastSettings,
+    ForecastTrainer,
+    backtest,
+    plan,
+)
+from rnnlab.tasks.forecast.series import DATASETS, load_dataset, read_csv
+from rnnlab.tasks.forecast.windows import SeriesSplit, gather
+
+COMMAND = "forecast"
 FORECAST_CSV = "forecast.csv"
 
 
@@ -28,12 +41,9 @@ def _add_source_options(parser, required: bool) -> None:
 
 def add_commands(commands) -> None:
     """Add ``forecast`` to the ``rnnlab`` subcommands."""
-    from rnnlab.cli import _fraction, _positive_int, _unit_interval
-    from rnnlab.tasks.forecast.training import ForecastSettings
 
-    d = ForecastSettings()
     command = commands.add_parser(
-        "forecast",
+        COMMAND,
         help="time-series forecasting: train, predict, evaluate",
         description="Forecast the next H steps of one or more numeric series, with intervals, "
         "and compare with naive, seasonal naive, ETS and ARIMA forecasts.",
@@ -60,65 +70,9 @@ def add_commands(commands) -> None:
     train.add_argument(
         "--covariates", nargs="+", metavar="COL", help="other numeric columns to read (direct)"
     )
-    train.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory to write")
+    add_out(train)
     train.add_argument("--plot", metavar="FILE", help="write a PNG of the forecasts here")
-    shape = train.add_argument_group("forecast")
-    shape.add_argument(
-        "--horizon",
-        type=_positive_int,
-        help=f"steps to forecast ({d.horizon}; a built-in series: its own)",
-    )
-    shape.add_argument(
-        "--window", type=_positive_int, help="steps read per forecast (2 x max(horizon, season))"
-    )
-    shape.add_argument(
-        "--season",
-        type=_positive_int,
-        help="season length (default: detected on the training part)",
-    )
-    shape.add_argument(
-        "--mode",
-        choices=MODES,
-        help=f"a head that emits all H steps, or one step fed back H times ({d.mode})",
-    )
-    shape.add_argument(
-        "--distribution",
-        choices=DISTRIBUTIONS,
-        help=f"mean and scale, or three quantiles ({d.distribution})",
-    )
-    shape.add_argument(
-        "--interval", type=_unit_interval, help=f"interval level, below 1 ({d.interval})"
-    )
-    shape.add_argument(
-        "--samples",
-        type=_positive_int,
-        help=f"sample paths for autoregressive intervals ({d.samples})",
-    )
-    shape.add_argument(
-        "--missing",
-        choices=MISSING,
-        help=f"fill gaps by linear interpolation within each part, or refuse them ({d.missing})",
-    )
-    shape.add_argument(
-        "--spread",
-        choices=SPREADS,
-        help="divide each window (after subtracting its mean) by the training part's standard "
-        f"deviation, or by the window's own ({d.spread})",
-    )
-    model = train.add_argument_group("model")
-    add_recurrent_options(model, d)
-    training = train.add_argument_group("training")
-    add_epoch_options(
-        training,
-        d,
-        epochs=f"{d.DEFAULT_EPOCHS} without --budget",
-        held_out="the last rows, the test part",
-    )
-    training.add_argument(
-        "--val-fraction",
-        type=_fraction,
-        help=f"validation part, before the test part ({d.val_fraction})",
-    )
+    add_settings(train, ForecastSettings)
     train.set_defaults(run=_run_train)
 
     predict = which.add_parser(
@@ -138,7 +92,7 @@ def add_commands(commands) -> None:
         help="write a PNG: history, forecasts on the test part with the actual values, and the "
         "forecast with its interval",
     )
-    predict.add_argument("--samples", type=_positive_int, default=200, help="autoregressive (200)")
+    predict.add_argument("--samples", type=positive_int, default=200, help="autoregressive (200)")
     predict.add_argument("--seed", type=int, default=0, help="of the sample paths (0)")
     predict.set_defaults(run=_run_predict)
 
@@ -151,13 +105,12 @@ def add_commands(commands) -> None:
     )
     evaluate.add_argument("checkpoint", metavar="DIR")
     _add_source_options(evaluate, required=False)
-    evaluate.add_argument("--samples", type=_positive_int, default=200, help="autoregressive (200)")
+    evaluate.add_argument("--samples", type=positive_int, default=200, help="autoregressive (200)")
     evaluate.set_defaults(run=_run_evaluate)
 
 
 def _read(args, targets=None, time=None, covariates=(), missing="interpolate"):
     """The series named by --csv or --dataset."""
-    from rnnlab.tasks.forecast.series import load_dataset, read_csv
 
     if args.dataset is not None:
         column = DATASETS[args.dataset]["target"]
@@ -174,14 +127,13 @@ def _read(args, targets=None, time=None, covariates=(), missing="interpolate"):
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.forecast.training import ForecastSettings, ForecastTrainer, plan
 
-    given = given_settings(args, ForecastSettings)
+    asked = given(args, ForecastSettings)
     dataset = getattr(args, "dataset", None)
     args.dataset, args.csv = dataset, getattr(args, "csv", None)
-    if dataset and "horizon" not in given:
-        given["horizon"] = DATASETS[dataset]["horizon"]
-    settings = ForecastSettings(**given)
+    if dataset and "horizon" not in asked:
+        asked["horizon"] = DATASETS[dataset]["horizon"]
+    settings = ForecastSettings(**asked)
     series = _read(
         args,
         getattr(args, "target", None),
@@ -224,8 +176,6 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _tty() -> bool:
-    import sys
-
     return sys.stderr.isatty()
 
 
@@ -251,8 +201,6 @@ def _history(args, model):
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from rnnlab.checkpoint import atomic_write
-    from rnnlab.tasks.forecast.model import Forecaster
 
     model = Forecaster.from_pretrained(args.checkpoint)
     series, training = _history(args, model)
@@ -283,10 +231,6 @@ def _run_predict(args: argparse.Namespace) -> int:
 def _plot(model, series, test_start: int, path: str, future, seed: int = 0) -> Path:
     """The history, forecasts from every H-th origin of the test part, and ``future`` (the
     :class:`~rnnlab.tasks.forecast.model.Forecast` of the next H steps)."""
-    import numpy as np
-
-    from rnnlab.plots import forecast_plot
-    from rnnlab.tasks.forecast.windows import gather
 
     times, h = series.times(), model.horizon
     origins = np.arange(max(test_start, model.window), len(series) - h + 1, h)
@@ -316,9 +260,6 @@ def _plot(model, series, test_start: int, path: str, future, seed: int = 0) -> P
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.forecast.backtest import backtest
-    from rnnlab.tasks.forecast.model import Forecaster
-    from rnnlab.tasks.forecast.windows import SeriesSplit
 
     model = Forecaster.from_pretrained(args.checkpoint)
     series, training = _history(args, model)

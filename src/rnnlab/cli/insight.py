@@ -9,7 +9,24 @@ import math
 import sys
 from pathlib import Path
 
+from rnnlab.checkpoint import checkpoint_dir
+from rnnlab.cli.options import non_negative_float, positive_float, positive_int
+from rnnlab.data import Vocabulary, read_source, read_text
 from rnnlab.init import SCHEMES
+from rnnlab.insight import (
+    NetworkSpec,
+    best_units,
+    gradient_flow,
+    longest_solved,
+    read_states,
+    sweep,
+    text_windows,
+    train_memory,
+)
+from rnnlab.insight import gradients as gradient_report
+from rnnlab.insight import memory as memory_report
+from rnnlab.insight import states as states_report
+from rnnlab.tasks.language import LanguageModel
 
 DEFAULT_NETWORKS = "rnn,rnn-relu:identity,lstm,gru"
 NETWORKS_HELP = (
@@ -38,7 +55,6 @@ def _lengths(text: str) -> list[int]:
 
 
 def _add_network_options(parser: argparse.ArgumentParser, cells_default: str | None) -> None:
-    from rnnlab.cli import _positive_int
 
     parser.add_argument("--cells", default=cells_default, metavar="LIST", help=NETWORKS_HELP)
     parser.add_argument(
@@ -50,7 +66,7 @@ def _add_network_options(parser: argparse.ArgumentParser, cells_default: str | N
         default=1.0,
         help="initial LSTM forget-gate bias; 'default' keeps torch's uniform init (1.0)",
     )
-    parser.add_argument("--hidden", type=_positive_int, default=128, help="(128)")
+    parser.add_argument("--hidden", type=positive_int, default=128, help="(128)")
     parser.add_argument("--seed", type=int, default=0)
     _add_out_option(parser)
 
@@ -63,7 +79,6 @@ def _add_out_option(parser: argparse.ArgumentParser) -> None:
 
 def add_commands(commands) -> None:
     """Add ``inspect`` and ``memory`` to the ``rnnlab`` subcommands."""
-    from rnnlab.cli import _non_negative_float, _positive_float, _positive_int
 
     inspect = commands.add_parser(
         "inspect",
@@ -89,12 +104,12 @@ def add_commands(commands) -> None:
         help="text to read (default: the checkpoint's training text, else the built-in corpus)",
     )
     _add_network_options(gradients, None)
-    gradients.add_argument("--layers", type=_positive_int, default=1, help="of fresh networks (1)")
+    gradients.add_argument("--layers", type=positive_int, default=1, help="of fresh networks (1)")
     gradients.add_argument(
-        "--distance", type=_positive_int, default=200, help="steps back to measure (200)"
+        "--distance", type=positive_int, default=200, help="steps back to measure (200)"
     )
     gradients.add_argument(
-        "--sequences", type=_positive_int, default=64, help="windows averaged over (64)"
+        "--sequences", type=positive_int, default=64, help="windows averaged over (64)"
     )
     gradients.add_argument(
         "--warmup",
@@ -117,12 +132,12 @@ def add_commands(commands) -> None:
     source.add_argument("--text", help="the text to read")
     source.add_argument("--file", metavar="FILE", help="read the text from this file")
     states.add_argument(
-        "--max-chars", type=_positive_int, default=3000, help="of --file to read (3000)"
+        "--max-chars", type=positive_int, default=3000, help="of --file to read (3000)"
     )
     states.add_argument("--state", choices=("h", "c"), default="h", help="h, or an LSTM's c (h)")
     states.add_argument("--layer", type=int, help="layer to show (that of the best unit)")
     states.add_argument("--unit", type=int, help="unit to colour by (the best-tracking one)")
-    states.add_argument("--units", type=_positive_int, default=64, help="units in the heatmap (64)")
+    states.add_argument("--units", type=positive_int, default=64, help="units in the heatmap (64)")
     _add_out_option(states)
     states.set_defaults(run=_run_states)
 
@@ -136,23 +151,23 @@ def add_commands(commands) -> None:
     )
     memory.add_argument("--task", choices=("adding", "copy"), default="adding", help="(adding)")
     mode = memory.add_mutually_exclusive_group()
-    mode.add_argument("--length", type=_positive_int, default=100, help="T (100)")
+    mode.add_argument("--length", type=positive_int, default=100, help="T (100)")
     mode.add_argument("--sweep", action="store_true", help="climb the --lengths ladder")
     memory.add_argument(
         "--lengths", type=_lengths, default=[10, 25, 50, 100, 200], help="(10,25,50,100,200)"
     )
     memory.add_argument(
         "--budget",
-        type=_positive_float,
+        type=positive_float,
         metavar="SECONDS",
         help="training time per network (60); with --sweep, the total for all runs (600)",
     )
-    memory.add_argument("--steps", type=_positive_int, help="stop each run after N updates")
+    memory.add_argument("--steps", type=positive_int, help="stop each run after N updates")
     _add_network_options(memory, DEFAULT_NETWORKS)
-    memory.add_argument("--batch-size", type=_positive_int, default=64, help="(64)")
-    memory.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam (0.001)")
+    memory.add_argument("--batch-size", type=positive_int, default=64, help="(64)")
+    memory.add_argument("--lr", type=positive_float, default=1e-3, help="Adam (0.001)")
     memory.add_argument(
-        "--clip", type=_non_negative_float, default=1.0, help="gradient-norm clip (1.0)"
+        "--clip", type=non_negative_float, default=1.0, help="gradient-norm clip (1.0)"
     )
     memory.set_defaults(run=_run_memory)
 
@@ -163,12 +178,6 @@ def _print_paths(paths: list[Path]) -> None:
 
 def _run_gradients(args: argparse.Namespace) -> int:
     import torch
-
-    from rnnlab.checkpoint import checkpoint_dir
-    from rnnlab.data import Vocabulary, read_source
-    from rnnlab.insight import NetworkSpec, gradient_flow, text_windows
-    from rnnlab.insight.gradients import format_table, write_report
-    from rnnlab.tasks.language import LanguageModel
 
     cells = args.cells or (None if args.checkpoint else DEFAULT_NETWORKS)
     specs = NetworkSpec.parse_list(cells, args.init) if cells else []
@@ -198,17 +207,13 @@ def _run_gradients(args: argparse.Namespace) -> int:
     print(
         f"{source}: {args.sequences} windows, {args.warmup} warm-up steps, k up to {args.distance}"
     )
-    print(format_table(flows))
+    print(gradient_report.format_table(flows))
     settings = {k: v for k, v in vars(args).items() if k != "run"} | {"text": source}
-    _print_paths(write_report(flows, args.out, settings))
+    _print_paths(gradient_report.write_report(flows, args.out, settings))
     return 0
 
 
 def _run_states(args: argparse.Namespace) -> int:
-    from rnnlab.data import read_text
-    from rnnlab.insight import best_units, read_states
-    from rnnlab.insight.states import write_report
-    from rnnlab.tasks.language import LanguageModel
 
     model = LanguageModel.from_pretrained(args.checkpoint)
     if args.file is not None:
@@ -243,13 +248,13 @@ def _run_states(args: argparse.Namespace) -> int:
         print("no property (quotes, brackets, line position) varies in this text")
     print(f"showing unit {unit} of layer {layer} ({len(report.symbols)} steps)")
     title = f"rnnlab: {Path(args.checkpoint).name}"
-    _print_paths(write_report(report, matches, layer, unit, args.out, args.units, title))
+    _print_paths(
+        states_report.write_report(report, matches, layer, unit, args.out, args.units, title)
+    )
     return 0
 
 
 def _run_memory(args: argparse.Namespace) -> int:
-    from rnnlab.insight import NetworkSpec, longest_solved, sweep, train_memory
-    from rnnlab.insight.memory import format_results, write_report
 
     specs = NetworkSpec.parse_list(args.cells, args.init)
     options = {
@@ -262,11 +267,11 @@ def _run_memory(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "progress": sys.stderr.isatty(),
     }
-    header = format_results([]).splitlines()
+    header = memory_report.format_results([]).splitlines()
     print("\n".join(header), flush=True)
 
     def report(result) -> None:
-        print(format_results([result]).splitlines()[-1], flush=True)
+        print(memory_report.format_results([result]).splitlines()[-1], flush=True)
 
     if args.sweep:
         budget = args.budget or 600.0
@@ -281,5 +286,5 @@ def _run_memory(args: argparse.Namespace) -> int:
         for network, length in longest_solved(results).items():
             print(f"{network}: longest solved length {length if length else 'none'}")
     settings = {k: v for k, v in vars(args).items() if k != "run"} | {"budget": budget}
-    _print_paths(write_report(results, args.out, settings))
+    _print_paths(memory_report.write_report(results, args.out, settings))
     return 0

@@ -1,62 +1,176 @@
-"""Command-line options that the epoch-trained tasks (classify, translate, generate-from-label)
-share: the recurrent layers and the training loop. Every option defaults to SUPPRESS, so the
-namespace holds only what was given and the task's settings dataclass supplies the rest; the help
-text shows that default, read from ``defaults`` (an instance of the settings)."""
+"""What every command module shares, below all of them: the parser with the project's error
+format, argument types, the options built from a settings class, and the lines every training
+command prints.
+
+Options for settings are not written per command: :func:`add_settings` reads the fields of a
+settings class (:mod:`rnnlab.settings`), each declared once with its check, flag and help, and
+adds one option per field, in the field's group, its type being the field's own check. Every
+such option defaults to SUPPRESS, so the namespace holds only what was given (:func:`given`): the
+settings class supplies the rest, and a resumed run can tell what was asked of it.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
+from dataclasses import Field
 
-from rnnlab.cells import CELLS
-from rnnlab.init import SCHEMES
-from rnnlab.kernels import PRECISIONS
+from rnnlab.data.labelled import LabelledData, read_labelled
+from rnnlab.settings import (
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    SWITCH,
+    UNIT_INTERVAL,
+    Check,
+    Settings,
+    flag_of,
+)
 
 
-def given_settings(args: argparse.Namespace, settings_class) -> dict:
-    """The settings fields that were given on the command line."""
-    from dataclasses import fields
+class Parser(argparse.ArgumentParser):
+    """argparse with the project's error format: one line, exit status 2."""
 
-    return {f.name: getattr(args, f.name) for f in fields(settings_class) if hasattr(args, f.name)}
+    def error(self, message: str):
+        self.exit(2, f"rnnlab: error: {message} (see {self.prog} --help)\n")
 
 
-def add_recurrent_options(group, d, *, bidirectional: str = "read both ways") -> None:
-    """--cell, --hidden, --layers, --bidirectional, --dropout, --init, --forget-bias."""
-    from rnnlab.cli import _fraction, _positive_int
+def argument_type(check: Check):
+    """An argparse type that parses text and applies ``check``: a bad value is one line."""
 
-    group.add_argument("--cell", choices=list(CELLS), help=f"recurrent cell ({d.cell})")
-    group.add_argument("--hidden", type=_positive_int, help=f"hidden units ({d.hidden})")
-    group.add_argument("--layers", type=_positive_int, help=f"stacked layers ({d.layers})")
-    if hasattr(d, "bidirectional"):
-        group.add_argument(
-            "--bidirectional",
-            action=argparse.BooleanOptionalAction,
-            help=f"{bidirectional} ({d.bidirectional})",
+    def parse(text: str):
+        try:
+            value = check.parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {check.want}, got {text}") from None
+        if check.problem(value):
+            raise argparse.ArgumentTypeError(f"must be {check.want}, got {text}")
+        return value
+
+    parse.__name__ = check.want  # argparse names the type in some messages
+    return parse
+
+
+positive_int = argument_type(POSITIVE_INT)
+positive_float = argument_type(POSITIVE)
+non_negative_float = argument_type(NON_NEGATIVE)
+fraction = argument_type(FRACTION)
+unit_interval = argument_type(UNIT_INTERVAL)
+
+
+def add_settings(
+    parser: argparse.ArgumentParser,
+    settings: type[Settings],
+    only: Iterable[str] | None = None,
+    defaults: dict | None = None,
+    groups: dict | None = None,
+) -> dict:
+    """Add an option for each field of ``settings`` (or of those named in ``only``), in argument
+    groups by the field's group (``groups``, made as needed and returned). ``defaults`` replaces
+    the default shown in the help (for a command whose default differs from the class's).
+
+    A bool field is ``--name``/``--no-name``; an optional ``embedding_size`` also gets
+    ``--one-hot`` (no embedding), the two exclusive."""
+    wanted = None if only is None else set(only)
+    defaults = defaults or {}
+    groups = {} if groups is None else groups
+    for item in settings.options():
+        if wanted is not None and item.name not in wanted:
+            continue
+        meta = item.metadata
+        if wanted is None and meta["group"] not in groups:
+            groups[meta["group"]] = parser.add_argument_group(meta["group"])
+        target = groups.get(meta["group"], parser) if wanted is None else parser
+        default = defaults.get(item.name, item.default)
+        _add_option(target, settings, item, default)
+    return groups
+
+
+def _add_option(target, settings: type[Settings], item: Field, default) -> None:
+    meta, check = item.metadata, item.metadata["check"]
+    help_text = settings.HELP.get(item.name, meta["help"])
+    shown = meta["shown"] if meta["shown"] is not None else default
+    if item.name == "epochs" and default is None:
+        shown = f"{settings.DEFAULT_EPOCHS} without --budget"
+    help_text += f" ({shown})" if shown != "" else ""
+    options = {"dest": item.name, "default": argparse.SUPPRESS, "help": help_text}
+    if check is SWITCH:
+        target.add_argument(flag_of(item), action=argparse.BooleanOptionalAction, **options)
+        return
+    if check.choices is not None:
+        options["choices"] = list(check.choices)
+    else:
+        options["type"] = argument_type(check)
+        options["metavar"] = meta["metavar"] or flag_of(item)[2:].upper().replace("-", "_")
+    if item.name == "embedding_size" and meta["optional"]:
+        inputs = target.add_mutually_exclusive_group()
+        inputs.add_argument(flag_of(item), **options)
+        inputs.add_argument(
+            "--one-hot",
+            dest=item.name,
+            action="store_const",
+            const=None,
+            default=argparse.SUPPRESS,
+            help="feed one-hot vectors instead of an embedding",
         )
-    group.add_argument("--dropout", type=_fraction, help=f"dropout rate ({d.dropout})")
-    group.add_argument("--init", choices=SCHEMES, help=f"weight initialisation ({d.init})")
-    group.add_argument("--forget-bias", type=float, help="initial LSTM forget-gate bias")
+        return
+    target.add_argument(flag_of(item), **options)
 
 
-def add_epoch_options(group, d, *, epochs: str, held_out: str = "held out, seeded") -> None:
-    """--batch-size, --lr, --weight-decay, --warmup, --clip, --epochs, --budget,
-    --test-fraction, --seed, --precision (``epochs``: the default, in words; ``held_out``: what
-    the test fraction is)."""
-    from rnnlab.cli import _fraction, _non_negative_float, _positive_float, _positive_int
+def given(args: argparse.Namespace, settings: type[Settings]) -> dict:
+    """The fields of ``settings`` that were given on the command line."""
+    return {f.name: getattr(args, f.name) for f in settings.options() if hasattr(args, f.name)}
 
-    group.add_argument("--batch-size", type=_positive_int, help=f"({d.batch_size})")
-    group.add_argument("--lr", type=_positive_float, help=f"peak learning rate ({d.lr})")
-    group.add_argument("--weight-decay", type=_non_negative_float, help=f"AdamW ({d.weight_decay})")
-    group.add_argument("--warmup", type=_positive_int, help=f"warm-up steps ({d.warmup})")
-    group.add_argument(
-        "--clip", type=_non_negative_float, help=f"gradient-norm clip, 0: none ({d.clip})"
+
+def add_labelled_data(parser: argparse.ArgumentParser) -> None:
+    """--data and the table options of labelled texts (:func:`rnnlab.data.labelled.read_labelled`),
+    which the classifier and the conditional generator read."""
+    parser.add_argument(
+        "--data",
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="class files (one class per file, one example per line) or a folder of them; or "
+        "one CSV/TSV file with a text and a label column",
     )
-    group.add_argument("--epochs", type=_positive_int, help=f"passes over the data ({epochs})")
-    group.add_argument(
-        "--budget",
-        type=_positive_float,
-        metavar="SECONDS",
-        help="train for this wall-clock time; the learning-rate schedule is fitted to it",
+    parser.add_argument(
+        "--text-column", metavar="COL", help="table column of the texts: name or 0-based index"
     )
-    group.add_argument("--test-fraction", type=_fraction, help=f"{held_out} ({d.test_fraction})")
-    group.add_argument("--seed", type=int, help=f"random seed ({d.seed})")
-    group.add_argument("--precision", choices=PRECISIONS, help=f"({d.precision})")
+    parser.add_argument(
+        "--label-column", metavar="COL", help="table column of the labels: name or 0-based index"
+    )
+    parser.add_argument(
+        "--header",
+        action=argparse.BooleanOptionalAction,
+        help="whether the table's first row is a header (default: detected)",
+    )
+    parser.add_argument("--encoding", default="utf-8", help="of the data files (utf-8)")
+
+
+def read_labelled_args(args: argparse.Namespace) -> LabelledData:
+    """The labelled texts :func:`add_labelled_data`'s options name; says how many were empty."""
+    data = read_labelled(
+        args.data,
+        getattr(args, "text_column", None),
+        getattr(args, "label_column", None),
+        getattr(args, "encoding", "utf-8"),
+        getattr(args, "header", None),
+    )
+    if data.skipped:
+        print(f"skipped {data.skipped} empty example(s)", flush=True)
+    return data
+
+
+def add_out(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument(
+        "--out", required=required, metavar="DIR", help="checkpoint directory to write"
+    )
+
+
+def trained_line(result, out, details: str = "") -> str:
+    """The line every training command ends with: steps, epochs, time, the task's figures."""
+    return (
+        f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.elapsed:.0f} s"
+        f"{details}; checkpoint: {out}"
+    )

@@ -9,54 +9,38 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnlab.cli.options import add_epoch_options, add_recurrent_options, given_settings
-from rnnlab.tasks.translate.model import ATTENTIONS
+from rnnlab.cli.options import add_out, add_settings, given
+from rnnlab.data.text import read_text
+from rnnlab.plots import attention_plot
+from rnnlab.tasks.translate import (
+    PairSplit,
+    Seq2Seq,
+    Seq2SeqSettings,
+    Seq2SeqTrainer,
+    translation_report,
+)
+from rnnlab.tasks.translate.pairs import read_pairs, sentence_tokens
+from rnnlab.tasks.translate.training import encode_pairs, grouped_references
 
+COMMAND = "translate"
+ACTIONS = ("train", "evaluate", "text")
 #: The action ``rnnlab translate`` runs when the next word is not one of its actions.
 DEFAULT_ACTION = "text"
+PAIRS = ("source_column", "target_column", "max_length")  # how a pairs file is read
+DECODING = ("beam", "alpha")
 
 
-def _add_pair_options(parser: argparse.ArgumentParser, d) -> None:
-    from rnnlab.cli import _positive_int
-
+def _add_pairs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pairs", required=True, metavar="FILE", help="tab-separated pairs, one per line"
     )
-    parser.add_argument(
-        "--source-column", type=int, help=f"0-based column of the source ({d.source_column})"
-    )
-    parser.add_argument(
-        "--target-column", type=int, help=f"0-based column of the target ({d.target_column})"
-    )
     parser.add_argument("--encoding", default="utf-8", help="of the pairs file (utf-8)")
-    parser.add_argument(
-        "--max-length",
-        type=_positive_int,
-        help=f"skip pairs with a side longer than this many tokens ({d.max_length})",
-    )
-
-
-def _add_decoding_options(parser: argparse.ArgumentParser, beam: int) -> None:
-    from rnnlab.cli import _non_negative_float, _positive_int
-
-    parser.add_argument(
-        "--beam", type=_positive_int, help=f"beam width; 1 is greedy decoding ({beam})"
-    )
-    parser.add_argument(
-        "--alpha",
-        type=_non_negative_float,
-        help="length normalisation: hypotheses ranked by log p / length^alpha (1.0)",
-    )
 
 
 def add_commands(commands) -> None:
     """Add ``translate`` to the ``rnnlab`` subcommands."""
-    from rnnlab.cli import _positive_int, _unit_interval
-    from rnnlab.tasks.translate.training import Seq2SeqSettings
-
-    d = Seq2SeqSettings()
     translate = commands.add_parser(
-        "translate",
+        COMMAND,
         help="sequence to sequence: train a translator on sentence pairs, translate",
         description="An encoder-decoder with attention (or without) that reads a sentence "
         "and writes another. rnnlab translate train ... trains one; "
@@ -74,34 +58,9 @@ def add_commands(commands) -> None:
         "of the run; report.json holds the scores.",
         argument_default=argparse.SUPPRESS,
     )
-    _add_pair_options(train, d)
-    train.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory to write")
-    model = train.add_argument_group("model")
-    model.add_argument("--level", choices=["word", "char"], help=f"tokens ({d.level})")
-    model.add_argument(
-        "--attention", choices=ATTENTIONS, help=f"luong, bahdanau or none ({d.attention})"
-    )
-    add_recurrent_options(model, d, bidirectional="encoder reads both ways")
-    model.add_argument("--embedding", type=_positive_int, help=f"embedding size ({d.embedding})")
-    model.add_argument(
-        "--min-count",
-        type=_positive_int,
-        help=f"tokens seen fewer times in training become <unk> ({d.min_count})",
-    )
-    training = train.add_argument_group("training")
-    add_epoch_options(training, d, epochs="20 without --budget")
-    training.add_argument(
-        "--teacher-forcing",
-        type=_unit_interval,
-        help="probability of feeding the decoder the true previous token rather than its "
-        f"own choice, at the start ({d.teacher_forcing})",
-    )
-    training.add_argument(
-        "--teacher-forcing-end",
-        type=_unit_interval,
-        help="... at the end of the run, reached linearly (the start value)",
-    )
-    _add_decoding_options(training, d.beam)
+    _add_pairs(train)
+    add_out(train)
+    add_settings(train, Seq2SeqSettings)
     train.set_defaults(run=_run_train)
 
     evaluate = which.add_parser(
@@ -111,8 +70,9 @@ def add_commands(commands) -> None:
         "file (each source against all of its references).",
     )
     evaluate.add_argument("checkpoint", metavar="DIR")
-    _add_pair_options(evaluate, d)
-    _add_decoding_options(evaluate, 1)
+    _add_pairs(evaluate)
+    add_settings(evaluate, Seq2SeqSettings, only=PAIRS, defaults={"max_length": "the model's"})
+    add_settings(evaluate, Seq2SeqSettings, only=DECODING, defaults={"beam": 1})
     evaluate.set_defaults(run=_run_evaluate)
 
     text = which.add_parser(
@@ -125,7 +85,7 @@ def add_commands(commands) -> None:
     text.add_argument("texts", nargs="*", metavar="TEXT")
     text.add_argument("--file", metavar="FILE", help="also translate each line of FILE")
     text.add_argument("--encoding", default="utf-8")
-    _add_decoding_options(text, 1)
+    add_settings(text, Seq2SeqSettings, only=DECODING, defaults={"beam": 1})
     text.add_argument(
         "--attention-plot",
         metavar="FILE",
@@ -138,10 +98,8 @@ def add_commands(commands) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.translate.pairs import read_pairs
-    from rnnlab.tasks.translate.training import PairSplit, Seq2SeqSettings, Seq2SeqTrainer
 
-    settings = Seq2SeqSettings(**given_settings(args, Seq2SeqSettings))
+    settings = Seq2SeqSettings(**given(args, Seq2SeqSettings))
     out = Path(args.out)
     pairs = read_pairs(
         args.pairs,
@@ -185,29 +143,21 @@ def _print_report(report) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.translate.model import Seq2Seq
-    from rnnlab.tasks.translate.pairs import read_pairs
-    from rnnlab.tasks.translate.training import (
-        Seq2SeqSettings,
-        encode_pairs,
-        grouped_references,
-        translation_report,
-    )
-
     model = Seq2Seq.from_pretrained(args.checkpoint)
     d = Seq2SeqSettings()
+    longest = getattr(args, "max_length", model.max_length)
     pairs = read_pairs(
         args.pairs,
         model.source_vocab.level,
-        args.source_column if args.source_column is not None else d.source_column,
-        args.target_column if args.target_column is not None else d.target_column,
-        args.max_length or model.max_length,
+        getattr(args, "source_column", d.source_column),
+        getattr(args, "target_column", d.target_column),
+        longest,
         args.encoding,
     )
     if pairs.empty or pairs.too_long:
         print(
             f"skipped {pairs.empty} pair(s) with an empty side and {pairs.too_long} over "
-            f"{args.max_length or model.max_length} tokens",
+            f"{longest} tokens",
             flush=True,
         )
     for number, source in enumerate(pairs.sources, 1):
@@ -218,8 +168,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         sources,
         targets,
         *grouped_references(pairs),
-        beam=args.beam or 1,
-        alpha=args.alpha if args.alpha is not None else 1.0,
+        beam=getattr(args, "beam", 1),
+        alpha=getattr(args, "alpha", Seq2SeqSettings.alpha),
     )
     _print_report(report)
     print(report.summary())
@@ -227,8 +177,6 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _run_text(args: argparse.Namespace) -> int:
-    from rnnlab.data.text import read_text
-    from rnnlab.tasks.translate.model import Seq2Seq
 
     model = Seq2Seq.from_pretrained(args.checkpoint)
     texts = list(args.texts)
@@ -242,15 +190,12 @@ def _run_text(args: argparse.Namespace) -> int:
         raise ValueError("nothing to translate: give sentences or --file FILE")
     if args.attention_plot and model.attention is None:
         raise ValueError("--attention-plot: this model has no attention (--attention none)")
-    alpha = args.alpha if args.alpha is not None else 1.0
-    translations = model.translate(texts, beam=args.beam or 1, alpha=alpha)
+    alpha = getattr(args, "alpha", Seq2SeqSettings.alpha)
+    translations = model.translate(texts, beam=getattr(args, "beam", 1), alpha=alpha)
     for translation in translations:
         score = f"\t{translation.log_prob:.4f}" if args.scores else ""
         print(f"{translation.text}{score}")
     if args.attention_plot:
-        from rnnlab.plots import attention_plot
-        from rnnlab.tasks.translate.pairs import sentence_tokens
-
         source = model.encode_source(texts[0])
         first = translations[0]
         weights = model.alignment(source, first).numpy()

@@ -212,3 +212,12 @@ def tokenize_words(text: str) -> list[str]:
     """Word-level tokens: words, whitespace runs and single other characters; they join back
     to ``text`` exactly."""
     return _WORD.findall(text)
+
+
+#: The sequence boundaries a decoder reads first (``<s>``) and emits last (``</s>``).
+START, END = "<s>", "</s>"
+
+
+def target_vocabulary(level: str, counts, min_count: int = 1) -> Vocabulary:
+    """A vocabulary for a decoder: ``<unk>``, ``<s>``, ``</s>``, then the tokens of ``counts``."""
+    return Vocabulary.from_counts(level, counts, min_count, reserved=(START, END))

@@ -17,9 +17,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Self
 
 import numpy as np
 import torch
@@ -28,7 +27,7 @@ from tqdm import tqdm
 
 from rnnlab.checkpoint import CONFIG, WEIGHTS, write_json
 from rnnlab.data.labelled import bucket_batches
-from rnnlab.kernels import PRECISIONS, resolve_precision
+from rnnlab.kernels import resolve_precision
 from rnnlab.training.schedule import learning_rate
 from rnnlab.training.setup import adamw, autocast, training_device, update
 
@@ -197,61 +196,13 @@ class EpochTrainer:
             raise ValueError(f"{self.out} already holds a checkpoint; choose another --out")
         self.out.mkdir(parents=True, exist_ok=True)
         config = self.model.config()
-        config["training"] = asdict(self.settings)
+        config["training"] = self.settings.to_config()
         config["data"] = {"sources": self.sources}
         write_json(self.out / CONFIG, config)
 
     def _save_model(self, scores: dict[str, float]) -> None:
         if self.out is not None:
             self.model.save_pretrained(self.out, {"step": self.step, **scores})
-
-
-@dataclass
-class EpochSettings:
-    """The settings every :class:`EpochTrainer` reads; a task's settings dataclass extends it
-    (and may change the defaults by declaring a field again)."""
-
-    DEFAULT_EPOCHS: ClassVar[int] = 10  # without a budget
-
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 0.01
-    warmup: int = 50
-    clip: float = 1.0
-    epochs: int | None = None  # None without a budget: DEFAULT_EPOCHS
-    budget: float | None = None  # seconds
-    test_fraction: float = 0.1
-    seed: int = 0
-    precision: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.epochs is None and self.budget is None:
-            self.epochs = self.DEFAULT_EPOCHS
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
-        for name in ("batch_size", "warmup"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name.replace('_', '-')} must be >= 1")
-        if self.epochs is not None and self.epochs < 1:
-            raise ValueError("epochs must be >= 1")
-        if self.budget is not None and not self.budget > 0:
-            raise ValueError("budget must be a positive number of seconds")
-        if not (self.lr > 0 and self.clip >= 0 and self.weight_decay >= 0):
-            raise ValueError("lr must be > 0, clip and weight-decay >= 0")
-        if not 0 <= self.test_fraction < 1:
-            raise ValueError("test-fraction must be in [0, 1)")
-
-    def check_choices(self, **allowed) -> None:
-        """A ValueError unless each named field's value is among its ``allowed`` values."""
-        for name, values in allowed.items():
-            if getattr(self, name) not in values:
-                raise ValueError(f"{name} must be one of {', '.join(values)}")
-
-    @classmethod
-    def from_json(cls, data: dict) -> Self:
-        """The settings saved in a config (unknown keys ignored)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def at_least_fp32(tensor: torch.Tensor) -> torch.Tensor:

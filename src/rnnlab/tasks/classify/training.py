@@ -18,74 +18,73 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnlab.cells import CELLS
 from rnnlab.checkpoint import write_json
 from rnnlab.data.labelled import LabelledData, pad, stratified_split, tokens
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.init import SCHEMES
 from rnnlab.plots import confusion_plot
+from rnnlab.settings import (
+    POSITIVE_INT,
+    SWITCH,
+    HeldOutSettings,
+    RecurrentSettings,
+    RunSettings,
+    one_of,
+    setting,
+    task_settings,
+)
 from rnnlab.tasks.classify.model import POOLS, SequenceClassifier
 from rnnlab.tasks.classify.report import ClassificationReport
-from rnnlab.training.loop import EpochResult, EpochSettings, EpochTrainer
+from rnnlab.training.loop import EpochResult, EpochTrainer
 
 REPORT = "report.json"
 CONFUSION = "confusion.png"
 
 
-@dataclass
-class ClassifierSettings(EpochSettings):
-    """Everything that defines a classifier run; saved in the checkpoint's ``config.json``."""
+@task_settings(bidirectional=True, dropout=0.3)
+class ClassifierSettings(HeldOutSettings, RunSettings, RecurrentSettings):
+    """Everything that defines a classifier run: the recurrent network, the run and the held-out
+    fraction (see :mod:`rnnlab.settings`) and the fields below; saved in ``config.json``."""
 
-    level: str = "char"
-    cell: str = "lstm"
-    hidden: int = 256
-    layers: int = 1
-    bidirectional: bool = True
-    pool: str = "max"
-    embedding: int | None = 64  # None: one-hot inputs
-    dropout: float = 0.3
-    init: str = "default"
-    forget_bias: float | None = None
-    min_count: int = 1  # symbols seen fewer times in training become <unk>
-    balance: bool = False
-    dedupe: bool = False
+    HELP: ClassVar[dict[str, str]] = {"embedding_size": "embedding size; 128 for words"}
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_choices(level=("char", "word"), cell=CELLS, init=SCHEMES, pool=POOLS)
-        for name in ("hidden", "layers", "embedding", "min_count"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name.replace('_', '-')} must be >= 1")
-        if not 0 <= self.dropout < 1:
-            raise ValueError("dropout must be in [0, 1)")
+    level: str = setting("char", "symbols read", one_of(("char", "word")), group="model")
+    pool: str = setting("max", "outputs -> one vector", one_of(POOLS), group="model")
+    embedding_size: int | None = setting(
+        64,
+        "embedding size",
+        POSITIVE_INT,
+        flag="--embedding",
+        group="model",
+        metavar="SIZE",
+        optional=True,
+    )
+    min_count: int = setting(
+        1,
+        "symbols seen fewer times in training become <unk>",
+        POSITIVE_INT,
+        group="model",
+        shown="1 for char, 2 for word",
+    )
+    balance: bool = setting(
+        False, "weight the loss by n / (classes x n_class), for skewed classes", SWITCH
+    )
+    dedupe: bool = setting(False, "drop repeated (text, label) pairs before splitting", SWITCH)
 
     def build_model(self, vocab: Vocabulary, labels: list[str]) -> SequenceClassifier:
-        return SequenceClassifier(
-            vocab,
-            labels,
-            cell=self.cell,
-            hidden_size=self.hidden,
-            num_layers=self.layers,
-            bidirectional=self.bidirectional,
-            pool=self.pool,
-            embedding_size=self.embedding,
-            dropout=self.dropout,
-            init=self.init,
-            forget_bias=self.forget_bias,
-        )
+        return SequenceClassifier(vocab, labels, **self.arguments(SequenceClassifier))
 
 
 #: Per level, the settings that differ from the defaults: words are sparser than characters (a
 #: wider embedding, more dropout, the words seen once left to <unk> so that it is learned).
 LEVEL_SETTINGS = {
     "char": {},
-    "word": {"embedding": 128, "dropout": 0.5, "min_count": 2},
+    "word": {"embedding_size": 128, "dropout": 0.5, "min_count": 2},
 }
 
 

@@ -21,11 +21,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from rnnlab.data.vocab import Vocabulary
+from rnnlab.data.vocab import END, START, Vocabulary
 from rnnlab.generation import Sampling, sample_next
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
-from rnnlab.tasks.translate.model import END, START
 
 FORMAT = "rnnlab.conditional_generator"
 CONDITIONS = ("both", "init", "input")

@@ -18,53 +18,50 @@ import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
-from rnnlab.cells import CELLS
 from rnnlab.checkpoint import write_json
 from rnnlab.data.labelled import LabelledData, pad, stratified_split
-from rnnlab.data.vocab import Vocabulary
-from rnnlab.init import SCHEMES
-from rnnlab.tasks.conditional.model import CONDITIONS, ConditionalGenerator
-from rnnlab.tasks.translate.model import END, target_vocabulary
-from rnnlab.training.loop import (
-    EpochResult,
-    EpochSettings,
-    EpochTrainer,
-    at_least_fp32,
+from rnnlab.data.vocab import END, Vocabulary, target_vocabulary
+from rnnlab.settings import (
+    POSITIVE,
+    POSITIVE_INT,
+    HeldOutSettings,
+    RecurrentSettings,
+    RunSettings,
+    one_of,
+    setting,
+    task_settings,
 )
+from rnnlab.tasks.conditional.model import CONDITIONS, ConditionalGenerator
+from rnnlab.training.loop import EpochResult, EpochTrainer, at_least_fp32
 
 GENERATION_REPORT = "report.json"
 
 
-@dataclass
-class ConditionalSettings(EpochSettings):
-    """Everything that defines a conditional-generator run; saved in ``config.json``."""
+@task_settings(dropout=0.1)
+class ConditionalSettings(HeldOutSettings, RunSettings, RecurrentSettings):
+    """Everything that defines a conditional-generator run: the recurrent network, the run, the
+    held-out fraction (see :mod:`rnnlab.settings`) and the fields below; saved in
+    ``config.json``."""
 
-    cell: str = "lstm"
-    hidden: int = 256
-    layers: int = 1
-    condition: str = "both"
-    condition_size: int = 32
-    embedding: int = 32
-    dropout: float = 0.1
-    init: str = "default"
-    forget_bias: float | None = None
-    samples: int = 50  # generated per label for the novelty figure
-    temperature: float = 0.8  # ... at this temperature
+    OMIT: ClassVar[tuple[str, ...]] = ("bidirectional",)  # a generator reads forward only
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_choices(cell=CELLS, init=SCHEMES, condition=CONDITIONS)
-        for name in ("hidden", "layers", "condition_size", "embedding", "samples"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name.replace('_', '-')} must be >= 1")
-        if not 0 <= self.dropout < 1:
-            raise ValueError("dropout must be in [0, 1)")
-        if not self.temperature > 0:
-            raise ValueError("temperature must be > 0")
+    condition: str = setting(
+        "both",
+        "the label vector initialises the state, is read at every step, or both",
+        one_of(CONDITIONS),
+        group="model",
+    )
+    condition_size: int = setting(32, "label vector size", POSITIVE_INT, group="model")
+    embedding_size: int = setting(
+        32, "character embedding size", POSITIVE_INT, flag="--embedding", group="model"
+    )
+    samples: int = setting(50, "generated per label for the report", POSITIVE_INT)
+    temperature: float = setting(0.8, "of the report's samples", POSITIVE)
 
 
 @dataclass
@@ -209,15 +206,7 @@ class ConditionalTrainer(EpochTrainer):
         return ConditionalGenerator(
             self.split.vocab,
             self.split.labels,
-            cell=s.cell,
-            hidden_size=s.hidden,
-            num_layers=s.layers,
-            condition=s.condition,
-            condition_size=s.condition_size,
-            embedding_size=s.embedding,
-            dropout=s.dropout,
-            init=s.init,
-            forget_bias=s.forget_bias,
+            **s.arguments(ConditionalGenerator),
             max_length=self.longest + 10,
         )
 

@@ -1,16 +1,9 @@
 """Scoring forecasts on the test part against baselines, origin by origin (a rolling backtest).
 
 Every test origin o (see :mod:`rnnlab.tasks.forecast.windows`) is forecast H steps ahead from
-the rows before it, by the model and by four baselines:
-
-    naive:           ŷ_{o+h} = y_{o-1}
-    seasonal naive:  ŷ_{o+h} = y_{o+h-m(⌊h/m⌋+1)}              (season length m)
-    ets:             Holt-Winters exponential smoothing (statsmodels): additive damped trend,
-                     additive season m
-    arima:           ARIMA(p, d, q) (statsmodels), the order chosen by AIC
-
-The statistical models are fitted once on the rows before the test part (train and validation),
-then run, with those parameters, over the rows up to each origin. Each forecaster is scored over
+the rows before it, by the model and by the four baselines of
+:mod:`rnnlab.tasks.forecast.baselines` (naive, seasonal naive, ETS and ARIMA, the last two fitted
+on the rows before the test part). Each forecaster is scored over
 every (origin, step) whose actual value was observed (not filled in):
 
     MAE = mean |e|,  RMSE = √mean e²,  sMAPE = 200 mean |e| / (|y| + |ŷ|)  (0 where both are 0),
@@ -23,10 +16,12 @@ intervals.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+from rnnlab.tasks.forecast.baselines import arima, ets, naive, seasonal_naive
+from rnnlab.tasks.forecast.windows import gather
 
 METHODS = ("model", "naive", "seasonal naive", "ets", "arima")
 METRICS = ("mae", "rmse", "mase", "smape")
@@ -55,80 +50,6 @@ def scores(actual, forecast, observed, scale: float) -> dict[str, float]:
         "mase": mae / scale,
         "smape": float(200 * ratio.mean()),
     }
-
-
-def naive(values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-    """(n, H): the last value before each origin, repeated."""
-    return np.repeat(values[origins - 1][:, None], horizon, 1)
-
-
-def seasonal_naive(values: np.ndarray, origins: np.ndarray, horizon: int, season: int):
-    """(n, H): the value one season (or as many as needed) before each step ahead."""
-    h = np.arange(horizon)
-    return values[origins[:, None] + h - season * (h // season + 1)]
-
-
-def ets(values: np.ndarray, fit_end: int, origins: np.ndarray, horizon: int, season):
-    """(n, H): Holt-Winters forecasts from each origin, parameters fitted on values[:fit_end]."""
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
-    seasonal = "add" if season and fit_end >= 2 * season + 2 else None
-    spec = {
-        "trend": "add",
-        "damped_trend": True,
-        "seasonal": seasonal,
-        "seasonal_periods": season if seasonal else None,
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        fitted = ExponentialSmoothing(
-            values[:fit_end], initialization_method="estimated", **spec
-        ).fit()
-        p = fitted.params
-        known = {
-            "initial_level": p["initial_level"],
-            "initial_trend": p["initial_trend"],
-            "initial_seasonal": p["initial_seasons"] if seasonal else None,
-        }
-        smoothing = {
-            "smoothing_level": p["smoothing_level"],
-            "smoothing_trend": p["smoothing_trend"],
-            "damping_trend": p["damping_trend"],
-        }
-        if seasonal:
-            smoothing["smoothing_seasonal"] = p["smoothing_seasonal"]
-        rows = []
-        for o in origins:
-            model = ExponentialSmoothing(values[:o], initialization_method="known", **known, **spec)
-            rows.append(model.fit(optimized=False, **smoothing).forecast(horizon))
-    return np.asarray(rows)
-
-
-def arima(values: np.ndarray, fit_end: int, origins: np.ndarray, horizon: int) -> np.ndarray:
-    """(n, H): ARIMA(p, d, q) forecasts from each origin; the order (p <= 3, d <= 1, q <= 2) with
-    the lowest AIC and its parameters are fitted on values[:fit_end], then the state-space filter
-    is run up to each origin with those parameters."""
-    import itertools
-
-    from statsmodels.tsa.arima.model import ARIMA
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence and start-parameter warnings of the grid
-        best = None
-        for p, d, q in itertools.product(range(4), range(2), range(3)):
-            try:
-                trend = "c" if d == 0 else "t"
-                fitted = ARIMA(values[:fit_end], order=(p, d, q), trend=trend).fit()
-            except (ValueError, np.linalg.LinAlgError):
-                continue
-            if np.isfinite(fitted.aic) and (best is None or fitted.aic < best.aic):
-                best = fitted
-        if best is None:
-            raise ValueError("no ARIMA order could be fitted")
-        rows = [best.apply(values[:o]).forecast(horizon) for o in origins]
-    return np.asarray(rows), best.model.order
 
 
 @dataclass
@@ -171,8 +92,6 @@ def backtest(model, split, samples: int = 200, seed: int = 0) -> BacktestReport:
     """Score ``model`` (a :class:`~rnnlab.Forecaster`, which scales its inputs with its own
     statistics) and the baselines on the test part of ``split`` (a
     :class:`~rnnlab.tasks.forecast.windows.SeriesSplit` with the model's window and horizon)."""
-    from rnnlab.tasks.forecast.windows import gather
-
     season, horizon = model.season, split.horizon
     origins = split.origins("test")
     windows = gather(split.series, model.scaling, origins, model.window, horizon)

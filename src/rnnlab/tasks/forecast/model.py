@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
-from rnnlab.tasks.forecast.series import Scaling, Series
+from rnnlab.tasks.forecast.series import Scaling, Series, from_frame
 from rnnlab.tasks.forecast.windows import Windows, gather
 
 FORMAT = "rnnlab.forecaster"
@@ -292,8 +292,6 @@ class Forecaster(Pretrained, nn.Module):
                 )
             return history
         if hasattr(history, "columns"):  # a pandas DataFrame
-            from rnnlab.tasks.forecast.series import from_frame
-
             time = self.time if self.time in history.columns else None
             return from_frame(history, self.targets, time, self.covariates, source="history")
         values = np.asarray(history, dtype=np.float64)

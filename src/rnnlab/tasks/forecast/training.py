@@ -13,72 +13,92 @@ validation MASE (early stopping's choice), and the test part is only scored, by
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 
-from rnnlab.cells import CELLS
 from rnnlab.checkpoint import write_json
-from rnnlab.init import SCHEMES
+from rnnlab.settings import (
+    AT_LEAST_2,
+    FRACTION,
+    OPEN_UNIT,
+    POSITIVE_INT,
+    HeldOutSettings,
+    RecurrentSettings,
+    RunSettings,
+    one_of,
+    setting,
+    task_settings,
+)
 from rnnlab.tasks.forecast.backtest import BacktestReport, backtest, mase_scale, scores
 from rnnlab.tasks.forecast.model import DISTRIBUTIONS, MODES, Forecaster
 from rnnlab.tasks.forecast.series import MISSING, SPREADS, Series, detect_season
 from rnnlab.tasks.forecast.windows import PARTS, SeriesSplit
-from rnnlab.training.loop import EpochResult, EpochSettings, EpochTrainer
+from rnnlab.training.loop import EpochResult, EpochTrainer
 
 FORECAST_REPORT = "report.json"
 
 
-@dataclass
-class ForecastSettings(EpochSettings):
-    """Everything that defines a forecaster run; saved in ``config.json``."""
+@task_settings(hidden_size=64, batch_size=32, warmup=20, test_fraction=0.2)
+class ForecastSettings(HeldOutSettings, RunSettings, RecurrentSettings):
+    """Everything that defines a forecaster run: the recurrent network, the run, the test part
+    (see :mod:`rnnlab.settings`) and the fields below; saved in ``config.json``."""
 
-    DEFAULT_EPOCHS = 100
+    DEFAULT_EPOCHS: ClassVar[int] = 100
+    OMIT: ClassVar[tuple[str, ...]] = ("bidirectional",)  # a forecaster reads forward only
+    HELP: ClassVar[dict[str, str]] = {"test_fraction": "the last rows, the test part"}
 
-    horizon: int = 10
-    window: int | None = None  # None: 2 max(horizon, season)
-    season: int | None = None  # None: detected on the training rows
-    mode: str = "direct"
-    distribution: str = "gaussian"
-    interval: float = 0.9
-    cell: str = "lstm"
-    hidden: int = 64
-    layers: int = 1
-    dropout: float = 0.0
-    init: str = "default"
-    forget_bias: float | None = None
-    batch_size: int = 32
-    warmup: int = 20
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
-    missing: str = "interpolate"
-    spread: str = "train"  # the target's scale: the training part's deviation, or the window's
-    samples: int = 200  # sample paths for an autoregressive model's intervals
+    horizon: int = setting(
+        10,
+        "steps to forecast",
+        POSITIVE_INT,
+        group="forecast",
+        shown="10; a built-in series: its own",
+    )
+    window: int | None = setting(
+        None,
+        "steps read per forecast",
+        POSITIVE_INT,
+        group="forecast",
+        shown="2 x max(horizon, season)",
+    )
+    season: int | None = setting(
+        None, "season length", AT_LEAST_2, group="forecast", shown="detected on the training part"
+    )
+    mode: str = setting(
+        "direct",
+        "a head that emits all H steps, or one step fed back H times",
+        one_of(MODES),
+        group="forecast",
+    )
+    distribution: str = setting(
+        "gaussian", "mean and scale, or three quantiles", one_of(DISTRIBUTIONS), group="forecast"
+    )
+    interval: float = setting(0.9, "interval level, below 1", OPEN_UNIT, group="forecast")
+    samples: int = setting(
+        200, "sample paths for autoregressive intervals", POSITIVE_INT, group="forecast"
+    )
+    missing: str = setting(
+        "interpolate",
+        "fill gaps by linear interpolation within each part, or refuse them",
+        one_of(MISSING),
+        group="forecast",
+    )
+    spread: str = setting(
+        "train",
+        "divide each window (after subtracting its mean) by the training part's standard "
+        "deviation, or by the window's own",
+        one_of(SPREADS),
+        group="forecast",
+    )
+    val_fraction: float = setting(0.1, "validation part, before the test part", FRACTION)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.check_choices(
-            cell=CELLS,
-            init=SCHEMES,
-            mode=MODES,
-            distribution=DISTRIBUTIONS,
-            missing=MISSING,
-            spread=SPREADS,
-        )
-        for name in ("horizon", "hidden", "layers", "samples"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-        for name, least in (("window", 1), ("season", 2)):
-            value = getattr(self, name)
-            if value is not None and value < least:
-                raise ValueError(f"{name} must be >= {least}")
-        if not 0 < self.interval < 1:
-            raise ValueError("interval must be in (0, 1)")
-        if not 0 <= self.dropout < 1:
-            raise ValueError("dropout must be in [0, 1)")
-        if not (0 <= self.val_fraction < 1 and self.val_fraction + self.test_fraction < 0.9):
+        if self.val_fraction + self.test_fraction >= 0.9:
             raise ValueError("val-fraction and test-fraction must leave a training part")
 
 
@@ -134,23 +154,12 @@ class ForecastTrainer(EpochTrainer):
         super().__init__(settings, [split.window] * len(self.train), out, **options)
 
     def build_model(self) -> Forecaster:
-        s, series = self.settings, self.split.series
+        series = self.split.series
         return Forecaster(
             series.targets,
             series.covariates,
             self.split.scaling,
-            window=s.window,
-            horizon=s.horizon,
-            mode=s.mode,
-            distribution=s.distribution,
-            interval=s.interval,
-            cell=s.cell,
-            hidden_size=s.hidden,
-            num_layers=s.layers,
-            dropout=s.dropout,
-            init=s.init,
-            forget_bias=s.forget_bias,
-            season=s.season,
+            **self.settings.arguments(Forecaster),
             time=series.time_name,
         )
 

@@ -1,19 +1,22 @@
 """The language model: next-symbol prediction over a text read as TBPTT streams, generation."""
 
+from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.evaluation import Evaluation, evaluate, unigram_entropy
 from rnnlab.tasks.language.model import LanguageModel
-from rnnlab.tasks.language.settings import Corpus, TrainSettings, recommended_settings
-from rnnlab.tasks.language.training import Trainer, TrainResult, resume_settings
+from rnnlab.tasks.language.settings import TrainSettings, recommended_settings
+from rnnlab.tasks.language.training import Run, Trainer, TrainResult, resume_settings, start_run
 
 __all__ = [
     "Corpus",
     "Evaluation",
     "LanguageModel",
+    "Run",
     "TrainResult",
     "TrainSettings",
     "Trainer",
     "evaluate",
     "recommended_settings",
     "resume_settings",
+    "start_run",
     "unigram_entropy",
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -28,15 +28,18 @@ from tqdm import tqdm
 from rnnlab.checkpoint import (
     CONFIG,
     TRAINER_STATE,
+    checkpoint_dir,
     read_json,
     read_tensors,
     write_json,
     write_tensors,
 )
 from rnnlab.data.streams import IGNORE, as_streams, chunk, chunk_count, detach_state
+from rnnlab.data.text import read_source
 from rnnlab.kernels import resolve_precision
+from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.evaluation import Evaluation, evaluate
-from rnnlab.tasks.language.settings import Corpus, TrainSettings
+from rnnlab.tasks.language.settings import TrainSettings, recommended_settings
 from rnnlab.training.schedule import learning_rate
 from rnnlab.training.setup import adamw, autocast, training_device, update
 
@@ -51,6 +54,14 @@ class TrainResult:
     best_val: float | None = None
     best_step: int | None = None
     stopped: bool = False  # stopped on request (Ctrl-C) before the end; resumable
+
+    def summary(self, details: str = "", out=None) -> str:
+        """The run's last line: ``trained N steps (E epochs) in S s`` and ``details``."""
+        where = f"; checkpoint: {out}" if out is not None else ""
+        return (
+            f"trained {self.steps} steps ({self.epochs:.2f} epochs) in {self.elapsed:.0f} s"
+            f"{details}{where}"
+        )
 
 
 class Trainer:
@@ -118,7 +129,7 @@ class Trainer:
         else:
             kernel = f"{s.cell} over time by rnnlab.scan ({s.scan})"
         if s.block == "residual":
-            kernel += f" in {s.layers} residual blocks"
+            kernel += f" in {s.num_layers} residual blocks"
         return (
             f"{self.device.type}{threads}; {precision}; {kernel}; "
             f"{s.batch_size} streams x {s.seq_len} steps per update"
@@ -268,7 +279,7 @@ class Trainer:
             )
         self.out.mkdir(parents=True, exist_ok=True)
         config = self.model.config()
-        config["training"] = asdict(self.settings)
+        config["training"] = self.settings.to_config()
         config["data"] = {"source": self.source, "sha256": self.corpus.digest}
         write_json(self.out / CONFIG, config)
 
@@ -359,4 +370,48 @@ def resume_settings(directory: str | Path) -> tuple[TrainSettings, dict]:
     config = read_json(Path(directory) / CONFIG)
     if "training" not in config:
         raise ValueError(f"{directory} holds a model but no training settings; it cannot resume")
-    return TrainSettings.from_json(config["training"]), config.get("data", {})
+    return TrainSettings.from_config(config), config.get("data", {})
+
+
+@dataclass
+class Run:
+    """What a training run starts from: its settings, its text, where the text came from (for
+    the config) and where the run is written."""
+
+    settings: TrainSettings
+    corpus: Corpus
+    source: str
+    out: Path
+
+
+def start_run(
+    given: dict,
+    text: str | Path | None = None,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+) -> Run:
+    """A new run: the settings :func:`recommended_settings` gives for ``given`` (fields by name),
+    ``text`` (a file, or the built-in corpus) and ``out``. Or, with ``resume``, the run saved
+    there: its own settings (``given`` may repeat them, not change them) and its own text (another
+    file may be given, but it must be the same text), written to ``out`` or back to ``resume``."""
+    if resume is None:
+        if text is None or out is None:
+            raise ValueError("train needs --text FILE and --out DIR (or --resume DIR)")
+        settings = recommended_settings(**given)
+        content, source = read_source(text, settings.level, settings.encoding)
+        return Run(settings, Corpus.from_text(content, settings), source, Path(out))
+    settings, data = resume_settings(checkpoint_dir(resume))
+    changed = [k for k, v in given.items() if getattr(settings, k) != v]
+    if changed:
+        raise ValueError(
+            f"{TrainSettings.flag(changed[0])} differs from the run in {resume}; a resumed run "
+            "keeps its settings"
+        )
+    source = text or data.get("source")
+    if not source:
+        raise ValueError(f"{resume} does not record its text; pass --text FILE")
+    content, source = read_source(source, settings.level, settings.encoding)
+    corpus = Corpus.from_text(content, settings)
+    if corpus.digest != data.get("sha256"):
+        raise ValueError(f"the text differs from the one the run in {resume} was trained on")
+    return Run(settings, corpus, source, Path(out if out is not None else resume))

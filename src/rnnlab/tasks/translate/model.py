@@ -41,7 +41,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.data.labelled import pad
-from rnnlab.data.vocab import Vocabulary
+from rnnlab.data.vocab import END, START, Vocabulary
 from rnnlab.generation import Hypothesis, beam_search, length_normalised
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
@@ -49,7 +49,6 @@ from rnnlab.tasks.translate.pairs import sentence_tokens
 
 FORMAT = "rnnlab.seq2seq"
 ATTENTIONS = ("luong", "bahdanau", "none")
-START, END = "<s>", "</s>"
 
 
 class AdditiveAttention(nn.Module):
@@ -436,8 +435,3 @@ class Seq2Seq(Pretrained, nn.Module):
             Vocabulary.from_json(config["target_vocab"]),
             **config["model"],
         )
-
-
-def target_vocabulary(level: str, counts, min_count: int = 1) -> Vocabulary:
-    """A target vocabulary: ``<unk>``, ``<s>``, ``</s>``, then the tokens of ``counts``."""
-    return Vocabulary.from_counts(level, counts, min_count, reserved=(START, END))

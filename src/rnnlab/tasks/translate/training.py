@@ -27,82 +27,74 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from rnnlab.cells import CELLS
 from rnnlab.checkpoint import write_json
 from rnnlab.data.labelled import pad
-from rnnlab.data.vocab import Vocabulary
-from rnnlab.init import SCHEMES
-from rnnlab.tasks.translate.model import ATTENTIONS, END, Seq2Seq, target_vocabulary
-from rnnlab.tasks.translate.pairs import PAIR_LEVELS, Pairs, grouped_split, sentence_tokens
-from rnnlab.training.loop import (
-    EpochResult,
-    EpochSettings,
-    EpochTrainer,
-    at_least_fp32,
+from rnnlab.data.vocab import END, Vocabulary, target_vocabulary
+from rnnlab.settings import (
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    PROBABILITY,
+    HeldOutSettings,
+    RecurrentSettings,
+    RunSettings,
+    one_of,
+    setting,
+    task_settings,
 )
+from rnnlab.tasks.translate.model import ATTENTIONS, Seq2Seq
+from rnnlab.tasks.translate.pairs import PAIR_LEVELS, Pairs, grouped_split, sentence_tokens
+from rnnlab.training.loop import EpochResult, EpochTrainer, at_least_fp32
 
 TRANSLATION_REPORT = "report.json"
 IGNORE = -100  # the cross-entropy's ignore_index, at padded target steps
 
 
-@dataclass
-class Seq2SeqSettings(EpochSettings):
-    """Everything that defines a translation run; saved in the checkpoint's ``config.json``."""
+@task_settings(bidirectional=True, dropout=0.2, batch_size=32, lr=2e-3)
+class Seq2SeqSettings(HeldOutSettings, RunSettings, RecurrentSettings):
+    """Everything that defines a translation run: the recurrent network (the encoder's; the
+    decoder has its size), the run, the held-out fraction (see :mod:`rnnlab.settings`) and the
+    fields below; saved in ``config.json``."""
 
     DEFAULT_EPOCHS: ClassVar[int] = 20
+    HELP: ClassVar[dict[str, str]] = {"bidirectional": "encoder reads both ways"}
 
-    level: str = "word"
-    source_column: int = 0
-    target_column: int = 1
-    max_length: int = 50  # pairs with a longer side (in tokens) are skipped
-    cell: str = "lstm"
-    hidden: int = 256
-    layers: int = 1
-    bidirectional: bool = True
-    attention: str = "luong"
-    embedding: int = 256
-    dropout: float = 0.2
-    init: str = "default"
-    forget_bias: float | None = None
-    min_count: int = 1  # tokens seen fewer times in training become <unk>
-    teacher_forcing: float = 1.0  # the probability of feeding the true previous token, at start
-    teacher_forcing_end: float | None = None  # ... and at the end (None: the same)
-    beam: int = 5  # the final report's beam width (1: greedy only)
-    alpha: float = 1.0  # beam search's length normalisation exponent
-    batch_size: int = 32
-    lr: float = 2e-3
+    level: str = setting("word", "tokens", one_of(PAIR_LEVELS), group="model")
+    source_column: int = setting(0, "0-based column of the source", NON_NEGATIVE_INT, group="data")
+    target_column: int = setting(1, "0-based column of the target", NON_NEGATIVE_INT, group="data")
+    max_length: int = setting(
+        50, "skip pairs with a side longer than this many tokens", POSITIVE_INT, group="data"
+    )
+    attention: str = setting("luong", "luong, bahdanau or none", one_of(ATTENTIONS), group="model")
+    embedding_size: int = setting(
+        256, "embedding size", POSITIVE_INT, flag="--embedding", group="model"
+    )
+    min_count: int = setting(
+        1, "tokens seen fewer times in training become <unk>", POSITIVE_INT, group="model"
+    )
+    teacher_forcing: float = setting(
+        1.0,
+        "probability of feeding the decoder the true previous token rather than its own "
+        "choice, at the start",
+        PROBABILITY,
+    )
+    teacher_forcing_end: float | None = setting(
+        None, "... at the end of the run, reached linearly", PROBABILITY, shown="the start value"
+    )
+    beam: int = setting(5, "beam width; 1 is greedy decoding", POSITIVE_INT)
+    alpha: float = setting(
+        1.0,
+        "length normalisation: hypotheses ranked by log p / length^alpha",
+        NON_NEGATIVE,
+    )
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         if self.teacher_forcing_end is None:
             self.teacher_forcing_end = self.teacher_forcing
-        self.check_choices(level=PAIR_LEVELS, cell=CELLS, init=SCHEMES, attention=ATTENTIONS)
-        for name in ("hidden", "layers", "embedding", "min_count", "max_length", "beam"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name.replace('_', '-')} must be >= 1")
-        if not 0 <= self.dropout < 1:
-            raise ValueError("dropout must be in [0, 1)")
-        for name in ("teacher_forcing", "teacher_forcing_end"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"{name.replace('_', '-')} must be in [0, 1]")
-        if self.alpha < 0:
-            raise ValueError("alpha must be >= 0")
+        super().__post_init__()
 
     def build_model(self, source_vocab: Vocabulary, target_vocab: Vocabulary) -> Seq2Seq:
-        return Seq2Seq(
-            source_vocab,
-            target_vocab,
-            cell=self.cell,
-            hidden_size=self.hidden,
-            num_layers=self.layers,
-            bidirectional=self.bidirectional,
-            attention=self.attention,
-            embedding_size=self.embedding,
-            dropout=self.dropout,
-            init=self.init,
-            forget_bias=self.forget_bias,
-            max_length=self.max_length,
-        )
+        return Seq2Seq(source_vocab, target_vocab, **self.arguments(Seq2Seq))
 
 
 @dataclass

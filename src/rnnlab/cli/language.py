@@ -1,0 +1,218 @@
+"""The language-model commands: ``demo`` (the main job), ``train``, ``generate`` and ``evaluate``.
+Parse, call :mod:`rnnlab.tasks.language`, print; errors are ValueErrors (see :mod:`rnnlab.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+
+from rnnlab.cli.options import add_settings, given, positive_float, positive_int, unit_interval
+from rnnlab.data import read_text
+from rnnlab.demo import run_demo
+from rnnlab.generation import Sampling
+from rnnlab.kernels import PRECISIONS
+from rnnlab.tasks.language import LanguageModel, Trainer, TrainSettings, evaluate, start_run
+from rnnlab.tasks.language.settings import SIZED
+
+
+def add_commands(commands) -> None:
+    """Add ``demo``, ``train``, ``generate`` and ``evaluate`` to the ``rnnlab`` subcommands."""
+    demo = commands.add_parser(
+        "demo",
+        help="train a character language model for about a minute and show samples",
+        description="Train a character-level language model on a built-in corpus (the Python "
+        "standard library's own sources, nothing to download) or on --text FILE, and print "
+        "samples before and after training and the validation loss.",
+    )
+    demo.add_argument("--text", metavar="FILE", help="train on this text instead")
+    demo.add_argument("--budget", type=positive_float, default=60.0, metavar="SECONDS", help="(60)")
+    demo.add_argument("--out", metavar="DIR", help="also keep the checkpoint here")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(run=_run_demo)
+
+    train = commands.add_parser(
+        "train",
+        help="train a language model on a text file",
+        description="Train a character (or byte, or word) level language model by truncated "
+        "backpropagation through time and write a checkpoint directory (the best model by "
+        "validation loss, and the state to resume from). Ctrl-C stops after the current step "
+        "and saves; --resume continues.",
+        argument_default=argparse.SUPPRESS,
+    )
+    train.add_argument(
+        "--text", metavar="FILE", help="the training text (python-stdlib: the built-in corpus)"
+    )
+    train.add_argument("--out", metavar="DIR", help="checkpoint directory to write")
+    train.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
+    train.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs here")
+    train.add_argument(
+        "--sample-length",
+        type=int,
+        default=300,
+        metavar="N",
+        help="print a sample of N symbols at the end (300; 0 for none)",
+    )
+    add_settings(train, TrainSettings)
+    train.set_defaults(run=_run_train)
+
+    generate = commands.add_parser(
+        "generate",
+        help="generate text from a checkpoint",
+        description="Prime the model with --prime, then repeatedly sample the next symbol and "
+        "feed it back; characters are printed as they are produced.",
+    )
+    generate.add_argument("checkpoint", metavar="DIR")
+    generate.add_argument("--prime", default=None, help="seed text (default: a newline)")
+    generate.add_argument("--length", type=int, default=500, help="symbols to generate (500)")
+    generate.add_argument(
+        "--temperature", type=positive_float, default=1.0, help="> 0; lower is safer (1.0)"
+    )
+    generate.add_argument("--top-k", type=positive_int, help="sample among the k likeliest")
+    generate.add_argument(
+        "--top-p", type=unit_interval, help="sample from the smallest set with mass >= p"
+    )
+    generate.add_argument("--greedy", action="store_true", help="always take the likeliest")
+    generate.add_argument("--seed", type=int, default=None, help="for a repeatable sample")
+    generate.add_argument(
+        "--streams",
+        type=positive_int,
+        default=1,
+        help="generate this many samples at once, as one batch (1: streamed as it goes)",
+    )
+    generate.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="of the matrix products; auto: bfloat16 where the hardware has it natively",
+    )
+    generate.set_defaults(run=_run_generate)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="the loss of a checkpoint on a text, in nats and bits per character",
+        description="Read the text in order with the state carried and print the mean "
+        "cross-entropy in nats/char and bits/char (per byte at the byte level).",
+    )
+    evaluate.add_argument("checkpoint", metavar="DIR")
+    evaluate.add_argument("--text", metavar="FILE", required=True)
+    evaluate.add_argument("--encoding", default="utf-8")
+    evaluate.set_defaults(run=_run_evaluate)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    run_demo(args.text, args.budget, args.out, args.seed, progress=sys.stderr.isatty())
+    return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    resume = getattr(args, "resume", None)
+    asked = given(args, TrainSettings)
+    run = start_run(asked, getattr(args, "text", None), getattr(args, "out", None), resume)
+    corpus, settings, out = run.corpus, run.settings, run.out
+    trainer = Trainer(
+        corpus,
+        settings,
+        out,
+        progress=sys.stderr.isatty(),
+        tensorboard=getattr(args, "tensorboard", None),
+        source=run.source,
+    )
+    if resume is not None:
+        trainer.load_state(resume)
+        print(f"resuming {resume} at step {trainer.step}", flush=True)
+    unit = corpus.vocab.unit
+    print(
+        f"{corpus.train.numel():,} training and "
+        f"{0 if corpus.val is None else corpus.val.numel():,} validation symbols, "
+        f"vocabulary {len(corpus.vocab)} ({settings.level} level); "
+        f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters",
+        flush=True,
+    )
+    print(f"speed: {trainer.speed_settings()}", flush=True)
+    sized = [k for k in SIZED if resume is None and settings.budget and k not in asked]
+    if sized:
+        chosen = ", ".join(f"{TrainSettings.flag(k)[2:]} {getattr(settings, k)}" for k in sized)
+        flags = ", ".join(TrainSettings.flag(k) for k in sized)
+        print(f"sized for a {settings.budget:g} s budget: {chosen} ({flags} to override)")
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGINT, previous)  # a second Ctrl-C interrupts at once
+        print("\nstopping after this step and saving ...", file=sys.stderr, flush=True)
+        trainer.request_stop()
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        result = trainer.fit()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if result.stopped:
+        print(f"stopped at step {result.steps}; continue with: rnnlab train --resume {out}")
+        return 130
+    best = (
+        ""
+        if result.best_val is None
+        else (
+            f"; best validation {result.best_val:.4f} nats/{unit} "
+            f"({result.best_val / math.log(2):.4f} bits/{unit}) at step {result.best_step}"
+        )
+    )
+    print(result.summary(best, out))
+    if args.sample_length > 0:
+        model = LanguageModel.from_pretrained(out)
+        print("--- sample (temperature 0.8) ---")
+        prime = model.default_prime()
+        print(prime + model.generate(prime, args.sample_length, temperature=0.8, seed=0))
+    return 0
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+
+    model = LanguageModel.from_pretrained(args.checkpoint)
+    prime = args.prime if args.prime else model.default_prime()
+
+    def stream(piece: str) -> None:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    # Check the prime and the options before printing anything.
+    model.vocab.encode(prime, what="the prime")
+    Sampling(args.temperature, args.top_k, args.top_p, args.greedy)
+    options = {
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "greedy": args.greedy,
+        "seed": args.seed,
+        "precision": args.precision,
+    }
+    if args.streams > 1:
+        samples = model.generate_batch(args.streams, prime, args.length, **options)
+        for number, sample in enumerate(samples, 1):
+            print(f"--- sample {number} ---\n{prime}{sample}")
+        return 0
+    sys.stdout.write(prime)
+    model.generate(prime, args.length, stream=stream, **options)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+
+    model = LanguageModel.from_pretrained(args.checkpoint)
+    text = read_text(args.text, model.vocab.level, args.encoding)
+    ids = model.vocab.encode(text, what=args.text)
+    if ids.numel() < 2:
+        raise ValueError(f"{args.text} is too short to evaluate (fewer than 2 symbols)")
+    result = evaluate(model, ids)
+    unit = result.unit
+    line = (
+        f"{args.text}: {result.per_unit:.4f} nats/{unit}, {result.bits_per_unit:.4f} bits/{unit} "
+        f"over {result.units:,.0f} {unit}s"
+    )
+    if model.vocab.level == "word":
+        unknown = model.vocab.unknown_count(ids)
+        line += f" ({result.per_token:.4f} nats/word; {unknown} unknown words)"
+    print(line)
+    return 0

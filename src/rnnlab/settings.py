@@ -1,0 +1,270 @@
+"""Settings: one description of a recurrent network, one of a training run, and the way every
+task composes them with its own few fields.
+
+A setting is declared once, as a dataclass field made by :func:`setting`: its default, its check
+(:class:`Check`: the type it parses to and the values it allows) and its command-line option (the
+flag, when it is not ``--`` + the field name with dashes, and the help text). From that one
+declaration
+
+- ``Settings.__post_init__`` validates every field, so settings built in Python, read from a
+  checkpoint or parsed from the command line pass the same checks and fail with the same words;
+- :func:`rnnlab.cli.options.add_settings` builds the command-line options, their help and their
+  argument types (the same checks, run by argparse on the text);
+- :meth:`Settings.arguments` hands a model constructor the fields it takes, by the constructor's
+  own argument names (``hidden_size``, ``num_layers``, ``embedding_size``), so no task translates
+  its settings into a model by hand;
+- :meth:`Settings.to_config` stores the run in ``config.json`` under ``training`` without the
+  recurrent description, which the model stores under ``model``, and
+  :meth:`Settings.from_config` reads the two back (and the older shape, which kept both).
+
+A task's settings class inherits :class:`RecurrentSettings` and :class:`RunSettings`, adds its own
+fields and changes defaults with :func:`task_settings` (a field's check and help stay those of its
+one declaration).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import Field, dataclass, field, fields, is_dataclass
+from typing import Any, ClassVar, Self
+
+from rnnlab.cells import CELLS
+from rnnlab.init import SCHEMES
+from rnnlab.kernels import PRECISIONS
+
+
+@dataclass(frozen=True)
+class Check:
+    """What a setting accepts: text parses with ``parse``; a value passes when ``test(value)``
+    is true. ``want`` says what passes, for messages; ``choices`` lists the values, if few."""
+
+    parse: Callable[[str], Any]
+    test: Callable[[Any], bool]
+    want: str
+    choices: tuple[str, ...] | None = None
+
+    def problem(self, value) -> str | None:
+        """Why ``value`` does not pass (``must be ..., got ...``), or None when it does."""
+        try:
+            if self.test(value):
+                return None
+        except TypeError:
+            pass
+        return f"must be {self.want}, got {value!r}"
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def one_of(choices: Iterable[str]) -> Check:
+    names = tuple(choices)
+    return Check(str, lambda v: v in names, f"one of {', '.join(names)}", names)
+
+
+POSITIVE_INT = Check(int, lambda v: _integer(v) and v >= 1, "a positive integer")
+INTEGER = Check(int, _integer, "an integer")
+NON_NEGATIVE_INT = Check(int, lambda v: _integer(v) and v >= 0, "an integer >= 0")
+AT_LEAST_2 = Check(int, lambda v: _integer(v) and v >= 2, "an integer >= 2")
+POSITIVE = Check(float, lambda v: _number(v) and v > 0, "a positive number")
+NON_NEGATIVE = Check(float, lambda v: _number(v) and v >= 0, ">= 0")
+FINITE = Check(float, _number, "a finite number")
+FRACTION = Check(float, lambda v: _number(v) and 0 <= v < 1, "in [0, 1)")
+PROBABILITY = Check(float, lambda v: _number(v) and 0 <= v <= 1, "in [0, 1]")
+OPEN_UNIT = Check(float, lambda v: _number(v) and 0 < v < 1, "in (0, 1)")
+UNIT_INTERVAL = Check(float, lambda v: _number(v) and 0 < v <= 1, "in (0, 1]")
+SWITCH = Check(bool, lambda v: isinstance(v, bool), "true or false")
+TEXT = Check(str, lambda v: isinstance(v, str), "text")
+
+
+def setting(
+    default,
+    help: str,
+    check: Check,
+    *,
+    flag: str | None = None,
+    group: str = "training",
+    shown: str | None = None,
+    metavar: str | None = None,
+    optional: bool | None = None,
+) -> Field:
+    """A settings field: ``default``, ``help`` (the option's help text; the default is shown
+    after it, or ``shown`` instead), ``check``, ``flag`` (``--name`` by default), the option
+    ``group`` of ``--help`` and the option's ``metavar``. None is a valid value when
+    ``optional`` (by default: when the default is None)."""
+    meta = {
+        "optional": default is None if optional is None else optional,
+        "help": help,
+        "check": check,
+        "flag": flag,
+        "group": group,
+        "shown": shown,
+        "metavar": metavar,
+    }
+    return field(default=default, metadata=meta)
+
+
+def flag_of(item: Field) -> str:
+    """The command-line flag of a settings field: ``--hidden`` for ``hidden_size``."""
+    return item.metadata.get("flag") or "--" + item.name.replace("_", "-")
+
+
+@dataclass
+class Settings:
+    """Validation, model arguments and config round trip for any settings dataclass."""
+
+    #: fields of a base class that do not apply to this task: kept at their default, no option
+    OMIT: ClassVar[tuple[str, ...]] = ()
+    #: per-class help texts that replace a field's own (a task's words for a shared option)
+    HELP: ClassVar[dict[str, str]] = {}
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            check = item.metadata.get("check")
+            value = getattr(self, item.name)
+            if item.name in self.OMIT:
+                if value != item.default:
+                    raise ValueError(f"{item.name} does not apply here (it must be {item.default})")
+                continue
+            if check is None or (value is None and item.metadata["optional"]):
+                continue
+            if check.parse is float and _integer(value):  # JSON gives ints for whole floats
+                value = float(value)
+                setattr(self, item.name, value)
+            problem = check.problem(value)
+            if problem:
+                raise ValueError(f"{item.name} {problem}")
+
+    @classmethod
+    def options(cls) -> list[Field]:
+        """The fields that are command-line options, in declaration order."""
+        return [f for f in fields(cls) if "check" in f.metadata and f.name not in cls.OMIT]
+
+    @classmethod
+    def flag(cls, name: str) -> str:
+        return flag_of(next(f for f in fields(cls) if f.name == name))
+
+    def arguments(self, target: Callable) -> dict[str, Any]:
+        """The fields that ``target`` (a model class or function) takes as keyword arguments."""
+        parameters = inspect.signature(target).parameters
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in parameters}
+
+    def to_config(self) -> dict[str, Any]:
+        """The run as ``config.json`` stores it under ``training``: every field but the
+        recurrent description, which the model stores under ``model``."""
+        kept = {f.name for f in fields(RecurrentSettings)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in kept}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Self:
+        """The settings of the run whose ``config.json`` is ``config``: ``training`` for the run,
+        ``model`` for the recurrent description. A config written before the description was
+        stored once (``training`` held ``hidden``, ``layers``, ``embedding``) reads the same."""
+        training = config.get("training")
+        model = config.get("model", {})
+        if not isinstance(training, dict) or not isinstance(model, dict):
+            raise ValueError("the checkpoint's config holds no training settings")
+        training = {RENAMED.get(k, k): v for k, v in training.items()}
+        known = {f.name for f in fields(cls)}
+        given = {k: v for k, v in training.items() if k in known}
+        given |= {k: v for k, v in model.items() if k in known}
+        try:
+            return cls(**given)
+        except TypeError as error:
+            raise ValueError(f"malformed training settings in the config: {error}") from None
+
+    @classmethod
+    def from_json(cls, data: dict) -> Self:
+        """Settings from a flat dict of field names (unknown keys ignored)."""
+        return cls.from_config({"training": data})
+
+
+#: the names ``config.json`` used for settings before they took the model's argument names
+RENAMED = {"hidden": "hidden_size", "layers": "num_layers", "embedding": "embedding_size"}
+
+
+def task_settings(**defaults) -> Callable[[type], type]:
+    """Make a settings dataclass whose inherited fields ``defaults`` get new default values
+    (their check, help and flag unchanged)."""
+
+    def make(cls: type) -> type:
+        inherited = {
+            item.name: item
+            for base in reversed(cls.__mro__[1:])
+            if is_dataclass(base)
+            for item in fields(base)
+        }
+        annotations = dict(inspect.get_annotations(cls))
+        for name, value in defaults.items():
+            if name not in inherited:
+                raise TypeError(f"{cls.__name__}: no inherited setting {name!r}")
+            annotations[name] = inherited[name].type
+            setattr(cls, name, field(default=value, metadata=inherited[name].metadata))
+        cls.__annotations__ = annotations
+        return dataclass(cls)
+
+    return make
+
+
+@dataclass
+class RecurrentSettings(Settings):
+    """A recurrent network, by :class:`rnnlab.Recurrent`'s argument names."""
+
+    cell: str = setting("lstm", "recurrent cell", one_of(CELLS), group="model")
+    hidden_size: int = setting(
+        256, "hidden units per layer", POSITIVE_INT, flag="--hidden", group="model"
+    )
+    num_layers: int = setting(1, "stacked layers", POSITIVE_INT, flag="--layers", group="model")
+    bidirectional: bool = setting(False, "read both ways", SWITCH, group="model")
+    dropout: float = setting(0.0, "dropout rate", FRACTION, group="model")
+    init: str = setting("default", "weight initialisation", one_of(SCHEMES), group="model")
+    forget_bias: float | None = setting(
+        None, "initial LSTM forget-gate bias", FINITE, group="model", shown="torch's default"
+    )
+
+
+@dataclass
+class RunSettings(Settings):
+    """A training run: what :class:`rnnlab.training.Loop` reads. Without ``epochs`` or
+    ``budget`` a run lasts ``DEFAULT_EPOCHS`` epochs."""
+
+    DEFAULT_EPOCHS: ClassVar[int] = 10
+
+    batch_size: int = setting(64, "examples per batch", POSITIVE_INT)
+    lr: float = setting(3e-3, "peak learning rate, AdamW", POSITIVE)
+    weight_decay: float = setting(0.01, "AdamW weight decay", NON_NEGATIVE)
+    warmup: int = setting(50, "warm-up steps", POSITIVE_INT)
+    clip: float = setting(1.0, "gradient-norm clipping, 0 for none", NON_NEGATIVE)
+    epochs: int | None = setting(None, "passes over the data", POSITIVE_INT)
+    budget: float | None = setting(
+        None,
+        "train for this wall-clock time; the learning-rate schedule is fitted to it",
+        POSITIVE,
+        metavar="SECONDS",
+        shown="",
+    )
+    seed: int = setting(0, "random seed", INTEGER)
+    precision: str = setting(
+        "auto",
+        "bfloat16 runs matrix products under autocast; auto picks it where the hardware has "
+        "native bfloat16",
+        one_of(PRECISIONS),
+    )
+
+    def __post_init__(self) -> None:
+        if self.epochs is None and self.budget is None:
+            self.epochs = self.DEFAULT_EPOCHS
+        super().__post_init__()
+
+
+@dataclass
+class HeldOutSettings(Settings):
+    """The part of the data a supervised task holds out and scores (seeded)."""
+
+    test_fraction: float = setting(0.1, "held out, seeded", FRACTION)
