@@ -14,14 +14,8 @@ import torch
 from conftest import SHARED_DATA, one_error_line
 from rnnlab import SequenceClassifier
 from rnnlab.cli import main
-from rnnlab.data.labelled import (
-    LabelledData,
-    bucket_batches,
-    pad,
-    read_labelled,
-    stratified_split,
-    tokens,
-)
+from rnnlab.data.batches import bucket_batches, pad
+from rnnlab.data.labelled import LabelledData, read_labelled, stratified_split, tokens
 from rnnlab.data.vocab import UNKNOWN, Vocabulary
 from rnnlab.tasks.classify.model import POOLS
 from rnnlab.tasks.classify.report import ClassificationReport

@@ -12,7 +12,7 @@ import torch
 
 from conftest import SHARED_DATA, one_error_line
 from rnnlab.cli import main
-from rnnlab.data.labelled import pad
+from rnnlab.data.batches import pad
 from rnnlab.data.vocab import Vocabulary, target_vocabulary
 from rnnlab.generation import beam_search
 from rnnlab.tasks.translate.model import ATTENTIONS, Seq2Seq

@@ -69,8 +69,9 @@ def run_demo(
     val = result.evals[-1][1]  # the run ends with a validation pass of the final model
     echo(f"\n--- sample after training ---\n{prime or ''}{after}\n")
     echo(
-        f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.elapsed:.0f} s: "
-        f"validation loss {val:.3f} nats/char ({val / math.log(2):.3f} bits/char); "
-        f"unigram entropy {unigram:.3f} nats/char"
+        result.summary(
+            f": validation loss {val:.3f} nats/char ({val / math.log(2):.3f} bits/char); "
+            f"unigram entropy {unigram:.3f} nats/char"
+        )
     )
     return DemoResult(before, after, val, unigram, result.steps)

@@ -78,3 +78,9 @@ class PreparedLinear:
         if self._packed is not None:
             return self._linear(x, self._packed, self.bias, "none", [], "")
         return F.linear(x, self.weight, self.bias)
+
+
+def at_least_fp32(tensor: Tensor) -> Tensor:
+    """``tensor`` in float32, or in its own type when that is wider (float64 stays float64):
+    softmaxes and losses of bfloat16 logits are computed this way."""
+    return tensor.to(torch.promote_types(tensor.dtype, torch.float32))

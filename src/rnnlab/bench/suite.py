@@ -64,7 +64,7 @@ def _rnnlab_train_speed(corpus: Corpus, settings: TrainSettings) -> dict:
         "chars_per_s": steps * tokens / (stamps[-1] - stamps[2]),
         "steps": steps,
         "precision": trainer.precision,
-        "loss": trainer.history[-1],
+        "loss": trainer.losses[-1],
     }
 
 

@@ -110,11 +110,11 @@ def _run_train(args: argparse.Namespace) -> int:
     report = result.report
     print(report.format_classes())
     print(report.format_confusion())
-    print(
-        f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.elapsed:.0f} s; "
-        f"{split.scored} accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f} "
-        f"(majority class {majority:.4f}); checkpoint: {out}"
+    details = (
+        f"; {split.scored} accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f} "
+        f"(majority class {majority:.4f})"
     )
+    print(result.summary(details, out))
     return 0
 
 

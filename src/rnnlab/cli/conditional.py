@@ -105,11 +105,11 @@ def _run_train(args: argparse.Namespace) -> int:
     result = trainer.fit()
     report = result.report
     print(report.format_labels())
-    print(
-        f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.elapsed:.0f} s; "
-        f"{split.scored} loss {report.loss:.4f} nats/char; {report.novelty:.1%} of "
-        f"{settings.samples} samples per label are novel; checkpoint: {out}"
+    details = (
+        f"; {split.scored} loss {report.loss:.4f} nats/char; {report.novelty:.1%} of "
+        f"{settings.samples} samples per label are novel"
     )
+    print(result.summary(details, out))
     return 0
 
 

@@ -168,9 +168,9 @@ def _run_train(args: argparse.Namespace) -> int:
         print(f"plot: {shown}")
     checked = "validation" if len(trainer.validation) else "training"
     print(
-        f"trained {result.steps} steps ({result.epochs:.0f} epochs) in {result.elapsed:.0f} s; "
-        f"kept the epoch with the best {checked} MASE, {trainer.best:.3f}; "
-        f"checkpoint: {args.out}"
+        result.summary(
+            f"; kept the epoch with the best {checked} MASE, {trainer.best:.3f}", args.out
+        )
     )
     return 0
 

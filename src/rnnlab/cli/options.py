@@ -166,11 +166,3 @@ def add_out(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument(
         "--out", required=required, metavar="DIR", help="checkpoint directory to write"
     )
-
-
-def trained_line(result, out, details: str = "") -> str:
-    """The line every training command ends with: steps, epochs, time, the task's figures."""
-    return (
-        f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.elapsed:.0f} s"
-        f"{details}; checkpoint: {out}"
-    )

@@ -128,10 +128,7 @@ def _run_train(args: argparse.Namespace) -> int:
     )
     result = trainer.fit()
     _print_report(result.report)
-    print(
-        f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.elapsed:.0f} s; "
-        f"{split.scored}: {result.report.summary()}; checkpoint: {out}"
-    )
+    print(result.summary(f"; {split.scored}: {result.report.summary()}", out))
     return 0
 
 

@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from rnnlab.data.text import read_text
 from rnnlab.data.vocab import tokenize_words
@@ -234,29 +232,3 @@ def stratified_split(
         held.extend(order[:n])
         train.extend(order[n:])
     return sorted(train), sorted(held)
-
-
-def bucket_batches(
-    lengths: Sequence[int], batch_size: int, rng: np.random.Generator, pool: int = 50
-) -> list[list[int]]:
-    """Shuffled batches of similar lengths: shuffle, cut into pools of ``pool`` batches, sort
-    each pool by length, cut it into batches, shuffle the batches. Padding then costs little
-    while every epoch still sees a new order."""
-    order = rng.permutation(len(lengths))
-    batches = []
-    size = batch_size * pool
-    for start in range(0, len(order), size):
-        part = sorted(order[start : start + size].tolist(), key=lambda i: lengths[i])
-        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def pad(sequences: Sequence[Tensor], value: int = 0) -> tuple[Tensor, Tensor]:
-    """ids (B, T) padded with ``value`` to the longest sequence, and lengths (B,)."""
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.int64)
-    if lengths.numel() and lengths.min() < 1:
-        raise ValueError("cannot pad an empty sequence")
-    ids = torch.full((len(sequences), int(lengths.max())), value, dtype=torch.int64)
-    for row, sequence in enumerate(sequences):
-        ids[row, : len(sequence)] = sequence
-    return ids, lengths

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-IGNORE = -100
+from rnnlab.data.batches import IGNORE
 
 
 def as_streams(ids: Tensor, streams: int) -> tuple[Tensor, Tensor]:

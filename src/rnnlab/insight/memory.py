@@ -28,11 +28,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from rnnlab.checkpoint import write_json
 from rnnlab.insight.networks import NetworkSpec
 from rnnlab.plots import line_plot
+from rnnlab.settings import RunSettings
+from rnnlab.training.loop import Diverged, Loop
 
 SOLVED = 0.1  # fraction of the baseline loss at or below which a task counts as solved
 BEATEN = 0.9  # fraction of the baseline loss below which a run beats the baseline
@@ -177,6 +178,75 @@ class MemoryResult:
         }
 
 
+class MemoryRun(Loop):
+    """One network trained on one task at one length, on the shared loop: fresh random batches,
+    a constant learning rate (AdamW without weight decay is Adam), the held-out set scored every
+    ``eval_every`` updates (one pass), finished once solved."""
+
+    FINAL_LR = 1.0  # no decay: the rate the memory-task papers use, throughout
+
+    def __init__(
+        self,
+        task,
+        spec: NetworkSpec,
+        length: int,
+        settings: RunSettings,
+        *,
+        hidden_size: int,
+        forget_bias: float | None,
+        eval_every: int,
+        steps: int | None,
+        test_size: int,
+        progress: bool,
+    ) -> None:
+        self.task, self.length, self.eval_every = task, length, eval_every
+        super().__init__(
+            settings,
+            lambda: MemoryNet(task, spec, hidden_size, forget_bias),
+            eval_every,
+            total_steps=steps,
+            echo=lambda line: None,
+            progress=progress,
+        )
+        self.generator = torch.Generator().manual_seed(settings.seed)
+        test = task.batch(test_size, length, torch.Generator().manual_seed(10_000 + settings.seed))
+        self.test_x, self.test_y = (t.to(self.device) for t in test)
+        self.loss, self.accuracy = self.evaluate()
+        self.history: list[tuple[int, float, float]] = [(0, 0.0, self.loss)]
+        self.diverged: int | None = None
+
+    def batches(self):
+        for _ in range(self.eval_every):
+            yield self.task.batch(self.settings.batch_size, self.length, self.generator)
+
+    def batch_loss(self, batch) -> Tensor:
+        x, y = (t.to(self.device) for t in batch)
+        return self.task.loss(self.model(x), y)
+
+    def evaluate(self, final: bool = False) -> tuple[float, float | None]:
+        self.model.eval()
+        with torch.no_grad():
+            prediction = self.model(self.test_x)
+            loss = float(self.task.loss(prediction, self.test_y))
+        self.model.train()
+        return loss, self.task.accuracy(prediction, self.test_y)
+
+    def scores(self, report: tuple[float, float | None]) -> dict[str, float]:
+        self.loss, self.accuracy = report
+        self.history.append((self.step, self.elapsed, self.loss))
+        if not math.isfinite(self.loss):
+            self.diverged = self.step
+            self.request_stop()
+        return {"loss": self.loss}
+
+    def finished(self) -> bool:
+        return self.loss / self.task.baseline <= SOLVED
+
+    def progress_line(self, loss: float, seconds: float) -> str:
+        task = self.task
+        return f"{task.name} T={self.length} loss {self.loss:.4f} baseline {task.baseline:.3f}"
+
+
 def train_memory(
     task_name: str,
     spec: NetworkSpec,
@@ -197,52 +267,34 @@ def train_memory(
     """Train ``spec`` on the task at ``length`` until ``budget`` seconds (or ``steps`` updates)
     are spent or it is solved; return its held-out score."""
     task = make_task(task_name)
-    torch.manual_seed(seed)
-    model = MemoryNet(task, spec, hidden_size, forget_bias)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    test_x, test_y = task.batch(test_size, length, torch.Generator().manual_seed(10_000 + seed))
-
-    def evaluate() -> tuple[float, float | None]:
-        model.eval()
-        with torch.no_grad():
-            prediction = model(test_x)
-            loss = float(task.loss(prediction, test_y))
-        model.train()
-        return loss, task.accuracy(prediction, test_y)
-
-    start, done, history, diverged = time.perf_counter(), 0, [], None
-    loss, accuracy = evaluate()
-    history.append((0, 0.0, loss))
-    bar = tqdm(
-        total=steps, desc=f"{task.name} T={length} {spec.name}", disable=not progress, leave=False
+    settings = RunSettings(
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=0.0,
+        warmup=1,
+        clip=clip,
+        budget=None if steps is not None else budget,
+        seed=seed,
+        precision="float32",
     )
-    while not loss / task.baseline <= SOLVED:  # also while the loss is NaN
-        elapsed = time.perf_counter() - start
-        if (steps is not None and done >= steps) or (steps is None and elapsed >= budget):
-            break
-        x, y = task.batch(batch_size, length, generator)
-        train_loss = task.loss(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        train_loss.backward()
-        norm = nn.utils.clip_grad_norm_(model.parameters(), clip or math.inf)
-        if not (math.isfinite(train_loss.item()) and math.isfinite(norm.item())):
-            diverged = done + 1  # stop before the update: the weights stay the last finite ones
-            break
-        optimizer.step()
-        done += 1
-        bar.update()
-        if done % eval_every == 0:
-            loss, accuracy = evaluate()
-            history.append((done, time.perf_counter() - start, loss))
-            bar.set_postfix(loss=f"{loss:.4f}", baseline=f"{task.baseline:.3f}")
-            if not math.isfinite(loss):
-                diverged = done
-                break
-    bar.close()
-    if history[-1][0] != done:
-        loss, accuracy = evaluate()
-        history.append((done, time.perf_counter() - start, loss))
+    run = MemoryRun(
+        task,
+        spec,
+        length,
+        settings,
+        hidden_size=hidden_size,
+        forget_bias=forget_bias,
+        eval_every=eval_every,
+        steps=steps,
+        test_size=test_size,
+        progress=progress,
+    )
+    try:
+        run.fit()
+    except Diverged as error:  # stopped before the update: the weights are the last finite ones
+        run.diverged = error.step
+    if run.history[-1][0] != run.step:
+        run.scores(run.evaluate())
     settings = {
         "hidden_size": hidden_size,
         "batch_size": batch_size,
@@ -257,14 +309,14 @@ def train_memory(
         task.name,
         spec.name,
         length,
-        done,
-        time.perf_counter() - start,
-        loss,
+        run.step,
+        run.elapsed,
+        run.loss,
         task.baseline,
-        accuracy,
+        run.accuracy,
         settings,
-        history,
-        diverged,
+        run.history,
+        run.diverged,
     )
 
 

@@ -1,22 +1,35 @@
-"""The epoch loop that every supervised task shares (classifier, translator, conditional
-generator): length-bucketed batches, AdamW with warm-up and cosine decay fitted to the epochs or
-the wall-clock budget, a checked update, and after every epoch a held-out score and a save.
+"""The training loop every task runs on.
 
-A task subclasses :class:`EpochTrainer` and supplies four things: ``build_model()``,
-``batch_loss(batch)`` (the mean loss of a batch of example indices, computed inside the
-autocast context), ``evaluate(final)`` (the task's report on the held-out split; the run's
-last one has ``final`` set) and ``scores(report)``
-(the figures printed and recorded per epoch). The checkpoint is the model at the end of the run,
-saved after each epoch, so a run cut short keeps its last finished epoch; the held-out split is
-only reported, never used to choose a model. A task that has a validation split apart from its
-test split may override ``keep(scores)`` to save only its best epoch (the forecaster does).
+    seed; build the model; AdamW (weight decay on matrices only)
+    until the epochs or the budget are used up, the task is finished, or a stop is requested:
+        for each batch of a pass over the data (``batches()``):
+            lr = learning_rate(step, progress)            warm-up, then cosine decay to FINAL_LR
+            loss = batch_loss(batch)                      under autocast (bfloat16 where native)
+            check the loss, backpropagate, clip the gradient norm, check it, step
+            when an evaluation is due (``evaluation_due``; by default after every pass):
+                report = evaluate(final); record scores(report); save the model if keep(scores);
+                save the resumable state (RESUMABLE tasks)
+    final_report(); write_report() into the checkpoint directory
+
+A run's progress p in [0, 1] is the larger of the fraction of its steps and the fraction of its
+budget, so a budgeted run ends its schedule when its time is up. The loop owns the device, the
+precision, the seed, the optimizer, the schedule, the progress bar, TensorBoard, the checked
+update (a non-finite loss or gradient norm raises :class:`Diverged` before the weights change,
+so what was saved stays the last good model), the claim on ``out`` (a directory that holds
+another run is refused), every save (atomic), the resumable trainer state and the summary line.
+
+A task subclasses :class:`Loop` and supplies its batches, its loss and its evaluation:
+``batches()``, ``batch_loss(batch)``, ``evaluate(final)`` and ``scores(report)``; it may change
+when evaluations happen (``evaluation_due``), which evaluations are kept (``keep``: by default
+every one, so the checkpoint is the end of the run), when it is finished (``finished``), the
+report it ends with (``final_report``) and writes (``write_report``), and the lines it prints.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,91 +38,174 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from rnnlab.checkpoint import CONFIG, WEIGHTS, write_json
-from rnnlab.data.labelled import bucket_batches
+from rnnlab.checkpoint import (
+    CONFIG,
+    TRAINER_STATE,
+    WEIGHTS,
+    read_tensors,
+    write_json,
+    write_tensors,
+)
+from rnnlab.data.batches import bucket_batches
 from rnnlab.kernels import resolve_precision
+from rnnlab.settings import RunSettings
 from rnnlab.training.schedule import learning_rate
 from rnnlab.training.setup import adamw, autocast, training_device, update
 
 
+class Diverged(ValueError):
+    """A non-finite loss or gradient norm; ``step`` is the update that was not made."""
+
+    def __init__(self, message: str, step: int) -> None:
+        super().__init__(message)
+        self.step = step
+
+
 @dataclass
-class EpochResult:
-    epochs: float
+class RunResult:
+    """What a run did: its steps, epochs (passes over the data) and seconds."""
+
     steps: int
+    epochs: float
     elapsed: float
-    history: list[dict] = field(default_factory=list)  # per epoch: train_loss and the scores
-    report: object | None = None  # the task's final report on the held-out split
+    stopped: bool = False  # stopped on request (Ctrl-C) before the end; resumable
+
+    def summary(self, details: str = "", out: str | Path | None = None) -> str:
+        """The run's last line: ``trained N steps (E epochs) in S s``, ``details``, where it is."""
+        where = f"; checkpoint: {out}" if out is not None else ""
+        return (
+            f"trained {self.steps} steps ({self.epochs:.2f} epochs) in {self.elapsed:.0f} s"
+            f"{details}{where}"
+        )
 
 
-class EpochTrainer:
-    """Trains ``build_model()`` on examples of the given ``lengths`` (used to bucket batches).
+@dataclass
+class EpochResult(RunResult):
+    history: list[dict] = field(default_factory=list)  # per evaluation: train_loss and scores
+    report: object | None = None  # the task's final report
 
-    ``settings`` is an :class:`EpochSettings`; it is saved in the checkpoint's config as
-    ``training``.
+
+class Loop:
+    """Trains the model ``build()`` returns; see the module docstring.
 
     Args:
+        settings: the run (:class:`~rnnlab.settings.RunSettings` or a task's settings that
+            extend it); saved in the checkpoint's config under ``training``.
+        build: makes the model (called once, after seeding).
+        steps_per_epoch: the batches in one pass over the data.
         out: checkpoint directory (must not hold another run), or None to keep nothing.
-        echo: where per-epoch lines go; progress: show a tqdm bar on stderr.
-        sources: the data files, recorded in the config.
+        total_steps: the run's length in steps (default: ``epochs`` passes).
+        data: where the data came from, recorded in the config under ``data``.
+        echo: where progress lines go; progress: show a tqdm bar on stderr.
+        on_step: called as ``on_step(loop, step, loss)`` after every step.
+        tensorboard: a directory for TensorBoard event files.
     """
+
+    BETAS = (0.9, 0.999)  # AdamW's
+    FINAL_LR = 0.1  # the learning rate at the end of the run, as a fraction of the peak
+    RESUMABLE = False  # whether the run saves a trainer state to continue from
+    ECHO_EVERY = 1  # print every n-th evaluation's line (and the last)
 
     def __init__(
         self,
-        settings,
-        lengths: Sequence[int],
+        settings: RunSettings,
+        build: Callable[[], nn.Module],
+        steps_per_epoch: int,
         out: str | Path | None = None,
         *,
+        total_steps: int | None = None,
+        data: dict | None = None,
         echo: Callable[[str], object] | None = None,
         progress: bool = True,
-        sources: list[str] | None = None,
+        on_step: Callable[[Loop, int, float], object] | None = None,
+        tensorboard: str | Path | None = None,
     ) -> None:
         self.settings = settings
         self.out = Path(out) if out is not None else None
+        self.data = data or {}
         self.echo = echo or tqdm.write
-        self.progress_bar, self.sources = progress, sources or []
+        self.progress_bar, self.on_step, self.tensorboard = progress, on_step, tensorboard
         self.device = training_device()
         self.precision = resolve_precision(settings.precision, self.device)
         torch.manual_seed(settings.seed)
         self.rng = np.random.default_rng(settings.seed)
-        self.model: nn.Module = self.build_model().to(self.device)
-        self.optimizer = adamw(self.model, settings.lr, settings.weight_decay)
-        self.lengths = list(lengths)
-        if not self.lengths:
-            raise ValueError("there are no training examples")
-        self.batches_per_epoch = math.ceil(len(self.lengths) / settings.batch_size)
-        self.total_steps = settings.epochs * self.batches_per_epoch if settings.epochs else None
+        self.model: nn.Module = build().to(self.device)
+        self.optimizer = adamw(self.model, settings.lr, settings.weight_decay, betas=self.BETAS)
+        self.steps_per_epoch = steps_per_epoch
+        if total_steps is None and settings.epochs:
+            total_steps = settings.epochs * steps_per_epoch
+        self.total_steps = total_steps
         self.step, self.elapsed = 0, 0.0
-
-    ECHO_EVERY = 1  # print every n-th epoch's line (and the last)
+        self.losses: list[float] = []  # per step
+        self.records: list[dict] = []  # per evaluation
+        self.report = None  # the last evaluation's
+        self.best: float | None = None  # the best score so far, where ``keep`` tracks one
+        self.best_step: int | None = None
+        self._stop = False
+        self._resumed_from: Path | None = None
 
     # -- what a task supplies -----------------------------------------------------------------
 
-    def build_model(self) -> nn.Module:
+    def batches(self) -> Iterable:
+        """The batches of one pass over the training data, from where the run is."""
         raise NotImplementedError
 
-    def batch_loss(self, batch: list[int]) -> torch.Tensor:
+    def batch_loss(self, batch) -> torch.Tensor:
+        """The mean loss of ``batch`` (called inside the autocast context)."""
         raise NotImplementedError
 
     def evaluate(self, final: bool = False):
-        """The task's report on the held-out split; ``final`` for the last one of the run,
-        which may do more (beam search, samples)."""
+        """The task's report on its held-out data; ``final`` for the run's last one, which may
+        do more (beam search, samples)."""
         raise NotImplementedError
 
     def scores(self, report) -> dict[str, float]:
+        """The figures of ``report`` that are printed and recorded."""
         raise NotImplementedError
 
+    def evaluation_due(self, within_pass: bool) -> bool:
+        """Whether to evaluate now: after every pass by default (``within_pass`` is False)."""
+        return not within_pass
+
     def keep(self, scores: dict[str, float]) -> bool:
-        """Whether to save this epoch's model; every epoch by default, so the checkpoint is the
-        end of the run. A task with a validation split may keep only its best epoch."""
+        """Whether to save this evaluation's model: every one by default, so the checkpoint is
+        the end of the run."""
         return True
+
+    def finished(self) -> bool:
+        """Whether the task is done before its steps or budget are (a task that can be solved)."""
+        return False
+
+    def final_report(self):
+        """The report the run ends with: the last evaluation's by default."""
+        return self.report
 
     def write_report(self, result: EpochResult) -> None:
         """Write the task's report files into ``self.out`` (called once, at the end)."""
+
+    def describe(self, record: dict, kept: bool) -> str:
+        """The line printed for an evaluation."""
+        shown = ", ".join(
+            f"{name.replace('_', ' ')} {record[name]:.4f}" for name in self.score_names(record)
+        )
+        return f"epoch {record['epoch']:.2f}: train loss {record['train_loss']:.4f}, {shown}"
+
+    def progress_line(self, loss: float, seconds: float) -> str:
+        """The progress bar's figures after a step that took ``seconds``."""
+        return f"epoch {self.step // self.steps_per_epoch + 1} loss {loss:.3f}"
+
+    def model_meta(self, scores: dict[str, float]) -> dict:
+        """What the saved weights' header records."""
+        return {"step": self.step, **scores}
 
     # -- the loop -----------------------------------------------------------------------------
 
     def autocast(self):
         return autocast(self.precision, self.device)
+
+    def request_stop(self) -> None:
+        """Stop after the current step (and save a resumable state): what Ctrl-C does."""
+        self._stop = True
 
     def progress(self) -> float:
         """The fraction of the run done: of the steps or of the budget, whichever is further."""
@@ -118,60 +214,70 @@ class EpochTrainer:
             done = max(done, self.elapsed / self.settings.budget)
         return done
 
+    def done(self) -> bool:
+        return self.progress() >= 1 or self._stop or self.finished()
+
     def fit(self) -> EpochResult:
-        """Train until the epochs or the budget are used up."""
+        """Train until the run is done; returns what it did and the final report."""
         if self.out is not None:
             self._claim_out()
-        result = EpochResult(0.0, 0, 0.0)
+        writer = self._tensorboard_writer()
         bar = tqdm(
             total=1000,
+            initial=int(1000 * min(1.0, self.progress())),
             disable=not self.progress_bar,
             bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}",
             dynamic_ncols=True,
         )
-        clock = time.perf_counter()
-        epoch, report = 0, None
+        clock = time.perf_counter() - self.elapsed
         try:
-            while self.progress() < 1:
-                losses = []
-                batches = bucket_batches(self.lengths, self.settings.batch_size, self.rng)
-                for batch in batches:
-                    losses.append(self._train_step(batch))
+            while not self.done():
+                for batch in self.batches():
+                    started = time.perf_counter()
+                    loss = self._train_step(batch)
                     self.elapsed = time.perf_counter() - clock
-                    bar.set_postfix_str(f"epoch {epoch + 1} loss {losses[-1]:.3f}", refresh=False)
+                    line = self.progress_line(loss, time.perf_counter() - started)
+                    bar.set_postfix_str(line, refresh=False)
                     bar.update(int(1000 * min(1.0, self.progress())) - bar.n)
-                    if self.progress() >= 1:
+                    if writer is not None and self.step % 10 == 0:
+                        writer.add_scalar("train/loss", loss, self.step)
+                        writer.add_scalar(
+                            "train/lr", self.optimizer.param_groups[0]["lr"], self.step
+                        )
+                    if self.on_step is not None:
+                        self.on_step(self, self.step, loss)
+                    if self.evaluation_due(within_pass=True):
+                        self._evaluation(writer)
+                        self.elapsed = time.perf_counter() - clock
+                    if self.done():
                         break
-                epoch += 1
-                report = self.evaluate(final=self.progress() >= 1)
-                scores = self.scores(report)
-                done = epoch - 1 + len(losses) / len(batches)
-                result.history.append(
-                    {
-                        "epoch": done,
-                        "step": self.step,
-                        "elapsed": time.perf_counter() - clock,
-                        "train_loss": float(np.mean(losses)),
-                        **scores,
-                    }
-                )
-                shown = ", ".join(f"{name.replace('_', ' ')} {v:.4f}" for name, v in scores.items())
-                if epoch % self.ECHO_EVERY == 0 or self.progress() >= 1:
-                    self.echo(f"epoch {done:.2f}: train loss {np.mean(losses):.4f}, {shown}")
-                if self.keep(scores):
-                    self._save_model(scores)
-                self.elapsed = time.perf_counter() - clock
+                if not self._stop and self.evaluation_due(within_pass=False):
+                    self._evaluation(writer)
+                    self.elapsed = time.perf_counter() - clock
+            if self._stop and self.RESUMABLE:
+                self.save_state()
         finally:
             bar.close()
-        result.epochs = result.history[-1]["epoch"] if result.history else 0.0
-        result.steps, result.elapsed, result.report = self.step, self.elapsed, report
-        if self.out is not None:
+            if writer is not None:
+                writer.close()
+        result = self.result()
+        if self.out is not None and not result.stopped:
             self.write_report(result)
         return result
 
-    def _train_step(self, batch: list[int]) -> float:
+    def result(self) -> EpochResult:
+        return EpochResult(
+            steps=self.step,
+            epochs=self.step / self.steps_per_epoch,
+            elapsed=self.elapsed,
+            stopped=self._stop and self.progress() < 1,
+            history=list(self.records),
+            report=self.final_report(),
+        )
+
+    def _train_step(self, batch) -> float:
         s = self.settings
-        lr = learning_rate(self.step, self.progress(), s.lr, s.warmup)
+        lr = learning_rate(self.step, self.progress(), s.lr, s.warmup, self.FINAL_LR)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
@@ -179,32 +285,155 @@ class EpochTrainer:
             loss = self.batch_loss(batch)
         value = update(loss, self.model, self.optimizer, s.clip, self._diverged)
         self.step += 1
+        self.losses.append(value)
         return value
 
     def _diverged(self, what: str) -> None:
         saved = self.out is not None and (self.out / WEIGHTS).is_file()
-        kept = f"{self.out} keeps the last finished epoch" if saved else "no model saved"
-        raise ValueError(
+        kept = f"the last good checkpoint in {self.out} is kept" if saved else "no model saved"
+        raise Diverged(
             f"{what} at step {self.step + 1}: training diverged and stopped ({kept}); "
-            "try a lower --lr"
+            "try a lower --lr or --clip",
+            self.step + 1,
         )
+
+    def _evaluation(self, writer) -> None:
+        final = self.progress() >= 1
+        self.report = self.evaluate(final=final)
+        scores = self.scores(self.report)
+        since = self.losses[self.records[-1]["step"] if self.records else 0 :] or [math.nan]
+        record = {
+            "epoch": self.step / self.steps_per_epoch,
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "train_loss": float(np.mean(since)),
+            **scores,
+        }
+        self.records.append(record)
+        kept = self.keep(scores)
+        if kept and self.out is not None:
+            self.model.save_pretrained(self.out, self.model_meta(scores))
+        if self.RESUMABLE:
+            self.save_state()
+        if writer is not None:
+            for name, value in scores.items():
+                writer.add_scalar(f"val/{name}", value, self.step)
+        if len(self.records) % self.ECHO_EVERY == 0 or final:
+            self.echo(self.describe(record, kept))
+
+    @staticmethod
+    def score_names(record: dict) -> list[str]:
+        return [k for k in record if k not in ("epoch", "step", "elapsed", "train_loss")]
 
     # -- checkpoints --------------------------------------------------------------------------
 
     def _claim_out(self) -> None:
+        """Write the run's config into ``out``, refusing a directory that holds another run."""
+        continuing = self._resumed_from is not None and self._resumed_from == self.out.resolve()
         if (self.out / CONFIG).exists():
-            raise ValueError(f"{self.out} already holds a checkpoint; choose another --out")
+            if continuing:
+                return
+            how = f"continue it with --resume {self.out} or " if self.RESUMABLE else ""
+            raise ValueError(f"{self.out} already holds a checkpoint; {how}choose another --out")
         self.out.mkdir(parents=True, exist_ok=True)
         config = self.model.config()
         config["training"] = self.settings.to_config()
-        config["data"] = {"sources": self.sources}
+        config["data"] = self.data
         write_json(self.out / CONFIG, config)
 
-    def _save_model(self, scores: dict[str, float]) -> None:
-        if self.out is not None:
-            self.model.save_pretrained(self.out, {"step": self.step, **scores})
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """A task's own part of the trainer state: tensors and JSON (none by default)."""
+        return {}, {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        """Restore what :meth:`state_tensors` saved."""
+
+    def save_state(self) -> None:
+        """Everything needed to continue the run, in one file written at once: the latest
+        weights, the optimizer's moments, the random-number state, the step, the clock and the
+        records (JSON, in the file's header)."""
+        if self.out is None:
+            return
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        optimizer = self.optimizer.state_dict()
+        for index, slots in optimizer["state"].items():
+            tensors.update({f"optim.{index}.{k}": v for k, v in slots.items()})
+        tensors["rng"] = torch.get_rng_state()
+        own, meta = self.state_tensors()
+        tensors.update(own)
+        meta |= {
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "best_val": self.best,
+            "best_step": self.best_step,
+            "history": self.losses,
+            "records": self.records,
+            "param_groups": optimizer["param_groups"],
+        }
+        write_tensors(self.out / TRAINER_STATE, tensors, meta)
+
+    def load_state(self, directory: str | Path) -> None:
+        """Continue from the trainer state saved in ``directory``."""
+        path = Path(directory) / TRAINER_STATE
+        if not path.is_file():
+            raise ValueError(f"{directory} holds no {TRAINER_STATE}: there is no run to resume")
+        tensors, meta = read_tensors(path)
+        self._resumed_from = Path(directory).resolve()
+        try:
+            self.model.load_state_dict(
+                {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+            )
+            slots: dict[int, dict] = {}
+            for key, value in tensors.items():
+                if key.startswith("optim."):
+                    _, index, name = key.split(".", 2)
+                    slots.setdefault(int(index), {})[name] = value
+            groups = meta["param_groups"]
+            for group in groups:
+                group["betas"] = tuple(group["betas"])
+            self.optimizer.load_state_dict({"state": slots, "param_groups": groups})
+            torch.set_rng_state(tensors["rng"])
+            self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
+            self.best, self.best_step = meta["best_val"], meta["best_step"]
+            self.losses = [float(v) for v in meta["history"]]
+            self.records = [dict(r) for r in meta.get("records", [])]
+            self.load_state_tensors(tensors, meta)
+        except (KeyError, ValueError, RuntimeError, TypeError) as error:
+            raise ValueError(f"{path} is corrupt or from another run ({error})") from None
+
+    def _tensorboard_writer(self):
+        if self.tensorboard is None:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter  # optional: tensorboard is extra
+        except ImportError:
+            raise ValueError(
+                "--tensorboard needs the tensorboard package: pip install tensorboard"
+            ) from None
+        return SummaryWriter(str(self.tensorboard), purge_step=self.step or None)
 
 
-def at_least_fp32(tensor: torch.Tensor) -> torch.Tensor:
-    """``tensor`` in float32, or in its own type when that is wider (float64 stays float64)."""
-    return tensor.to(torch.promote_types(tensor.dtype, torch.float32))
+class EpochTrainer(Loop):
+    """The loop over examples of the given ``lengths`` that the supervised tasks share: every
+    pass a new order of length-bucketed batches of example indices
+    (:func:`~rnnlab.data.batches.bucket_batches`), an evaluation after every pass. ``sources``
+    (the data files) are recorded in the config."""
+
+    def __init__(
+        self,
+        settings: RunSettings,
+        build: Callable[[], nn.Module],
+        lengths: Iterable[int],
+        out: str | Path | None = None,
+        *,
+        sources: list[str] | None = None,
+        **options,
+    ) -> None:
+        self.lengths = list(lengths)
+        if not self.lengths:
+            raise ValueError("there are no training examples")
+        steps = math.ceil(len(self.lengths) / settings.batch_size)
+        super().__init__(settings, build, steps, out, data={"sources": sources or []}, **options)
+
+    def batches(self) -> list[list[int]]:
+        return bucket_batches(self.lengths, self.settings.batch_size, self.rng)

@@ -45,16 +45,15 @@ def update(
     diverged: Callable[[str], None],
 ) -> float:
     """Backpropagate ``loss``, clip the gradient norm to ``clip`` (0: no clipping) and step;
-    returns the loss. A non-finite loss or norm calls ``diverged(what)`` (which raises) before
-    the weights change."""
+    returns the loss. A non-finite loss or gradient norm (measured with or without clipping)
+    calls ``diverged(what)`` (which raises) before the weights change."""
     value = loss.item()
     if not math.isfinite(value):
         diverged(f"the loss became {value}")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    if clip > 0:
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        if not torch.isfinite(norm):
-            diverged(f"the gradient norm became {float(norm)}")
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip > 0 else math.inf)
+    if not torch.isfinite(norm):
+        diverged(f"the gradient norm became {float(norm)}")
     optimizer.step()
     return value

@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnlab.data.labelled import pad, tokens
+from rnnlab.data.batches import pad
+from rnnlab.data.labelled import tokens
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent

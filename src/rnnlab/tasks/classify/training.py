@@ -2,7 +2,7 @@
 
 The labelled data is split once, stratified and seeded (:func:`~rnnlab.data.labelled.
 stratified_split`); the vocabulary comes from the training part only. One step: a batch of
-sequences of similar length (:func:`~rnnlab.data.labelled.bucket_batches`), padded to its
+sequences of similar length (:func:`~rnnlab.data.batches.bucket_batches`), padded to its
 longest with the lengths passed to the recurrent layer; minimise the cross-entropy (weighted by
 n / (C n_c) per class with ``balance``) with AdamW, the gradient norm clipped, the learning rate
 warmed up and then cosine-decayed over the epochs or the wall-clock budget
@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.checkpoint import write_json
-from rnnlab.data.labelled import LabelledData, pad, stratified_split, tokens
+from rnnlab.data.batches import pad
+from rnnlab.data.labelled import LabelledData, stratified_split, tokens
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.plots import confusion_plot
 from rnnlab.settings import (
@@ -158,15 +159,18 @@ class ClassifierTrainer(EpochTrainer):
         self, split: Split, settings: ClassifierSettings, out: str | Path | None = None, **options
     ) -> None:
         self.split = split
-        super().__init__(settings, [len(ids) for ids in split.train_ids], out, **options)
+        super().__init__(
+            settings,
+            lambda: settings.build_model(split.vocab, split.labels),
+            [len(ids) for ids in split.train_ids],
+            out,
+            **options,
+        )
         counts = split.class_counts()
         self.weight = None
         if settings.balance:
             weight = counts.sum() / (len(counts) * np.maximum(counts, 1))
             self.weight = torch.tensor(weight, dtype=torch.float32, device=self.device)
-
-    def build_model(self) -> SequenceClassifier:
-        return self.settings.build_model(self.split.vocab, self.split.labels)
 
     def batch_loss(self, batch: list[int]) -> torch.Tensor:
         ids, lengths = pad([self.split.train_ids[i] for i in batch])

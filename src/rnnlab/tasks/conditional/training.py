@@ -24,8 +24,10 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.checkpoint import write_json
-from rnnlab.data.labelled import LabelledData, pad, stratified_split
+from rnnlab.data.batches import IGNORE, pad
+from rnnlab.data.labelled import LabelledData, stratified_split
 from rnnlab.data.vocab import END, Vocabulary, target_vocabulary
+from rnnlab.kernels import at_least_fp32
 from rnnlab.settings import (
     POSITIVE,
     POSITIVE_INT,
@@ -37,7 +39,7 @@ from rnnlab.settings import (
     task_settings,
 )
 from rnnlab.tasks.conditional.model import CONDITIONS, ConditionalGenerator
-from rnnlab.training.loop import EpochResult, EpochTrainer, at_least_fp32
+from rnnlab.training.loop import EpochResult, EpochTrainer
 
 GENERATION_REPORT = "report.json"
 
@@ -125,10 +127,10 @@ class GenerationReport:
 
 
 def _previous(model: ConditionalGenerator, ids: list[torch.Tensor]):
-    """Inputs (<s> then the text) and gold (the text then </s>; -100 at padding)."""
-    gold, _ = pad(ids, -100)
+    """Inputs (<s> then the text) and gold (the text then </s>; IGNORE at padding)."""
+    gold, _ = pad(ids, IGNORE)
     previous = torch.cat([torch.full((len(ids), 1), model.start), gold[:, :-1]], 1)
-    return previous.masked_fill(previous == -100, model.end), gold
+    return previous.masked_fill(previous == IGNORE, model.end), gold
 
 
 @torch.no_grad()
@@ -162,7 +164,7 @@ def generation_report(
                 at_least_fp32(logits).transpose(1, 2), gold.to(device), reduction="none"
             ).cpu()
             nll.index_add_(0, labels, losses.double().sum(1))
-            chars.index_add_(0, labels, (gold != -100).sum(1).double())
+            chars.index_add_(0, labels, (gold != IGNORE).sum(1).double())
         seen = chars > 0
         report = GenerationReport(
             float(nll.sum() / max(chars.sum(), 1)),
@@ -198,16 +200,18 @@ class ConditionalTrainer(EpochTrainer):
     ) -> None:
         self.split = split
         self.training_texts = set(split.train.texts)
-        self.longest = max(len(text) for text in split.train.texts)
-        super().__init__(settings, [len(ids) for ids in split.train_ids], out, **options)
-
-    def build_model(self) -> ConditionalGenerator:
-        s = self.settings
-        return ConditionalGenerator(
-            self.split.vocab,
-            self.split.labels,
-            **s.arguments(ConditionalGenerator),
-            max_length=self.longest + 10,
+        longest = max(len(text) for text in split.train.texts)
+        super().__init__(
+            settings,
+            lambda: ConditionalGenerator(
+                split.vocab,
+                split.labels,
+                **settings.arguments(ConditionalGenerator),
+                max_length=longest + 10,
+            ),
+            [len(ids) for ids in split.train_ids],
+            out,
+            **options,
         )
 
     def batch_loss(self, batch: list[int]) -> torch.Tensor:

@@ -150,18 +150,21 @@ class ForecastTrainer(EpochTrainer):
                 for j in range(len(split.series.targets))
             ]
         )
-        self.best, self.best_state = float("inf"), None
-        super().__init__(settings, [split.window] * len(self.train), out, **options)
-
-    def build_model(self) -> Forecaster:
-        series = self.split.series
-        return Forecaster(
-            series.targets,
-            series.covariates,
-            self.split.scaling,
-            **self.settings.arguments(Forecaster),
-            time=series.time_name,
+        series = split.series
+        super().__init__(
+            settings,
+            lambda: Forecaster(
+                series.targets,
+                series.covariates,
+                split.scaling,
+                **settings.arguments(Forecaster),
+                time=series.time_name,
+            ),
+            [split.window] * len(self.train),
+            out,
+            **options,
         )
+        self.best_state = None  # the weights of the best epoch so far
 
     def batch_loss(self, batch: list[int]) -> torch.Tensor:
         x = self.train.x[batch].to(self.device)
@@ -198,29 +201,21 @@ class ForecastTrainer(EpochTrainer):
     def keep(self, scores: dict[str, float]) -> bool:
         """Save this epoch's model only when it forecasts the validation part best so far."""
         (value,) = scores.values()
-        if value < self.best:
+        if self.best is None or value < self.best:
             self.best, self.best_state = value, copy.deepcopy(self.model.state_dict())
             return True
         return False
 
-    def fit(self) -> EpochResult:
-        """Train, go back to the best epoch, and backtest it on the test part."""
-        result = super().fit()
+    def final_report(self) -> BacktestReport | None:
+        """Go back to the best epoch and backtest it on the test part (None without one)."""
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
-        report = None
-        if len(self.split.origins("test")):
-            report = backtest(self.model, self.split, self.settings.samples, self.settings.seed)
-        result.report = report
-        if self.out is not None:
-            self._write(result, report)
-        return result
+        if not len(self.split.origins("test")):
+            return None
+        return backtest(self.model, self.split, self.settings.samples, self.settings.seed)
 
     def write_report(self, result: EpochResult) -> None:
-        """Written by :meth:`fit` once the test part is scored."""
-
-    def _write(self, result: EpochResult, report: BacktestReport | None) -> None:
-        split = self.split
+        split, report = self.split, result.report
         write_json(
             self.out / FORECAST_REPORT,
             {

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from rnnlab.data.labelled import pad
+from rnnlab.data.batches import pad
 from rnnlab.data.vocab import END, START, Vocabulary
 from rnnlab.generation import Hypothesis, beam_search, length_normalised
 from rnnlab.pretrained import Pretrained

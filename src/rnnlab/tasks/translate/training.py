@@ -28,8 +28,9 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.checkpoint import write_json
-from rnnlab.data.labelled import pad
+from rnnlab.data.batches import IGNORE, pad
 from rnnlab.data.vocab import END, Vocabulary, target_vocabulary
+from rnnlab.kernels import at_least_fp32
 from rnnlab.settings import (
     NON_NEGATIVE,
     NON_NEGATIVE_INT,
@@ -44,10 +45,9 @@ from rnnlab.settings import (
 )
 from rnnlab.tasks.translate.model import ATTENTIONS, Seq2Seq
 from rnnlab.tasks.translate.pairs import PAIR_LEVELS, Pairs, grouped_split, sentence_tokens
-from rnnlab.training.loop import EpochResult, EpochTrainer, at_least_fp32
+from rnnlab.training.loop import EpochResult, EpochTrainer
 
 TRANSLATION_REPORT = "report.json"
-IGNORE = -100  # the cross-entropy's ignore_index, at padded target steps
 
 
 @task_settings(bidirectional=True, dropout=0.2, batch_size=32, lr=2e-3)
@@ -287,10 +287,13 @@ class Seq2SeqTrainer(EpochTrainer):
         self, split: PairSplit, settings: Seq2SeqSettings, out: str | Path | None = None, **options
     ) -> None:
         self.split = split
-        super().__init__(settings, [len(s) for s in split.train_source], out, **options)
-
-    def build_model(self) -> Seq2Seq:
-        return self.settings.build_model(self.split.source_vocab, self.split.target_vocab)
+        super().__init__(
+            settings,
+            lambda: settings.build_model(split.source_vocab, split.target_vocab),
+            [len(s) for s in split.train_source],
+            out,
+            **options,
+        )
 
     def teacher_forcing(self) -> float:
         """The probability of feeding the true previous token now."""

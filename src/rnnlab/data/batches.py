@@ -1,0 +1,41 @@
+"""Batches of sequences of different lengths: length-bucketed order, and padding.
+
+A batch is padded to its longest sequence and the lengths travel with it, so padded steps can be
+left out (by the recurrent layers) and padded targets ignored (by the loss, at ``IGNORE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+IGNORE = -100  # the cross-entropy's ignore_index: a target that is padding, not data
+
+
+def bucket_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator, pool: int = 50
+) -> list[list[int]]:
+    """Shuffled batches of similar lengths: shuffle, cut into pools of ``pool`` batches, sort
+    each pool by length, cut it into batches, shuffle the batches. Padding then costs little
+    while every epoch still sees a new order."""
+    order = rng.permutation(len(lengths))
+    batches = []
+    size = batch_size * pool
+    for start in range(0, len(order), size):
+        part = sorted(order[start : start + size].tolist(), key=lambda i: lengths[i])
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def pad(sequences: Sequence[Tensor], value: int = 0) -> tuple[Tensor, Tensor]:
+    """ids (B, T) padded with ``value`` to the longest sequence, and lengths (B,)."""
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.int64)
+    if lengths.numel() and lengths.min() < 1:
+        raise ValueError("cannot pad an empty sequence")
+    ids = torch.full((len(sequences), int(lengths.max())), value, dtype=torch.int64)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = sequence
+    return ids, lengths
