@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnlab.checks import check_choice
 from rnnlab.init import init_weights_
 from rnnlab.scan import log_scan, scan
 
@@ -486,8 +487,7 @@ def make_cell(
 
     ``nonlinearity`` applies to ``rnn`` only and overrides the one a name implies.
     """
-    if name not in CELLS:
-        raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {name!r}")
+    check_choice("cell", name, CELLS)
     cls, implied = CELLS[name]
     options = dict(implied)
     if nonlinearity is not None:

@@ -19,6 +19,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from rnnlab.checks import check_choice
+
 SCHEMES = ("default", "orthogonal", "identity")
 
 WeightGroup = tuple[Tensor, Tensor, Tensor | None, Tensor | None]
@@ -27,8 +29,7 @@ WeightGroup = tuple[Tensor, Tensor, Tensor | None, Tensor | None]
 def check_init(cell: nn.Module, scheme: str, forget_bias: float | None) -> None:
     """Raise ValueError, naming the argument, if the scheme does not fit ``cell`` (a
     :class:`rnnlab.Cell`: its ``identity_init`` and ``forget_gate`` say what fits)."""
-    if scheme not in SCHEMES:
-        raise ValueError(f"init must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+    check_choice("init", scheme, SCHEMES)
     if scheme == "identity" and not cell.identity_init:
         raise ValueError(f"init='identity' is for vanilla RNN cells, not {type(cell).__name__}")
     if forget_bias is not None:

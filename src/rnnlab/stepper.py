@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rnnlab.cells import State
+from rnnlab.checks import check_choice
 from rnnlab.kernels import PreparedLinear
 from rnnlab.recurrent import Recurrent
 
@@ -42,8 +43,7 @@ class Stepper:
     def __init__(self, rnn: Recurrent, *, batch_size: int = 1, precision: str = "float32"):
         if rnn.bidirectional:
             raise ValueError("a bidirectional network reads the whole sequence; it cannot step")
-        if precision not in DTYPES:
-            raise ValueError(f"precision must be one of {', '.join(DTYPES)}, got {precision!r}")
+        check_choice("precision", precision, DTYPES)
         self.dtype = dtype = DTYPES[precision]
         self.cell, self.precision = rnn.cell, precision
         self.hidden_size, self.num_layers = rnn.hidden_size, rnn.num_layers

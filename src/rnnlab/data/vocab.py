@@ -31,14 +31,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rnnlab.checks import check_choice
+
 LEVELS = ("char", "byte", "word")
 UNKNOWN = "<unk>"
 _WORD = re.compile(r"\w+|\s+|[^\w\s]")
 
 
 def check_level(level: str) -> str:
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+    check_choice("level", level, LEVELS)
     return level
 
 

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.checkpoint import write_json
+from rnnlab.checks import check_choice
 from rnnlab.insight.networks import NetworkSpec
 from rnnlab.plots import line_plot
 from rnnlab.settings import RunSettings
@@ -109,8 +110,7 @@ TASKS = {"adding": AddingTask, "copy": CopyTask}
 
 
 def make_task(name: str) -> AddingTask | CopyTask:
-    if name not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {name!r}")
+    check_choice("task", name, TASKS)
     return TASKS[name]()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab.cells import CELLS, GRUCell, LSTMCell, RNNCell
+from rnnlab.checks import check_choice
 
 
 def sigmoid(a: np.ndarray) -> np.ndarray:
@@ -134,8 +135,7 @@ class GRU:
 
 def make(name: str):
     """The NumPy twin of the cell rnnlab calls ``name`` (see :data:`rnnlab.cells.CELLS`)."""
-    if name not in CELLS:
-        raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {name!r}")
+    check_choice("cell", name, CELLS)
     torch_cell, options = CELLS[name]
     twins = {RNNCell: RNN, LSTMCell: LSTM, GRUCell: GRU}
     return twins[torch_cell](**options)

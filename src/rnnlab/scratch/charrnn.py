@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from rnnlab.checkpoint import atomic_write
+from rnnlab.checks import check_choice
 from rnnlab.data.streams import as_streams, chunk, chunk_count
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.scratch.network import Network
@@ -155,8 +156,7 @@ def train(
     """Truncated BPTT over ``text``: B streams, chunks of ``seq_len``, state carried."""
     if steps is None and budget is None:
         raise ValueError("give steps or budget")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    check_choice("optimizer", optimizer, OPTIMIZERS)
     ids = model.vocab.encode(text)
     if ids.numel() < batch_size * seq_len + 1:
         raise ValueError(

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnlab.checks import check_choice
 from rnnlab.data.batches import pad
 from rnnlab.data.labelled import tokens
 from rnnlab.data.vocab import Vocabulary
@@ -86,8 +87,7 @@ class SequenceClassifier(Pretrained, nn.Module):
         forget_bias: float | None = None,
     ) -> None:
         super().__init__()
-        if pool not in POOLS:
-            raise ValueError(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
+        check_choice("pool", pool, POOLS)
         if len(labels) < 2 or len(set(labels)) != len(labels):
             raise ValueError(f"a classifier needs 2 or more distinct labels, got {list(labels)}")
         if embedding_size is not None and embedding_size < 1:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from rnnlab.checks import check_choice
 from rnnlab.data.vocab import END, START, Vocabulary
 from rnnlab.generation import Sampling, sample_next
 from rnnlab.pretrained import Pretrained
@@ -63,8 +64,7 @@ class ConditionalGenerator(Pretrained, nn.Module):
         max_length: int = 40,
     ) -> None:
         super().__init__()
-        if condition not in CONDITIONS:
-            raise ValueError(f"condition must be one of {', '.join(CONDITIONS)}, got {condition!r}")
+        check_choice("condition", condition, CONDITIONS)
         if not labels or len(set(labels)) != len(labels):
             raise ValueError(f"a conditional generator needs distinct labels, got {list(labels)}")
         for marker in (START, END):

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnlab.checks import check_choice
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 from rnnlab.tasks.forecast.series import Scaling, Series, from_frame
@@ -114,10 +115,8 @@ class Forecaster(Pretrained, nn.Module):
         time: str | None = None,
     ) -> None:
         super().__init__()
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        if distribution not in DISTRIBUTIONS:
-            raise ValueError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}")
+        check_choice("mode", mode, MODES)
+        check_choice("distribution", distribution, DISTRIBUTIONS)
         if mode == "autoregressive" and covariates:
             raise ValueError(
                 "an autoregressive rollout cannot use covariates: it would need their future "

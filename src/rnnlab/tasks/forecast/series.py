@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.checks import check_choice
+
 #: Built-in series (statsmodels' data sets): target column, time column, and the horizon the
 #: benchmark uses.
 DATASETS = {
@@ -162,8 +164,7 @@ def load_dataset(name: str, missing: str = "interpolate") -> Series:
 
 def from_frame(frame, targets, time=None, covariates=(), missing="interpolate", source="data"):
     """The :class:`Series` of a pandas DataFrame (see :func:`read_csv`)."""
-    if missing not in MISSING:
-        raise ValueError(f"missing must be one of {', '.join(MISSING)}")
+    check_choice("missing", missing, MISSING)
     targets, covariates = list(targets), list(covariates)
     columns = [str(c) for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
@@ -298,8 +299,7 @@ class Scaling:
         """Fitted on the first ``rows`` rows; a constant target or covariate is an error."""
         s = len(series.targets)
         train = series.values[:rows]
-        if spread not in SPREADS:
-            raise ValueError(f"spread must be one of {', '.join(SPREADS)}")
+        check_choice("spread", spread, SPREADS)
         deviation = train.std(0)
         for name, value in zip(series.targets + series.covariates, deviation, strict=True):
             if not value > 1e-12 * max(1.0, float(np.abs(train).max())):

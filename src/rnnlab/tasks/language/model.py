@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnlab.checks import check_choice
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.generation import Sampling, Step, generate_batch, generate_ids
 from rnnlab.kernels import PreparedLinear, resolve_precision
@@ -62,8 +63,7 @@ class LanguageModel(Pretrained, nn.Module):
         super().__init__()
         if embedding_size is not None and embedding_size < 1:
             raise ValueError(f"embedding_size must be positive or None, got {embedding_size}")
-        if block not in BLOCKS:
-            raise ValueError(f"block must be one of {', '.join(BLOCKS)}, got {block!r}")
+        check_choice("block", block, BLOCKS)
         self.vocab = vocab
         self.settings = {
             "cell": cell,

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from rnnlab.checks import check_choice
 from rnnlab.data.batches import pad
 from rnnlab.data.vocab import END, START, Vocabulary
 from rnnlab.generation import Hypothesis, beam_search, length_normalised
@@ -163,8 +164,7 @@ class Seq2Seq(Pretrained, nn.Module):
         max_length: int = 50,
     ) -> None:
         super().__init__()
-        if attention not in ATTENTIONS:
-            raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, got {attention!r}")
+        check_choice("attention", attention, ATTENTIONS)
         for marker in (START, END):
             if marker not in target_vocab.symbols:
                 raise ValueError(f"the target vocabulary has no {marker} token")
