@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 from rnnlab.data.labelled import read_labelled
+from rnnlab.data.text import SHARED_DATA
 from rnnlab.tasks.classify.training import ClassifierTrainer, Split, recommended_classifier_settings
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 TASKS = {
     "names": ([DATA / "names"], {"level": "char"}),
     "polarity": ([DATA / "rt-polarity.pos", DATA / "rt-polarity.neg"], {"level": "word"}),

@@ -22,10 +22,11 @@ from pathlib import Path
 import torch
 
 from rnnlab.data.labelled import read_labelled
+from rnnlab.data.text import SHARED_DATA
 from rnnlab.tasks.classify.training import ClassifierTrainer, Split, recommended_classifier_settings
 from rnnlab.tasks.conditional.training import ConditionalSettings, ConditionalTrainer, LabelSplit
 
-NAMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "names"
+NAMES = SHARED_DATA / "names"
 
 
 def _value(text: str):

@@ -25,11 +25,12 @@ import torch.nn.functional as F
 
 from rnnlab import LanguageModel
 from rnnlab.data import Vocabulary
+from rnnlab.data.text import SHARED_DATA
 from rnnlab.kernels import resolve_precision
 from rnnlab.tasks.language import Corpus, Trainer, recommended_settings
 from rnnlab.training.setup import adamw, autocast
 
-TEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+TEXT = SHARED_DATA / "tinyshakespeare.txt"
 OUT = Path(__file__).resolve().parent / "mincells" / "results.json"
 CELLS = {  # name: (cell, scan method, block)
     "lstm": ("lstm", None, "plain"),

@@ -17,11 +17,12 @@ import json
 import time
 from pathlib import Path
 
+from rnnlab.data.text import SHARED_DATA
 from rnnlab.tasks.translate.model import ATTENTIONS
 from rnnlab.tasks.translate.pairs import read_pairs
 from rnnlab.tasks.translate.training import PairSplit, Seq2SeqSettings, Seq2SeqTrainer
 
-PAIRS = Path(__file__).resolve().parents[2] / "shared" / "data" / "eng-fra.txt"
+PAIRS = SHARED_DATA / "eng-fra.txt"
 
 
 def _value(text: str):

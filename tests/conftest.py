@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import rnnlab
+from rnnlab.data import text as data_text
 
 TIGHT = {"rtol": 1e-10, "atol": 1e-12}
 
@@ -66,6 +67,14 @@ def one_error_line(capsys, *pattern: str) -> str:
     return err[0]
 
 
-#: The shared data sets (../shared/data from the project root); tests that read them skip when
-#: the folder is absent.
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: The shared data sets (see rnnlab.data.text.SHARED_DATA); tests that read them skip when the
+#: folder is absent.
+SHARED_DATA = data_text.SHARED_DATA
+
+
+def png_size(path) -> tuple[int, int]:
+    """The width and height of the PNG image at ``path``, after checking it is one: the PNG
+    signature, then the IHDR chunk's big-endian width and height."""
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import signal
@@ -13,7 +15,7 @@ import pytest
 
 from conftest import one_error_line
 from rnnlab import LanguageModel
-from rnnlab.checkpoint import WEIGHTS
+from rnnlab.checkpoint import TRAINER_STATE, WEIGHTS, read_tensors
 from rnnlab.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,9 +26,14 @@ SMALL = [*MODEL, "--batch-size", "4", "--epochs", "1", "--evals", "2", "--sample
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
+    """A small trained checkpoint in ``ck``, and what training printed in ``train.out``."""
     root = tmp_path_factory.mktemp("cli")
     (root / "text.txt").write_text(TEXT)
-    assert main(["train", "--text", str(root / "text.txt"), "--out", str(root / "ck"), *SMALL]) == 0
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["train", "--text", str(root / "text.txt"), "--out", str(root / "ck"), *SMALL])
+    assert code == 0
+    (root / "train.out").write_text(printed.getvalue())
     return root
 
 
@@ -52,6 +59,11 @@ def test_train_writes_a_checkpoint_and_prints_a_sample(trained, capsys):
     files = {p.name for p in (trained / "ck").iterdir()}
     assert {"config.json", "model.safetensors", "trainer_state.safetensors"} <= files
     assert not any(name.startswith(".") for name in files)  # no temporaries left
+    printed = (trained / "train.out").read_text()
+    sample = printed.split("--- sample (temperature 0.8) ---\n", 1)[1]
+    assert sample.startswith("\n")  # the default prime, a newline
+    generated = sample[1:].removesuffix("\n")
+    assert len(generated) == 20 and set(generated) <= set(TEXT)  # --sample-length 20
 
 
 def test_generate_streams_the_prime_and_the_continuation(trained, capsys):
@@ -62,8 +74,12 @@ def test_generate_streams_the_prime_and_the_continuation(trained, capsys):
     assert main([*args, "--seed", "1"]) == 0
     assert capsys.readouterr().out == first
     assert main([*args, "--top-k", "3", "--top-p", "0.9", "--temperature", "0.5"]) == 0
-    assert main([*args, "--greedy"]) == 0
     capsys.readouterr()
+    greedy = []
+    for seed in ("1", "2"):
+        assert main([*args, "--greedy", "--seed", seed]) == 0
+        greedy.append(capsys.readouterr().out)
+    assert greedy[0] == greedy[1] and greedy[0].startswith("3 little")  # no draw involved
     assert main([*args, "--streams", "3", "--seed", "1", "--precision", "float32"]) == 0
     out = capsys.readouterr().out
     samples = out.split("--- sample ")[1:]
@@ -93,8 +109,10 @@ def test_evaluate_prints_nats_and_bits_per_char(trained, capsys):
 
 def test_resume_continues_a_stopped_run_and_refuses_changed_settings(trained, capsys):
     ck = trained / "ck"
+    steps = read_tensors(ck / TRAINER_STATE)[1]["step"]
     assert main(["train", "--resume", str(ck), "--sample-length", "0"]) == 0
-    assert "trained" in capsys.readouterr().out  # already finished: nothing more to do
+    out = capsys.readouterr().out  # already finished: nothing more to do
+    assert f"resuming {ck} at step {steps}" in out and f"trained {steps} steps" in out
     assert main(["train", "--resume", str(ck), "--hidden", "32"]) == 2
     one_error_line(capsys, "--hidden differs")
     other = trained / "other.txt"

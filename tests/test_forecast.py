@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import one_error_line
+from conftest import one_error_line, png_size
 from rnnlab import Forecaster
 from rnnlab.checkpoint import CONFIG, WEIGHTS
 from rnnlab.cli import main
@@ -291,7 +291,8 @@ def test_cli_train_predict_evaluate(tmp_path, sales_csv, capsys):
     )
     shown = capsys.readouterr().out
     assert code == 0 and "season 7" in shown and "seasonal naive" in shown
-    assert (tmp_path / "train.png").stat().st_size > 1000
+    width, height = png_size(tmp_path / "train.png")
+    assert width >= 400 and height >= 300
     code = main(["forecast", "predict", str(out), "--plot", str(tmp_path / "p.png")])
     shown = capsys.readouterr().out
     assert code == 0 and "2020-06-09" in shown  # the day after the last row

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import one_error_line
+from conftest import one_error_line, png_size
 from rnnlab import LanguageModel, Recurrent
 from rnnlab.cli import main
 from rnnlab.data import Vocabulary
@@ -343,7 +343,7 @@ def test_inspect_gradients_on_a_checkpoint_and_fresh_networks(checkpoint, capsys
     data = json.loads((out / "gradients.json").read_text())
     assert [n["name"] for n in data["networks"]] == ["ck", "rnn", "gru:orthogonal"]
     assert len(data["networks"][0]["norms"][0]) == 21
-    assert (out / "gradients.png").stat().st_size > 0
+    assert png_size(out / "gradients.png") == (825, 495)  # a 7.5 x 4.5 in figure at 110 dpi
 
 
 def test_inspect_states_writes_the_heatmap_page_and_numbers(checkpoint, capsys):
@@ -366,7 +366,7 @@ def test_memory_runs_each_network_and_writes_its_report(tmp_path, capsys):
     assert "| copy | rnn | 5 | 3 |" in printed and "| copy | lstm | 5 | 3 |" in printed
     data = json.loads((tmp_path / "memory.json").read_text())
     assert [r["network"] for r in data["runs"]] == ["rnn", "lstm"]
-    assert (tmp_path / "memory.png").stat().st_size > 0
+    assert png_size(tmp_path / "memory.png") == (825, 495)
     sweep_args = ["memory", "--sweep", "--lengths", "4,6", "--steps", "2", "--hidden", "8"]
     assert main([*sweep_args, "--cells", "gru", "--out", str(tmp_path)]) == 0
     assert "gru: longest solved length" in capsys.readouterr().out

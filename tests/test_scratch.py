@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 import rnnlab
+from conftest import SHARED_DATA
 from rnnlab.cli import main
 from rnnlab.data import Vocabulary
 from rnnlab.scratch import SGD, Adagrad, Adam, CharRNN, Network, check, clip_grad_norm, train
 from rnnlab.scratch.output import softmax_cross_entropy
 
 CELLS = ["rnn", "rnn-relu", "lstm", "gru"]
-SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+SHAKESPEARE = SHARED_DATA / "tinyshakespeare.txt"
 
 
 def problem(cell, layers, batch, initial, seed=0):

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import SHARED_DATA
 from rnnlab import LanguageModel
 from rnnlab.checkpoint import TRAINER_STATE
 from rnnlab.tasks.language import Corpus, Trainer, TrainSettings, unigram_entropy
 from rnnlab.training import learning_rate
 
-SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+SHAKESPEARE = SHARED_DATA / "tinyshakespeare.txt"
 TEXT = "".join(f"line {i}: {'ab' * (i % 7)} the end\n" for i in range(400))
 
 

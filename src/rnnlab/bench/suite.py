@@ -27,7 +27,7 @@ import torch
 from rnnlab.bench import machine
 from rnnlab.bench.baselines import plain_sample_speed, plain_train_speed
 from rnnlab.cells import CELLS
-from rnnlab.data.text import read_text
+from rnnlab.data.text import SHARED_DATA, read_text
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.model import LanguageModel
@@ -36,7 +36,7 @@ from rnnlab.tasks.language.training import Trainer
 
 SECTIONS = ("machine", "train", "loss", "generate")
 TRAIN_MODELS = (("lstm", 512), ("lstm", 256), ("gru", 512), ("gru", 256))
-DEFAULT_TEXT = Path(__file__).resolve().parents[4] / "shared" / "data" / "tinyshakespeare.txt"
+DEFAULT_TEXT = SHARED_DATA / "tinyshakespeare.txt"
 
 
 def multiply_weights(cell: str, hidden: int, layers: int, inputs: int, vocab: int) -> int:

@@ -11,6 +11,11 @@ from pathlib import Path
 DEFAULT_CORPUS_CHARS = 2_000_000
 DEFAULT_SOURCE = "python-stdlib"  # how a checkpoint's config names the built-in corpus
 
+#: The project's shared data sets (tiny Shakespeare, names, rt-polarity, eng-fra): the folder
+#: ``shared/data`` beside the project's checkout, which the tests, the benchmarks and ``rnnlab
+#: bench`` read; never copied into the project. Tests that need it skip when it is absent.
+SHARED_DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
+
 
 def read_source(
     source: str | Path | None, level: str = "char", encoding: str = "utf-8"
