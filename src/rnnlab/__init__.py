@@ -7,7 +7,8 @@ On top of it, the character (byte, word) language model: ``LanguageModel`` with
 ``from_pretrained``, ``save_pretrained`` and ``generate``; the sequence classifier
 ``SequenceClassifier`` with ``predict``; the encoder-decoder ``Seq2Seq`` with ``translate``; and
 the conditional generator ``ConditionalGenerator`` with ``generate``; and the time-series
-``Forecaster`` with ``predict``. Training lives in :mod:`rnnlab.training`.
+``Forecaster`` with ``predict``. Each task's settings, data and training slice live in
+:mod:`rnnlab.tasks` (one folder per task), on the one training loop of :mod:`rnnlab.training`.
 """
 
 from rnnlab.cells import (
