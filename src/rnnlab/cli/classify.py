@@ -11,13 +11,13 @@ from pathlib import Path
 from rnnlab.checkpoint import write_json
 from rnnlab.cli.options import (
     add_labelled_data,
-    add_out,
-    add_settings,
+    add_texts,
+    add_train_action,
     given,
     positive_int,
     read_labelled_args,
+    texts_given,
 )
-from rnnlab.data.text import read_text
 from rnnlab.plots import confusion_plot
 from rnnlab.tasks.classify import (
     ClassificationReport,
@@ -42,18 +42,16 @@ def add_commands(commands) -> None:
     )
     which = classify.add_subparsers(dest="classify", metavar="ACTION", required=True)
 
-    train = which.add_parser(
-        "train",
+    train = add_train_action(
+        which,
+        ClassifierSettings,
         help="train a classifier on labelled texts",
         description="Train a recurrent classifier. A stratified, seeded part of the data is "
         "held out and scored after every epoch (accuracy, macro-F1); at the end the per-class "
         "report and confusion matrix are printed and written with the checkpoint "
         "(report.json, confusion.png). The checkpoint is the model at the end of the run.",
-        argument_default=argparse.SUPPRESS,
     )
     add_labelled_data(train)
-    add_out(train)
-    add_settings(train, ClassifierSettings)
     train.set_defaults(run=_run_train)
 
     predict = which.add_parser(
@@ -63,10 +61,8 @@ def add_commands(commands) -> None:
         "text, label, probability[, label, probability ...].",
     )
     predict.add_argument("checkpoint", metavar="DIR")
-    predict.add_argument("texts", nargs="*", metavar="TEXT")
-    predict.add_argument("--file", metavar="FILE", help="also classify each line of FILE")
+    add_texts(predict, "classify")
     predict.add_argument("--top", type=positive_int, default=1, help="labels per text (1)")
-    predict.add_argument("--encoding", default="utf-8")
     predict.set_defaults(run=_run_predict)
 
     evaluate = which.add_parser(
@@ -98,12 +94,9 @@ def _run_train(args: argparse.Namespace) -> int:
     trainer = ClassifierTrainer(
         split, settings, out, progress=sys.stderr.isatty(), sources=data.sources
     )
-    parameters = sum(p.numel() for p in trainer.model.parameters())
     rare = f", <unk> for fewer than {settings.min_count}" if settings.min_count > 1 else ""
     print(
-        f"vocabulary {len(split.vocab):,} ({settings.level} level{rare}); "
-        f"{parameters:,} parameters; "
-        f"{trainer.device.type}, {trainer.precision}",
+        f"vocabulary {len(split.vocab):,} ({settings.level} level{rare}); {trainer.setup_line()}",
         flush=True,
     )
     result = trainer.fit()
@@ -121,17 +114,9 @@ def _run_train(args: argparse.Namespace) -> int:
 def _run_predict(args: argparse.Namespace) -> int:
 
     model = SequenceClassifier.from_pretrained(args.checkpoint)
-    texts = list(args.texts)
-    for number, text in enumerate(texts, 1):
+    for number, text in enumerate(args.texts, 1):
         model.encode(text, f"text {number}")
-    if args.file is not None:
-        lines = [line.strip() for line in read_text(args.file, "char", args.encoding).splitlines()]
-        kept = [line for line in lines if line]
-        if len(kept) < len(lines):
-            print(f"skipped {len(lines) - len(kept)} empty line(s) of {args.file}", file=sys.stderr)
-        texts.extend(kept)
-    if not texts:
-        raise ValueError("nothing to classify: give texts or --file FILE")
+    texts = texts_given(args, "classify")
     probs = model.predict_proba(texts)
     values, indices = probs.topk(min(args.top, len(model.labels)), dim=1)
     for text, pv, iv in zip(texts, values.tolist(), indices.tolist(), strict=True):

@@ -14,8 +14,7 @@ import torch
 
 from rnnlab.cli.options import (
     add_labelled_data,
-    add_out,
-    add_settings,
+    add_train_action,
     given,
     positive_float,
     positive_int,
@@ -46,19 +45,17 @@ def add_commands(commands) -> None:
     )
     which = command.add_subparsers(dest="generate_from_label", metavar="ACTION", required=True)
 
-    train = which.add_parser(
-        "train",
+    train = add_train_action(
+        which,
+        ConditionalSettings,
         help="train a conditional generator on labelled texts",
         description="Train a conditional generator on labelled texts (one class per file, "
         "or a table). A stratified, seeded part is held out; after every epoch its loss "
         "(nats per character) is printed; at the end the loss per label and, for generated "
         "samples, the fraction that are novel (not in the training data). The checkpoint is "
         "the model at the end of the run; report.json holds the scores.",
-        argument_default=argparse.SUPPRESS,
     )
     add_labelled_data(train)
-    add_out(train)
-    add_settings(train, ConditionalSettings)
     train.set_defaults(run=_run_train)
 
     sample = which.add_parser(
@@ -96,10 +93,9 @@ def _run_train(args: argparse.Namespace) -> int:
     trainer = ConditionalTrainer(
         split, settings, out, progress=sys.stderr.isatty(), sources=data.sources
     )
-    parameters = sum(p.numel() for p in trainer.model.parameters())
     print(
         f"vocabulary {len(split.vocab)} characters; condition {settings.condition}; "
-        f"{parameters:,} parameters; {trainer.device.type}, {trainer.precision}",
+        f"{trainer.setup_line()}",
         flush=True,
     )
     result = trainer.fit()

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab.checkpoint import atomic_write
-from rnnlab.cli.options import add_out, add_settings, given, positive_int
+from rnnlab.cli.options import add_train_action, given, positive_int
 from rnnlab.plots import forecast_plot
 from rnnlab.tasks.forecast import (
     Forecaster,
@@ -50,15 +50,15 @@ def add_commands(commands) -> None:
     )
     which = command.add_subparsers(dest="forecast", metavar="ACTION", required=True)
 
-    train = which.add_parser(
-        "train",
+    train = add_train_action(
+        which,
+        ForecastSettings,
         help="train a forecaster on a CSV file or a built-in series",
         description="Train a forecaster. The rows are split in time: the first for training, "
         "then --val-fraction for validation (the checkpoint is the epoch that forecasts it "
         "best), then the last --test-fraction, scored at the end against the baselines. "
         "Scaling is fitted on the training rows only. Missing values are interpolated within "
         "each part (see --missing); infinity and non-numeric cells are refused.",
-        argument_default=argparse.SUPPRESS,
     )
     _add_source_options(train, required=True)
     train.add_argument(
@@ -70,9 +70,7 @@ def add_commands(commands) -> None:
     train.add_argument(
         "--covariates", nargs="+", metavar="COL", help="other numeric columns to read (direct)"
     )
-    add_out(train)
     train.add_argument("--plot", metavar="FILE", help="write a PNG of the forecasts here")
-    add_settings(train, ForecastSettings)
     train.set_defaults(run=_run_train)
 
     predict = which.add_parser(
@@ -152,11 +150,9 @@ def _run_train(args: argparse.Namespace) -> int:
     )
     season = f"season {settings.season}" if settings.season else "no season found"
     trainer = ForecastTrainer(split, settings, args.out, progress=_tty(), sources=[series.source])
-    parameters = sum(p.numel() for p in trainer.model.parameters())
     print(
         f"window {settings.window}, horizon {settings.horizon}, {season}; {settings.mode} "
-        f"{settings.distribution} {settings.cell}, {parameters:,} parameters; "
-        f"{trainer.device.type}, {trainer.precision}",
+        f"{settings.distribution} {settings.cell}, {trainer.setup_line()}",
         flush=True,
     )
     result = trainer.fit()

@@ -12,10 +12,12 @@ settings class supplies the rest, and a resumed run can tell what was asked of i
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterable
 from dataclasses import Field
 
 from rnnlab.data.labelled import LabelledData, read_labelled
+from rnnlab.data.text import read_text
 from rnnlab.settings import (
     FRACTION,
     NON_NEGATIVE,
@@ -118,6 +120,17 @@ def _add_option(target, settings: type[Settings], item: Field, default) -> None:
     target.add_argument(flag_of(item), **options)
 
 
+def add_train_action(which, settings: type[Settings], help: str, description: str):
+    """The ``train`` action of a task's command: its settings as options (all SUPPRESS, see
+    :func:`given`) and ``--out``; the caller adds the data options."""
+    train = which.add_parser(
+        "train", help=help, description=description, argument_default=argparse.SUPPRESS
+    )
+    add_out(train)
+    add_settings(train, settings)
+    return train
+
+
 def given(args: argparse.Namespace, settings: type[Settings]) -> dict:
     """The fields of ``settings`` that were given on the command line."""
     return {f.name: getattr(args, f.name) for f in settings.options() if hasattr(args, f.name)}
@@ -160,6 +173,28 @@ def read_labelled_args(args: argparse.Namespace) -> LabelledData:
     if data.skipped:
         print(f"skipped {data.skipped} empty example(s)", flush=True)
     return data
+
+
+def add_texts(parser: argparse.ArgumentParser, what: str) -> None:
+    """Texts as arguments and ``--file FILE`` (one per line), for a command that reads texts."""
+    parser.add_argument("texts", nargs="*", metavar="TEXT")
+    parser.add_argument("--file", metavar="FILE", help=f"also {what} each line of FILE")
+    parser.add_argument("--encoding", default="utf-8", help="of --file (utf-8)")
+
+
+def texts_given(args: argparse.Namespace, what: str) -> list[str]:
+    """The texts :func:`add_texts`' arguments give: each argument, then each non-empty line of
+    ``--file`` (the empty ones counted on stderr); none at all is an error."""
+    texts = list(args.texts)
+    if args.file is not None:
+        lines = [line.strip() for line in read_text(args.file, "char", args.encoding).splitlines()]
+        kept = [line for line in lines if line]
+        if len(kept) < len(lines):
+            print(f"skipped {len(lines) - len(kept)} empty line(s) of {args.file}", file=sys.stderr)
+        texts.extend(kept)
+    if not texts:
+        raise ValueError(f"nothing to {what}: give texts or --file FILE")
+    return texts
 
 
 def add_out(parser: argparse.ArgumentParser, required: bool = True) -> None:

@@ -9,8 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnlab.cli.options import add_out, add_settings, given
-from rnnlab.data.text import read_text
+from rnnlab.cli.options import add_settings, add_texts, add_train_action, given, texts_given
 from rnnlab.plots import attention_plot
 from rnnlab.tasks.translate import (
     PairSplit,
@@ -48,19 +47,17 @@ def add_commands(commands) -> None:
     )
     which = translate.add_subparsers(dest="translate", metavar="ACTION", required=True)
 
-    train = which.add_parser(
-        "train",
+    train = add_train_action(
+        which,
+        Seq2SeqSettings,
         help="train a translator on sentence pairs",
         description="Train an encoder-decoder on tab-separated sentence pairs. Whole groups of "
         "pairs sharing a source sentence are held out (seeded); after every epoch their "
         "perplexity, token accuracy and BLEU (greedy) are printed, at the end BLEU with beam "
         "search too and a few example translations. The checkpoint is the model at the end "
         "of the run; report.json holds the scores.",
-        argument_default=argparse.SUPPRESS,
     )
     _add_pairs(train)
-    add_out(train)
-    add_settings(train, Seq2SeqSettings)
     train.set_defaults(run=_run_train)
 
     evaluate = which.add_parser(
@@ -82,9 +79,7 @@ def add_commands(commands) -> None:
         "translation per line.",
     )
     text.add_argument("checkpoint", metavar="DIR")
-    text.add_argument("texts", nargs="*", metavar="TEXT")
-    text.add_argument("--file", metavar="FILE", help="also translate each line of FILE")
-    text.add_argument("--encoding", default="utf-8")
+    add_texts(text, "translate")
     add_settings(text, Seq2SeqSettings, only=DECODING, defaults={"beam": 1})
     text.add_argument(
         "--attention-plot",
@@ -119,11 +114,9 @@ def _run_train(args: argparse.Namespace) -> int:
     trainer = Seq2SeqTrainer(
         split, settings, out, progress=sys.stderr.isatty(), sources=[pairs.path]
     )
-    parameters = sum(p.numel() for p in trainer.model.parameters())
     print(
         f"vocabularies: {len(split.source_vocab):,} source, {len(split.target_vocab):,} target "
-        f"{settings.level}s; attention {settings.attention}; {parameters:,} parameters; "
-        f"{trainer.device.type}, {trainer.precision}",
+        f"{settings.level}s; attention {settings.attention}; {trainer.setup_line()}",
         flush=True,
     )
     result = trainer.fit()
@@ -176,15 +169,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 def _run_text(args: argparse.Namespace) -> int:
 
     model = Seq2Seq.from_pretrained(args.checkpoint)
-    texts = list(args.texts)
-    if args.file is not None:
-        lines = [line.strip() for line in read_text(args.file, "char", args.encoding).splitlines()]
-        kept = [line for line in lines if line]
-        if len(kept) < len(lines):
-            print(f"skipped {len(lines) - len(kept)} empty line(s) of {args.file}", file=sys.stderr)
-        texts.extend(kept)
-    if not texts:
-        raise ValueError("nothing to translate: give sentences or --file FILE")
+    texts = texts_given(args, "translate")
     if args.attention_plot and model.attention is None:
         raise ValueError("--attention-plot: this model has no attention (--attention none)")
     alpha = getattr(args, "alpha", Seq2SeqSettings.alpha)

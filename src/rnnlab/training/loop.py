@@ -200,6 +200,11 @@ class Loop:
 
     # -- the loop -----------------------------------------------------------------------------
 
+    def setup_line(self) -> str:
+        """The model's size and where it trains: ``N parameters; cpu, bfloat16``."""
+        parameters = sum(p.numel() for p in self.model.parameters())
+        return f"{parameters:,} parameters; {self.device.type}, {self.precision}"
+
     def autocast(self):
         return autocast(self.precision, self.device)
 
