@@ -21,6 +21,7 @@ from rnnlab.tasks.language.evaluation import unigram_entropy
 from rnnlab.tasks.language.settings import recommended_settings
 from rnnlab.tasks.language.training import Trainer
 
+DEMO_BUDGET = 60.0  # seconds: about a minute
 SAMPLE_LENGTH = 300
 TEMPERATURE = 0.9  # lower tends to lock a one-minute model into runs of spaces
 EVALS = 5
@@ -37,7 +38,7 @@ class DemoResult:
 
 def run_demo(
     text: str | Path | None = None,
-    budget: float = 60.0,
+    budget: float = DEMO_BUDGET,
     out: str | Path | None = None,
     seed: int = 0,
     echo: Callable[[str], object] = print,

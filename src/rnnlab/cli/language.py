@@ -10,7 +10,7 @@ import sys
 
 from rnnlab.cli.options import add_settings, given, positive_float, positive_int, unit_interval
 from rnnlab.data import read_text
-from rnnlab.demo import run_demo
+from rnnlab.demo import DEMO_BUDGET, run_demo
 from rnnlab.generation import Sampling
 from rnnlab.kernels import PRECISIONS
 from rnnlab.tasks.language import LanguageModel, Trainer, TrainSettings, evaluate, start_run
@@ -27,9 +27,8 @@ def add_commands(commands) -> None:
         "samples before and after training and the validation loss.",
     )
     demo.add_argument("--text", metavar="FILE", help="train on this text instead")
-    demo.add_argument("--budget", type=positive_float, default=60.0, metavar="SECONDS", help="(60)")
     demo.add_argument("--out", metavar="DIR", help="also keep the checkpoint here")
-    demo.add_argument("--seed", type=int, default=0)
+    add_settings(demo, TrainSettings, only=("budget", "seed"), defaults={"budget": DEMO_BUDGET})
     demo.set_defaults(run=_run_demo)
 
     train = commands.add_parser(
@@ -102,7 +101,8 @@ def add_commands(commands) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    run_demo(args.text, args.budget, args.out, args.seed, progress=sys.stderr.isatty())
+    budget, seed = getattr(args, "budget", DEMO_BUDGET), getattr(args, "seed", TrainSettings.seed)
+    run_demo(args.text, budget, args.out, seed, progress=sys.stderr.isatty())
     return 0
 
 

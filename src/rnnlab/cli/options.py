@@ -84,15 +84,14 @@ def add_settings(
         if wanted is None and meta["group"] not in groups:
             groups[meta["group"]] = parser.add_argument_group(meta["group"])
         target = groups.get(meta["group"], parser) if wanted is None else parser
-        default = defaults.get(item.name, item.default)
-        _add_option(target, settings, item, default)
+        _add_option(target, settings, item, defaults.get(item.name, item.default))
     return groups
 
 
 def _add_option(target, settings: type[Settings], item: Field, default) -> None:
     meta, check = item.metadata, item.metadata["check"]
     help_text = settings.HELP.get(item.name, meta["help"])
-    shown = meta["shown"] if meta["shown"] is not None else default
+    shown = meta["shown"] if meta["shown"] is not None and default == item.default else default
     if item.name == "epochs" and default is None:
         shown = f"{settings.DEFAULT_EPOCHS} without --budget"
     help_text += f" ({shown})" if shown != "" else ""

@@ -192,7 +192,7 @@ class Loop:
 
     def progress_line(self, loss: float, seconds: float) -> str:
         """The progress bar's figures after a step that took ``seconds``."""
-        return f"epoch {self.step // self.steps_per_epoch + 1} loss {loss:.3f}"
+        return f"epoch {(self.step - 1) // self.steps_per_epoch + 1} loss {loss:.3f}"
 
     def model_meta(self, scores: dict[str, float]) -> dict:
         """What the saved weights' header records."""
