@@ -50,7 +50,6 @@ def argument_type(check: Check):
             raise argparse.ArgumentTypeError(f"must be {check.want}, got {text}")
         return value
 
-    parse.__name__ = check.want  # argparse names the type in some messages
     return parse
 
 
