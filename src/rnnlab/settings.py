@@ -110,6 +110,20 @@ def setting(
     return field(default=default, metadata=meta)
 
 
+def embedding_setting(default: int, help: str, one_hot: bool = False) -> Field:
+    """The ``embedding_size`` setting of a task that embeds its symbols (``--embedding SIZE``);
+    with ``one_hot``, None is allowed too (``--one-hot``: one-hot vectors instead)."""
+    return setting(
+        default,
+        help,
+        POSITIVE_INT,
+        flag="--embedding",
+        group="model",
+        metavar="SIZE",
+        optional=one_hot,
+    )
+
+
 def flag_of(item: Field) -> str:
     """The command-line flag of a settings field: ``--hidden`` for ``hidden_size``."""
     return item.metadata.get("flag") or "--" + item.name.replace("_", "-")
@@ -178,11 +192,6 @@ class Settings:
             return cls(**given)
         except TypeError as error:
             raise ValueError(f"malformed training settings in the config: {error}") from None
-
-    @classmethod
-    def from_json(cls, data: dict) -> Self:
-        """Settings from a flat dict of field names (unknown keys ignored)."""
-        return cls.from_config({"training": data})
 
 
 #: the names ``config.json`` used for settings before they took the model's argument names

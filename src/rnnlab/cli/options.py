@@ -65,26 +65,25 @@ def add_settings(
     settings: type[Settings],
     only: Iterable[str] | None = None,
     defaults: dict | None = None,
-    groups: dict | None = None,
-) -> dict:
-    """Add an option for each field of ``settings`` (or of those named in ``only``), in argument
-    groups by the field's group (``groups``, made as needed and returned). ``defaults`` replaces
+) -> None:
+    """Add an option for each field of ``settings``, in an argument group per the field's
+    group; or, for the fields named in ``only``, into ``parser`` itself. ``defaults`` replaces
     the default shown in the help (for a command whose default differs from the class's).
 
     A bool field is ``--name``/``--no-name``; an optional ``embedding_size`` also gets
     ``--one-hot`` (no embedding), the two exclusive."""
-    wanted = None if only is None else set(only)
     defaults = defaults or {}
-    groups = {} if groups is None else groups
+    groups: dict[str, object] = {}
     for item in settings.options():
-        if wanted is not None and item.name not in wanted:
+        if only is not None and item.name not in only:
             continue
-        meta = item.metadata
-        if wanted is None and meta["group"] not in groups:
-            groups[meta["group"]] = parser.add_argument_group(meta["group"])
-        target = groups.get(meta["group"], parser) if wanted is None else parser
+        target = parser
+        if only is None:
+            group = item.metadata["group"]
+            if group not in groups:
+                groups[group] = parser.add_argument_group(group)
+            target = groups[group]
         _add_option(target, settings, item, defaults.get(item.name, item.default))
-    return groups
 
 
 def _add_option(target, settings: type[Settings], item: Field, default) -> None:

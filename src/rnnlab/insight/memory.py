@@ -181,7 +181,8 @@ class MemoryResult:
 class MemoryRun(Loop):
     """One network trained on one task at one length, on the shared loop: fresh random batches,
     a constant learning rate (AdamW without weight decay is Adam), the held-out set scored every
-    ``eval_every`` updates (one pass), finished once solved."""
+    ``eval_every`` updates (one pass; and once before training), finished once solved or once
+    a held-out loss at a pass's end is not finite (``diverged`` then names that step)."""
 
     FINAL_LR = 1.0  # no decay: the rate the memory-task papers use, throughout
 
@@ -211,9 +212,13 @@ class MemoryRun(Loop):
         self.generator = torch.Generator().manual_seed(settings.seed)
         test = task.batch(test_size, length, torch.Generator().manual_seed(10_000 + settings.seed))
         self.test_x, self.test_y = (t.to(self.device) for t in test)
-        self.loss, self.accuracy = self.evaluate()
-        self.history: list[tuple[int, float, float]] = [(0, 0.0, self.loss)]
-        self.diverged: int | None = None
+        self.diverged: int | None = None  # the step where the run blew up, if it did
+        self.evaluation()  # the untrained network's score, at step 0
+
+    @property
+    def loss(self) -> float:
+        """The held-out loss at the last evaluation."""
+        return self.records[-1]["loss"]
 
     def batches(self):
         for _ in range(self.eval_every):
@@ -232,15 +237,14 @@ class MemoryRun(Loop):
         return loss, self.task.accuracy(prediction, self.test_y)
 
     def scores(self, report: tuple[float, float | None]) -> dict[str, float]:
-        self.loss, self.accuracy = report
-        self.history.append((self.step, self.elapsed, self.loss))
-        if not math.isfinite(self.loss):
+        loss = report[0]
+        whole_pass = self.step > 0 and self.step % self.eval_every == 0
+        if whole_pass and not math.isfinite(loss) and self.diverged is None:
             self.diverged = self.step
-            self.request_stop()
-        return {"loss": self.loss}
+        return {"loss": loss}
 
     def finished(self) -> bool:
-        return self.loss / self.task.baseline <= SOLVED
+        return self.diverged is not None or self.loss / self.task.baseline <= SOLVED
 
     def progress_line(self, loss: float, seconds: float) -> str:
         task = self.task
@@ -293,8 +297,8 @@ def train_memory(
         run.fit()
     except Diverged as error:  # stopped before the update: the weights are the last finite ones
         run.diverged = error.step
-    if run.history[-1][0] != run.step:
-        run.scores(run.evaluate())
+    if run.records[-1]["step"] != run.step:
+        run.evaluation()
     settings = {
         "hidden_size": hidden_size,
         "batch_size": batch_size,
@@ -313,9 +317,9 @@ def train_memory(
         run.elapsed,
         run.loss,
         task.baseline,
-        run.accuracy,
+        run.report[1],
         settings,
-        run.history,
+        [(r["step"], r["elapsed"], r["loss"]) for r in run.records],
         run.diverged,
     )
 

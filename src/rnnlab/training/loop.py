@@ -128,7 +128,6 @@ class Loop:
         self.device = training_device()
         self.precision = resolve_precision(settings.precision, self.device)
         torch.manual_seed(settings.seed)
-        self.rng = np.random.default_rng(settings.seed)
         self.model: nn.Module = build().to(self.device)
         self.optimizer = adamw(self.model, settings.lr, settings.weight_decay, betas=self.BETAS)
         self.steps_per_epoch = steps_per_epoch
@@ -184,9 +183,11 @@ class Loop:
         """Write the task's report files into ``self.out`` (called once, at the end)."""
 
     def describe(self, record: dict, kept: bool) -> str:
-        """The line printed for an evaluation."""
+        """The line printed for an evaluation: the train loss, then the task's scores."""
         shown = ", ".join(
-            f"{name.replace('_', ' ')} {record[name]:.4f}" for name in self.score_names(record)
+            f"{name.replace('_', ' ')} {value:.4f}"
+            for name, value in record.items()
+            if name not in ("epoch", "step", "elapsed", "train_loss")
         )
         return f"epoch {record['epoch']:.2f}: train loss {record['train_loss']:.4f}, {shown}"
 
@@ -252,12 +253,12 @@ class Loop:
                     if self.on_step is not None:
                         self.on_step(self, self.step, loss)
                     if self.evaluation_due(within_pass=True):
-                        self._evaluation(writer)
+                        self.evaluation(writer)
                         self.elapsed = time.perf_counter() - clock
                     if self.done():
                         break
                 if not self._stop and self.evaluation_due(within_pass=False):
-                    self._evaluation(writer)
+                    self.evaluation(writer)
                     self.elapsed = time.perf_counter() - clock
             if self._stop and self.RESUMABLE:
                 self.save_state()
@@ -302,7 +303,9 @@ class Loop:
             self.step + 1,
         )
 
-    def _evaluation(self, writer) -> None:
+    def evaluation(self, writer=None) -> None:
+        """Evaluate now: record the scores, keep (save) the model if the task says so, save the
+        resumable state, and print the line (``fit`` calls it when an evaluation is due)."""
         final = self.progress() >= 1
         self.report = self.evaluate(final=final)
         scores = self.scores(self.report)
@@ -325,10 +328,6 @@ class Loop:
                 writer.add_scalar(f"val/{name}", value, self.step)
         if len(self.records) % self.ECHO_EVERY == 0 or final:
             self.echo(self.describe(record, kept))
-
-    @staticmethod
-    def score_names(record: dict) -> list[str]:
-        return [k for k in record if k not in ("epoch", "step", "elapsed", "train_loss")]
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -439,6 +438,7 @@ class EpochTrainer(Loop):
             raise ValueError("there are no training examples")
         steps = math.ceil(len(self.lengths) / settings.batch_size)
         super().__init__(settings, build, steps, out, data={"sources": sources or []}, **options)
+        self.rng = np.random.default_rng(settings.seed)  # the order of the batches
 
     def batches(self) -> list[list[int]]:
         return bucket_batches(self.lengths, self.settings.batch_size, self.rng)

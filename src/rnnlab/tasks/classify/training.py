@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -35,6 +34,7 @@ from rnnlab.settings import (
     HeldOutSettings,
     RecurrentSettings,
     RunSettings,
+    embedding_setting,
     one_of,
     setting,
     task_settings,
@@ -52,18 +52,10 @@ class ClassifierSettings(HeldOutSettings, RunSettings, RecurrentSettings):
     """Everything that defines a classifier run: the recurrent network, the run and the held-out
     fraction (see :mod:`rnnlab.settings`) and the fields below; saved in ``config.json``."""
 
-    HELP: ClassVar[dict[str, str]] = {"embedding_size": "embedding size; 128 for words"}
-
     level: str = setting("char", "symbols read", one_of(("char", "word")), group="model")
     pool: str = setting("max", "outputs -> one vector", one_of(POOLS), group="model")
-    embedding_size: int | None = setting(
-        64,
-        "embedding size",
-        POSITIVE_INT,
-        flag="--embedding",
-        group="model",
-        metavar="SIZE",
-        optional=True,
+    embedding_size: int | None = embedding_setting(
+        64, "embedding size; 128 for words", one_hot=True
     )
     min_count: int = setting(
         1,

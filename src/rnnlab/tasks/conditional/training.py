@@ -34,6 +34,7 @@ from rnnlab.settings import (
     HeldOutSettings,
     RecurrentSettings,
     RunSettings,
+    embedding_setting,
     one_of,
     setting,
     task_settings,
@@ -59,9 +60,7 @@ class ConditionalSettings(HeldOutSettings, RunSettings, RecurrentSettings):
         group="model",
     )
     condition_size: int = setting(32, "label vector size", POSITIVE_INT, group="model")
-    embedding_size: int = setting(
-        32, "character embedding size", POSITIVE_INT, flag="--embedding", group="model"
-    )
+    embedding_size: int = embedding_setting(32, "character embedding size")
     samples: int = setting(50, "generated per label for the report", POSITIVE_INT)
     temperature: float = setting(0.8, "of the report's samples", POSITIVE)
 

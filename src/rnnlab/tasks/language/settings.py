@@ -13,6 +13,7 @@ from rnnlab.settings import (
     TEXT,
     RecurrentSettings,
     RunSettings,
+    embedding_setting,
     one_of,
     setting,
     task_settings,
@@ -43,14 +44,8 @@ class TrainSettings(RunSettings, RecurrentSettings):
     }
 
     level: str = setting("char", "symbols: char, byte or word", one_of(LEVELS), group="model")
-    embedding_size: int | None = setting(
-        64,
-        "learned embedding of this size for the inputs",
-        POSITIVE_INT,
-        flag="--embedding",
-        group="model",
-        metavar="SIZE",
-        optional=True,
+    embedding_size: int | None = embedding_setting(
+        64, "learned embedding of this size for the inputs", one_hot=True
     )
     block: str = setting(
         "plain",

@@ -199,7 +199,7 @@ class Trainer(Loop):
         kind = "none" if state is None else ("tensor" if torch.is_tensor(state) else "tuple")
         parts = () if state is None else (state,) if kind == "tensor" else state
         tensors = {f"state.{i}": part for i, part in enumerate(parts)}
-        return tensors, {"state_kind": kind, "evals": self.evals, "evals_done": self.evals_done}
+        return tensors, {"state_kind": kind, "evals_done": self.evals_done}
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         parts = tuple(

@@ -39,6 +39,7 @@ from rnnlab.settings import (
     HeldOutSettings,
     RecurrentSettings,
     RunSettings,
+    embedding_setting,
     one_of,
     setting,
     task_settings,
@@ -66,9 +67,7 @@ class Seq2SeqSettings(HeldOutSettings, RunSettings, RecurrentSettings):
         50, "skip pairs with a side longer than this many tokens", POSITIVE_INT, group="data"
     )
     attention: str = setting("luong", "luong, bahdanau or none", one_of(ATTENTIONS), group="model")
-    embedding_size: int = setting(
-        256, "embedding size", POSITIVE_INT, flag="--embedding", group="model"
-    )
+    embedding_size: int = embedding_setting(256, "embedding size")
     min_count: int = setting(
         1, "tokens seen fewer times in training become <unk>", POSITIVE_INT, group="model"
     )
