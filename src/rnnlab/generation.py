@@ -37,8 +37,12 @@ class Sampling:
 
 
 def filtered_logits(logits: Tensor, sampling: Sampling) -> Tensor:
-    """(B, V) logits / T with the symbols outside top-k and top-p set to -inf."""
-    logits = logits.float() / sampling.temperature
+    """(B, V) logits / T with the symbols outside top-k and top-p set to -inf. The logits are
+    shifted so that their maximum is 0 before the division, so that however small T is the
+    likeliest symbol stays at 0 and the rest go to -inf (greedy in the limit), never NaN; the
+    likeliest symbol always survives top-p."""
+    shifted = logits.double() - logits.double().max(dim=-1, keepdim=True).values
+    logits = (shifted / sampling.temperature).float()  # float64: T may be below float32's range
     if sampling.top_k is not None and sampling.top_k < logits.shape[-1]:
         kth = logits.topk(sampling.top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -47,6 +51,7 @@ def filtered_logits(logits: Tensor, sampling: Sampling) -> Tensor:
         probs = sorted_logits.softmax(-1)
         before = probs.cumsum(-1) - probs
         drop_sorted = before >= sampling.top_p  # mass before it already reaches p
+        drop_sorted[..., 0] = False
         drop = drop_sorted.scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
     return logits

@@ -70,6 +70,7 @@ def one_of(choices: Iterable[str]) -> Check:
 
 POSITIVE_INT = Check(int, lambda v: _integer(v) and v >= 1, "a positive integer")
 INTEGER = Check(int, _integer, "an integer")
+SEED = Check(int, lambda v: _integer(v) and 0 <= v < 2**63, "an integer in [0, 2**63)")
 NON_NEGATIVE_INT = Check(int, lambda v: _integer(v) and v >= 0, "an integer >= 0")
 AT_LEAST_2 = Check(int, lambda v: _integer(v) and v >= 2, "an integer >= 2")
 POSITIVE = Check(float, lambda v: _number(v) and v > 0, "a positive number")
@@ -198,6 +199,33 @@ class Settings:
 RENAMED = {"hidden": "hidden_size", "layers": "num_layers", "embedding": "embedding_size"}
 
 
+#: every declared setting's check by name, over all task settings classes (registered by
+#: :func:`task_settings`): the schema :func:`check_section` applies to a checkpoint's config
+DECLARED: dict[str, list[Field]] = {}
+
+
+def check_section(values: dict, where: str) -> None:
+    """Refuse a config section whose values a setting of that name could not hold (a name
+    declared by several tasks passes when any of their checks passes; unknown names are left
+    to the model that reads them)."""
+    for name, value in values.items():
+        declared = DECLARED.get(name, [])
+        problems = [
+            _problem(item, value)
+            for item in declared
+            if not (value is None and item.metadata["optional"])
+        ]
+        if declared and len(problems) == len(declared) and all(problems):
+            raise ValueError(f"{where}: {name} {problems[0]}")
+
+
+def _problem(item: Field, value) -> str | None:
+    check = item.metadata["check"]
+    if check.parse is float and _integer(value):
+        value = float(value)
+    return check.problem(value)
+
+
 def task_settings(**defaults) -> Callable[[type], type]:
     """Make a settings dataclass whose inherited fields ``defaults`` get new default values
     (their check, help and flag unchanged)."""
@@ -216,7 +244,13 @@ def task_settings(**defaults) -> Callable[[type], type]:
             annotations[name] = inherited[name].type
             setattr(cls, name, field(default=value, metadata=inherited[name].metadata))
         cls.__annotations__ = annotations
-        return dataclass(cls)
+        made = dataclass(cls)
+        for item in fields(made):
+            if "check" in item.metadata:
+                known = DECLARED.setdefault(item.name, [])
+                if all(item.metadata["check"] is not k.metadata["check"] for k in known):
+                    known.append(item)
+        return made
 
     return make
 
@@ -258,7 +292,7 @@ class RunSettings(Settings):
         metavar="SECONDS",
         shown="",
     )
-    seed: int = setting(0, "random seed", INTEGER)
+    seed: int = setting(0, "random seed", SEED)
     precision: str = setting(
         "auto",
         "bfloat16 runs matrix products under autocast; auto picks it where the hardware has "

@@ -3,8 +3,12 @@
 A package: :mod:`rnnlab.cli.options` (the parser, argument types, the options built from the
 settings classes) sits below one module per task or tool, each of which adds its commands with
 ``add_commands(commands)``; this module puts them together and runs one. A mistake the user can
-make (a missing or bad file, a bad option value; the library reports them as ValueError) ends
-with one line ``rnnlab: error: ...`` and exit status 2. Set RNNLAB_DEBUG=1 to see the traceback.
+make ends with one line ``rnnlab: error: ...`` and exit status 2: a bad option value or file
+(the library reports them as ValueError), and what the system refuses (an OSError: a path that
+cannot be read or written, a full disk; the line names the path and the cause), or memory that
+runs out. NumPy's floating-point warnings are silenced while a command runs: a result that
+overflows is caught where it matters (a loss that is not finite stops training; a series too
+large to scale is refused). Set RNNLAB_DEBUG=1 to see the traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+
+import numpy as np
 
 from rnnlab import __version__
 from rnnlab.cli import (
@@ -63,15 +69,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.run(args)
+        with np.errstate(all="ignore"):  # non-finite results are checked where they matter
+            return args.run(args)
     except KeyboardInterrupt:
         print("\nrnnlab: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader closed the pipe (rnnlab ... | head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except ValueError as error:
+    except (ValueError, OSError, MemoryError) as error:
         if os.environ.get("RNNLAB_DEBUG"):
             raise
-        print(f"rnnlab: error: {error}", file=sys.stderr)
+        print(f"rnnlab: error: {error_line(error)}", file=sys.stderr)
         return 2
+
+
+def error_line(error: Exception) -> str:
+    """The one line that reports ``error``: an OSError as ``PATH: cause``."""
+    if isinstance(error, MemoryError):
+        return "out of memory; ask for a smaller model, batch or input"
+    if isinstance(error, OSError) and error.strerror:
+        paths = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
+        return f"{paths}: {error.strerror}" if paths else error.strerror
+    return " ".join(str(error).split()) or type(error).__name__

@@ -16,6 +16,7 @@ from rnnlab.cli.options import (
     given,
     positive_int,
     read_labelled_args,
+    report_dir,
     texts_given,
 )
 from rnnlab.plots import confusion_plot
@@ -73,7 +74,9 @@ def add_commands(commands) -> None:
     )
     evaluate.add_argument("checkpoint", metavar="DIR")
     add_labelled_data(evaluate)
-    evaluate.add_argument("--out", metavar="DIR", help="write report.json and confusion.png here")
+    evaluate.add_argument(
+        "--out", type=report_dir, metavar="DIR", help="write report.json and confusion.png here"
+    )
     evaluate.set_defaults(run=_run_evaluate)
 
 
@@ -128,8 +131,6 @@ def _run_predict(args: argparse.Namespace) -> int:
 def _run_evaluate(args: argparse.Namespace) -> int:
 
     model = SequenceClassifier.from_pretrained(args.checkpoint)
-    if args.out and (Path(args.out) / "config.json").exists():
-        raise ValueError(f"{args.out} holds a checkpoint; write the evaluation elsewhere")
     data = read_labelled_args(args)
     index = {label: i for i, label in enumerate(model.labels)}
     unknown = sorted(set(data.labels) - set(index))

@@ -18,8 +18,10 @@ from rnnlab.cli.options import (
     given,
     positive_float,
     positive_int,
+    random_seed,
     read_labelled_args,
 )
+from rnnlab.limits import OUTPUT_BATCH
 from rnnlab.tasks.conditional import (
     ConditionalGenerator,
     ConditionalSettings,
@@ -76,7 +78,7 @@ def add_commands(commands) -> None:
         "--temperature", type=positive_float, default=0.8, help="sampling temperature (0.8)"
     )
     sample.add_argument("--max-length", type=positive_int, help="most characters per text")
-    sample.add_argument("--seed", type=int, help="random seed (default: a fresh draw)")
+    sample.add_argument("--seed", type=random_seed, help="random seed (default: a fresh draw)")
     sample.set_defaults(run=_run_sample)
 
 
@@ -101,26 +103,41 @@ def _run_train(args: argparse.Namespace) -> int:
     result = trainer.fit()
     report = result.report
     print(report.format_labels())
-    details = (
-        f"; {split.scored} loss {report.loss:.4f} nats/char; {report.novelty:.1%} of "
-        f"{settings.samples} samples per label are novel"
-    )
+    details = f"; {split.scored} loss {report.loss:.4f} nats/char"
+    if report.novelty is not None:
+        details += f"; {report.novelty:.1%} of {settings.samples} samples per label are novel"
     print(result.summary(details, out))
     return 0
+
+
+#: the most numbers a --vector file may hold (a condition vector has as many as the model's
+#: labels or its condition size)
+MAX_VECTOR = 1_000_000
 
 
 def read_vector(path: str):
     """The float vector in the .npy file ``path`` (loaded without pickle)."""
 
     try:
-        array = np.load(path, allow_pickle=False)
+        with open(path, "rb") as file:
+            magic = file.read(6)
     except FileNotFoundError:
         raise ValueError(f"no such file: {path}") from None
-    except (ValueError, OSError) as error:
+    if magic != b"\x93NUMPY":
+        raise ValueError(f"{path} is not a .npy array file (save one with numpy.save)")
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)  # the header first
+    except ValueError as error:  # numpy's advice to allow pickles is not ours to give
+        if "object" in str(error).lower() or "pickle" in str(error):
+            raise ValueError(
+                f"{path} holds Python objects, which rnnlab never loads; save a numeric array"
+            ) from None
         raise ValueError(f"{path} is not a .npy array file: {error}") from None
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
         raise ValueError(f"{path} must hold a numeric vector, got {getattr(array, 'dtype', '?')}")
-    array = array.astype(np.float32)
+    if array.size > MAX_VECTOR:
+        raise ValueError(f"{path} holds {array.size:,} numbers; a condition vector is smaller")
+    array = np.array(array, dtype=np.float32)
     return array[0] if array.ndim == 2 and array.shape[0] == 1 else array
 
 
@@ -138,14 +155,14 @@ def _run_sample(args: argparse.Namespace) -> int:
         generator.manual_seed(args.seed)
     else:
         generator.seed()
-    texts = model.generate(
-        condition,
-        args.count,
-        prime=args.prime,
-        temperature=args.temperature,
-        generator=generator,
-        max_length=args.max_length,
-    )
-    for text in texts:
-        print(text)
+    for start in range(0, args.count, OUTPUT_BATCH):  # printed batch by batch: flat memory
+        texts = model.generate(
+            condition,
+            min(OUTPUT_BATCH, args.count - start),
+            prime=args.prime,
+            temperature=args.temperature,
+            generator=generator,
+            max_length=args.max_length,
+        )
+        print("\n".join(texts), flush=True)
     return 0

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab.checkpoint import atomic_write
-from rnnlab.cli.options import add_train_action, given, positive_int
+from rnnlab.cli.options import add_train_action, given, out_file, positive_int, random_seed
+from rnnlab.outputs import output_file
 from rnnlab.plots import forecast_plot
 from rnnlab.tasks.forecast import (
     Forecaster,
@@ -70,7 +71,9 @@ def add_commands(commands) -> None:
     train.add_argument(
         "--covariates", nargs="+", metavar="COL", help="other numeric columns to read (direct)"
     )
-    train.add_argument("--plot", metavar="FILE", help="write a PNG of the forecasts here")
+    train.add_argument(
+        "--plot", type=out_file, metavar="FILE", help="write a PNG of the forecasts here"
+    )
     train.set_defaults(run=_run_train)
 
     predict = which.add_parser(
@@ -82,16 +85,20 @@ def add_commands(commands) -> None:
     predict.add_argument("checkpoint", metavar="DIR")
     _add_source_options(predict, required=False)
     predict.add_argument(
-        "--output", metavar="FILE", help=f"the CSV file to write (DIR/{FORECAST_CSV})"
+        "--output",
+        type=out_file,
+        metavar="FILE",
+        help=f"the CSV file to write (DIR/{FORECAST_CSV})",
     )
     predict.add_argument(
         "--plot",
+        type=out_file,
         metavar="FILE",
         help="write a PNG: history, forecasts on the test part with the actual values, and the "
         "forecast with its interval",
     )
     predict.add_argument("--samples", type=positive_int, default=200, help="autoregressive (200)")
-    predict.add_argument("--seed", type=int, default=0, help="of the sample paths (0)")
+    predict.add_argument("--seed", type=random_seed, default=0, help="of the sample paths (0)")
     predict.set_defaults(run=_run_predict)
 
     evaluate = which.add_parser(
@@ -209,7 +216,7 @@ def _run_predict(args: argparse.Namespace) -> int:
             f"{row['time']:<22} {row['target']:<14} {row['forecast']:>12.5g} "
             f"[{row['lower']:>11.5g}, {row['upper']:>11.5g}]"
         )
-    output = Path(args.output) if args.output else Path(args.checkpoint) / FORECAST_CSV
+    output = output_file(args.output or Path(args.checkpoint) / FORECAST_CSV)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()

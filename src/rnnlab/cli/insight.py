@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 
 from rnnlab.checkpoint import checkpoint_dir
-from rnnlab.cli.options import non_negative_float, positive_float, positive_int
+from rnnlab.cli.options import (
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    random_seed,
+    report_dir,
+)
 from rnnlab.data import Vocabulary, read_source, read_text
 from rnnlab.init import SCHEMES
 from rnnlab.insight import (
@@ -67,13 +74,17 @@ def _add_network_options(parser: argparse.ArgumentParser, cells_default: str | N
         help="initial LSTM forget-gate bias; 'default' keeps torch's uniform init (1.0)",
     )
     parser.add_argument("--hidden", type=positive_int, default=128, help="(128)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=random_seed, default=0)
     _add_out_option(parser)
 
 
 def _add_out_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--out", default="insight", metavar="DIR", help="write plots and JSON here (insight)"
+        "--out",
+        default="insight",
+        type=report_dir,
+        metavar="DIR",
+        help="write plots and JSON here (insight)",
     )
 
 
@@ -113,7 +124,7 @@ def add_commands(commands) -> None:
     )
     gradients.add_argument(
         "--warmup",
-        type=int,
+        type=non_negative_int,
         default=50,
         help="steps read before the measured window, to set the state (50)",
     )
@@ -135,8 +146,12 @@ def add_commands(commands) -> None:
         "--max-chars", type=positive_int, default=3000, help="of --file to read (3000)"
     )
     states.add_argument("--state", choices=("h", "c"), default="h", help="h, or an LSTM's c (h)")
-    states.add_argument("--layer", type=int, help="layer to show (that of the best unit)")
-    states.add_argument("--unit", type=int, help="unit to colour by (the best-tracking one)")
+    states.add_argument(
+        "--layer", type=non_negative_int, help="layer to show (that of the best unit)"
+    )
+    states.add_argument(
+        "--unit", type=non_negative_int, help="unit to colour by (the best-tracking one)"
+    )
     states.add_argument("--units", type=positive_int, default=64, help="units in the heatmap (64)")
     _add_out_option(states)
     states.set_defaults(run=_run_states)

@@ -8,11 +8,22 @@ import math
 import signal
 import sys
 
-from rnnlab.cli.options import add_settings, given, positive_float, positive_int, unit_interval
+from rnnlab.cli.options import (
+    add_settings,
+    given,
+    non_negative_int,
+    out_dir,
+    positive_float,
+    positive_int,
+    random_seed,
+    report_dir,
+    unit_interval,
+)
 from rnnlab.data import read_text
 from rnnlab.demo import DEMO_BUDGET, run_demo
 from rnnlab.generation import Sampling
 from rnnlab.kernels import PRECISIONS
+from rnnlab.limits import OUTPUT_BATCH
 from rnnlab.tasks.language import LanguageModel, Trainer, TrainSettings, evaluate, start_run
 from rnnlab.tasks.language.settings import SIZED
 
@@ -27,7 +38,7 @@ def add_commands(commands) -> None:
         "samples before and after training and the validation loss.",
     )
     demo.add_argument("--text", metavar="FILE", help="train on this text instead")
-    demo.add_argument("--out", metavar="DIR", help="also keep the checkpoint here")
+    demo.add_argument("--out", type=out_dir, metavar="DIR", help="also keep the checkpoint here")
     add_settings(demo, TrainSettings, only=("budget", "seed"), defaults={"budget": DEMO_BUDGET})
     demo.set_defaults(run=_run_demo)
 
@@ -43,12 +54,14 @@ def add_commands(commands) -> None:
     train.add_argument(
         "--text", metavar="FILE", help="the training text (python-stdlib: the built-in corpus)"
     )
-    train.add_argument("--out", metavar="DIR", help="checkpoint directory to write")
+    train.add_argument("--out", type=out_dir, metavar="DIR", help="checkpoint directory to write")
     train.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
-    train.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs here")
+    train.add_argument(
+        "--tensorboard", type=report_dir, metavar="DIR", help="write TensorBoard logs here"
+    )
     train.add_argument(
         "--sample-length",
-        type=int,
+        type=non_negative_int,
         default=300,
         metavar="N",
         help="print a sample of N symbols at the end (300; 0 for none)",
@@ -64,7 +77,9 @@ def add_commands(commands) -> None:
     )
     generate.add_argument("checkpoint", metavar="DIR")
     generate.add_argument("--prime", default=None, help="seed text (default: a newline)")
-    generate.add_argument("--length", type=int, default=500, help="symbols to generate (500)")
+    generate.add_argument(
+        "--length", type=non_negative_int, default=500, help="symbols to generate (500)"
+    )
     generate.add_argument(
         "--temperature", type=positive_float, default=1.0, help="> 0; lower is safer (1.0)"
     )
@@ -73,12 +88,13 @@ def add_commands(commands) -> None:
         "--top-p", type=unit_interval, help="sample from the smallest set with mass >= p"
     )
     generate.add_argument("--greedy", action="store_true", help="always take the likeliest")
-    generate.add_argument("--seed", type=int, default=None, help="for a repeatable sample")
+    generate.add_argument("--seed", type=random_seed, default=None, help="for a repeatable sample")
     generate.add_argument(
         "--streams",
         type=positive_int,
         default=1,
-        help="generate this many samples at once, as one batch (1: streamed as it goes)",
+        help=f"generate this many samples, stepped together in batches of {OUTPUT_BATCH} "
+        "(1: streamed as it goes)",
     )
     generate.add_argument(
         "--precision",
@@ -187,10 +203,14 @@ def _run_generate(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "precision": args.precision,
     }
-    if args.streams > 1:
-        samples = model.generate_batch(args.streams, prime, args.length, **options)
-        for number, sample in enumerate(samples, 1):
-            print(f"--- sample {number} ---\n{prime}{sample}")
+    if args.streams > 1:  # in batches of OUTPUT_BATCH streams, the k-th seeded seed + k
+        for first in range(0, args.streams, OUTPUT_BATCH):
+            count = min(OUTPUT_BATCH, args.streams - first)
+            if args.seed is not None:
+                options["seed"] = args.seed + first // OUTPUT_BATCH
+            samples = model.generate_batch(count, prime, args.length, **options)
+            for number, sample in enumerate(samples, first + 1):
+                print(f"--- sample {number} ---\n{prime}{sample}", flush=True)
         return 0
     sys.stdout.write(prime)
     model.generate(prime, args.length, stream=stream, **options)

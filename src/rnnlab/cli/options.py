@@ -18,11 +18,14 @@ from dataclasses import Field
 
 from rnnlab.data.labelled import LabelledData, read_labelled
 from rnnlab.data.text import read_text
+from rnnlab.outputs import output_dir, output_file
 from rnnlab.settings import (
     FRACTION,
     NON_NEGATIVE,
+    NON_NEGATIVE_INT,
     POSITIVE,
     POSITIVE_INT,
+    SEED,
     SWITCH,
     UNIT_INTERVAL,
     Check,
@@ -53,7 +56,28 @@ def argument_type(check: Check):
     return parse
 
 
+def path_type(check):
+    """An argparse type that keeps the text after ``check(text)`` (one of
+    :mod:`rnnlab.outputs`' checks) passes; its ValueError is the option's one-line error."""
+
+    def parse(text: str) -> str:
+        try:
+            check(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return text
+
+    return parse
+
+
+#: where an output option may write (see :mod:`rnnlab.outputs`)
+out_file = path_type(output_file)
+out_dir = path_type(output_dir)
+report_dir = path_type(lambda text: output_dir(text, reports=True))
+
 positive_int = argument_type(POSITIVE_INT)
+non_negative_int = argument_type(NON_NEGATIVE_INT)
+random_seed = argument_type(SEED)
 positive_float = argument_type(POSITIVE)
 non_negative_float = argument_type(NON_NEGATIVE)
 fraction = argument_type(FRACTION)
@@ -167,6 +191,8 @@ def read_labelled_args(args: argparse.Namespace) -> LabelledData:
         getattr(args, "encoding", "utf-8"),
         getattr(args, "header", None),
     )
+    if data.note:
+        print(data.note, flush=True)
     if data.skipped:
         print(f"skipped {data.skipped} empty example(s)", flush=True)
     return data
@@ -196,5 +222,9 @@ def texts_given(args: argparse.Namespace, what: str) -> list[str]:
 
 def add_out(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument(
-        "--out", required=required, metavar="DIR", help="checkpoint directory to write"
+        "--out",
+        required=required,
+        type=out_dir,
+        metavar="DIR",
+        help="checkpoint directory to write",
     )

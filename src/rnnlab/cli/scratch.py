@@ -7,7 +7,13 @@ import argparse
 import sys
 
 from rnnlab.cells import CELLS
-from rnnlab.cli.options import non_negative_float, positive_float, positive_int
+from rnnlab.cli.options import (
+    non_negative_float,
+    out_file,
+    positive_float,
+    positive_int,
+    random_seed,
+)
 from rnnlab.data import Vocabulary, read_source
 from rnnlab.scratch import CharRNN, train
 
@@ -39,12 +45,14 @@ def add_commands(commands) -> None:
         "--budget", type=positive_float, metavar="SECONDS", help="stop after this time (60)"
     )
     scratch.add_argument(
-        "--sample-every", type=int, default=1000, metavar="N", help="print a sample (1000)"
+        "--sample-every", type=positive_int, default=1000, metavar="N", help="print a sample (1000)"
     )
     scratch.add_argument("--sample-length", type=positive_int, default=200, help="(200)")
-    scratch.add_argument("--save", metavar="FILE.npz", help="write the weights here at the end")
+    scratch.add_argument(
+        "--save", type=out_file, metavar="FILE.npz", help="write the weights here at the end"
+    )
     scratch.add_argument("--load", metavar="FILE.npz", help="start from these weights")
-    scratch.add_argument("--seed", type=int, default=0)
+    scratch.add_argument("--seed", type=random_seed, default=0)
     scratch.set_defaults(run=_run_scratch_train)
 
 

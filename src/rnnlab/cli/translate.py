@@ -9,7 +9,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnlab.cli.options import add_settings, add_texts, add_train_action, given, texts_given
+from rnnlab.cli.options import (
+    add_settings,
+    add_texts,
+    add_train_action,
+    given,
+    out_file,
+    texts_given,
+)
 from rnnlab.plots import attention_plot
 from rnnlab.tasks.translate import (
     PairSplit,
@@ -83,6 +90,7 @@ def add_commands(commands) -> None:
     add_settings(text, Seq2SeqSettings, only=DECODING, defaults={"beam": 1})
     text.add_argument(
         "--attention-plot",
+        type=out_file,
         metavar="FILE",
         help="write the first sentence's attention weights as a PNG heat map",
     )

@@ -7,7 +7,9 @@
   extension (``Arabic``); when all the files share one stem it is the extension instead
   (``rt-polarity.pos`` -> ``pos``).
 - **a table**: one ``.csv`` / ``.tsv`` file (or any file when a column option is given; the
-  delimiter is then sniffed) with a text column and a label column. A column is named by its
+  delimiter is then sniffed) with a text column and a label column. A single file of another
+  name whose every line is ``text<TAB>label``, with few distinct labels, is read as a table
+  too, and :attr:`LabelledData.note` says so. A column is named by its
   header or by a 0-based index; by default the column called ``text`` (else the first) and the
   one called ``label`` (else the last). Unless ``header`` says, the first row is taken for a
   header when it holds a named column, or when its label occurs nowhere else in the label
@@ -33,6 +35,7 @@ from rnnlab.data.text import read_text
 from rnnlab.data.vocab import tokenize_words
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+MAX_GUESSED_LABELS = 100  # labels a file of text<TAB>label lines may have to be read as a table
 
 
 @dataclass
@@ -43,6 +46,7 @@ class LabelledData:
     labels: list[str]
     sources: list[str] = field(default_factory=list)  # absolute paths read
     skipped: int = 0  # empty examples left out
+    note: str = ""  # how the data was read, when that was guessed
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -92,6 +96,10 @@ def read_labelled(
         if len(paths) != 1 or paths[0].is_dir():
             raise ValueError("a table (CSV/TSV) is one file; give exactly one")
         return _read_table(paths[0], text_column, label_column, encoding, header)
+    if len(paths) == 1 and paths[0].is_file() and _tab_separated(paths[0], encoding):
+        data = _read_table(paths[0], None, None, encoding, header, delimiter="\t")
+        data.note = f"read {paths[0]} as a table: every line is text<TAB>label"
+        return data
     files = []
     for path in paths:
         if path.is_dir():
@@ -102,6 +110,16 @@ def read_labelled(
         else:
             files.append(path)
     return _read_class_files(files, encoding)
+
+
+def _tab_separated(path: Path, encoding: str) -> bool:
+    """Whether every non-empty line of ``path`` has one tab, and its last fields (the labels)
+    take few distinct values: at most MAX_GUESSED_LABELS, and fewer than half the lines."""
+    lines = [line for line in read_text(path, "char", encoding).splitlines() if line.strip()]
+    if len(lines) < 2 or not all(line.count("\t") == 1 for line in lines):
+        return False
+    labels = {line.rsplit("\t", 1)[1].strip() for line in lines}
+    return len(labels) <= min(MAX_GUESSED_LABELS, len(lines) / 2)
 
 
 def _class_names(files: list[Path]) -> list[str]:
@@ -151,9 +169,10 @@ def _read_table(
     label_column: str | None,
     encoding: str,
     has_header: bool | None,
+    delimiter: str | None = None,
 ) -> LabelledData:
     content = read_text(path, "char", encoding)
-    delimiter = TABLE_SUFFIXES.get(path.suffix.lower())
+    delimiter = delimiter or TABLE_SUFFIXES.get(path.suffix.lower())
     if delimiter is None:
         try:
             delimiter = csv.Sniffer().sniff(content[:65536], delimiters=",\t;|").delimiter
@@ -185,6 +204,14 @@ def _read_table(
         ]
         later = {row[label].strip() for _, row in rows[1:] if len(row) > label}
         has_header = bool(by_name) or (len(rows) > 2 and header[label] not in later)
+    if has_header:
+        for spec, index in ((text_column, text), (label_column, label)):
+            twice = [i for i, name in enumerate(header) if name == header[index]]
+            if len(twice) > 1 and (spec is None or not spec.isdigit()):
+                raise ValueError(
+                    f"{path} names columns {twice[0]} and {twice[1]} both {header[index]!r}; "
+                    "choose by 0-based index with --text-column and --label-column"
+                )
     data = LabelledData([], [], [str(path.resolve())], blank)
     for number, row in rows[1:] if has_header else rows:
         if len(row) < needed:

@@ -4,6 +4,7 @@ built-in default corpus, which every Python install has.
 
 from __future__ import annotations
 
+import codecs
 import sys
 import sysconfig
 from pathlib import Path
@@ -38,6 +39,8 @@ def read_text(path: str | Path, level: str = "char", encoding: str = "utf-8") ->
         raise ValueError(f"text file not found: {path}")
     if path.is_dir():
         raise ValueError(f"{path} is a directory; give a text file")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a regular file; give a text file")
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -46,12 +49,11 @@ def read_text(path: str | Path, level: str = "char", encoding: str = "utf-8") ->
         raise ValueError(f"{path} is empty; give a file with some text in it")
     if level == "byte":
         return data
-    if b"\x00" in data[:65536]:
-        raise ValueError(
-            f"{path} looks binary (it contains NUL bytes); to model its raw bytes use --level byte"
-        )
+    encoding = bom_encoding(data) or encoding
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8") and b"\x00" in data[:65536]:
+        raise _binary(path)
     try:
-        return data.decode(encoding)
+        text = data.decode(encoding)
     except LookupError:
         raise ValueError(f"unknown encoding {encoding!r}") from None
     except UnicodeDecodeError as error:
@@ -60,6 +62,30 @@ def read_text(path: str | Path, level: str = "char", encoding: str = "utf-8") ->
             "pass its encoding with --encoding (for example --encoding latin-1), "
             "or model raw bytes with --level byte"
         ) from None
+    if "\x00" in text[:65536]:
+        raise _binary(path)
+    return text
+
+
+#: byte-order marks, longest first, and the codecs that decode them (and drop the mark)
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The encoding a byte-order mark at the start of ``data`` announces, if there is one."""
+    return next((codec for mark, codec in BOMS if data.startswith(mark)), None)
+
+
+def _binary(path: Path) -> ValueError:
+    return ValueError(
+        f"{path} looks binary (it contains NUL bytes); to model its raw bytes use --level byte"
+    )
 
 
 def python_sources(limit: int = DEFAULT_CORPUS_CHARS) -> str:

@@ -35,6 +35,8 @@ from rnnlab.checks import check_choice
 
 LEVELS = ("char", "byte", "word")
 UNKNOWN = "<unk>"
+#: The sequence boundaries a decoder reads first (``<s>``) and emits last (``</s>``).
+START, END = "<s>", "</s>"
 _WORD = re.compile(r"\w+|\s+|[^\w\s]")
 
 
@@ -62,6 +64,11 @@ class Vocabulary:
         check_level(self.level)
         if not self.symbols:
             raise ValueError("a vocabulary needs at least one symbol")
+        if not all(isinstance(s, str) and s for s in self.symbols):
+            raise ValueError("vocabulary symbols must be non-empty strings")
+        special = {self.unknown, START, END}
+        if self.level == "char" and any(len(s) != 1 for s in self.symbols if s not in special):
+            raise ValueError("a character vocabulary's symbols must be single characters")
         if len(set(self.symbols)) != len(self.symbols):
             raise ValueError("vocabulary symbols must be distinct")
         if self.unknown is not None and self.unknown not in self.symbols:
@@ -98,6 +105,11 @@ class Vocabulary:
             raise ValueError("a byte-level vocabulary has all 256 bytes; it needs no counts")
         special = (UNKNOWN, *reserved)
         kept = [s for s, n in counts.items() if n >= min_count and s not in special]
+        if not kept:  # only the unknown token: nothing to learn
+            raise ValueError(
+                f"no {'character' if level == 'char' else 'word'} occurs {min_count} times or "
+                "more; lower --min-count"
+            )
         kept.sort(key=(lambda s: s) if level == "char" else (lambda s: (-counts[s], s)))
         return cls(level, (*special, *kept), UNKNOWN)
 
@@ -213,10 +225,6 @@ def tokenize_words(text: str) -> list[str]:
     """Word-level tokens: words, whitespace runs and single other characters; they join back
     to ``text`` exactly."""
     return _WORD.findall(text)
-
-
-#: The sequence boundaries a decoder reads first (``<s>``) and emits last (``</s>``).
-START, END = "<s>", "</s>"
 
 
 def target_vocabulary(level: str, counts, min_count: int = 1) -> Vocabulary:

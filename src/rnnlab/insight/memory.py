@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from rnnlab.checkpoint import write_json
 from rnnlab.checks import check_choice
 from rnnlab.insight.networks import NetworkSpec
+from rnnlab.limits import GRAPH_BYTES_PER_UNIT_STEP, require_memory
 from rnnlab.plots import line_plot
 from rnnlab.settings import RunSettings
 from rnnlab.training.loop import Diverged, Loop
@@ -271,6 +272,10 @@ def train_memory(
     """Train ``spec`` on the task at ``length`` until ``budget`` seconds (or ``steps`` updates)
     are spent or it is solved; return its held-out score."""
     task = make_task(task_name)
+    require_memory(  # the training graph of a batch and the outputs of the test set
+        (batch_size * GRAPH_BYTES_PER_UNIT_STEP + test_size * 4) * length * hidden_size,
+        f"the {task_name} task at length {length:,} with {hidden_size} hidden units",
+    )
     settings = RunSettings(
         batch_size=batch_size,
         lr=lr,

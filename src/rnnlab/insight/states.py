@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from rnnlab.checkpoint import atomic_write, write_json
 from rnnlab.insight.trace import stacked_layers, trace
+from rnnlab.limits import check_text_length
 from rnnlab.plots import heatmap
 from rnnlab.tasks.language.model import LanguageModel
 
@@ -58,6 +59,7 @@ def read_states(model: LanguageModel, text: str, state: str = "h", top: int = 5)
     rnn = stacked_layers(model)
     if state == "c" and "c" not in rnn.cell.state_names:
         raise ValueError(f"the {rnn.cell_name} cell has no cell state c; use h")
+    check_text_length(len(text), "the text to read")
     ids = model.vocab.encode(text, what="the text to read")
     if ids.numel() == 0:
         raise ValueError("the text to read is empty")

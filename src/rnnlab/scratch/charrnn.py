@@ -180,6 +180,11 @@ def train(
                 state = None
             x, y = (a.T for a in chunk(xs, ys, index, seq_len))  # (T, B)
             loss, grads, state, _ = model.loss_and_grads(x, y, state)
+            if not math.isfinite(loss):  # the weights are not changed, nor saved
+                raise ValueError(
+                    f"the loss is {loss} at step {step + 1}: training diverged and stopped; "
+                    "try a lower --lr or --clip"
+                )
             if clip > 0:
                 clip_grad_norm(grads, clip)
             opt.step(model.params, grads)

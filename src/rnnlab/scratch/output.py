@@ -17,12 +17,19 @@ def softmax(y: np.ndarray) -> np.ndarray:
 
 
 def softmax_cross_entropy(y: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy of scores y (..., V) against integer targets (...), and dL/dy."""
-    p = softmax(y)
+    """Mean cross-entropy of scores y (..., V) against integer targets (...), and dL/dy.
+
+    log p is computed as y - max(y) - log sum exp(y - max(y)), finite wherever y is; scores
+    that are already infinite give a non-finite loss quietly, for the trainer to refuse."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        shifted = y - y.max(axis=-1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    p = np.exp(log_p)
     flat_p, flat_t = p.reshape(-1, p.shape[-1]), targets.reshape(-1)
+    flat_log_p = log_p.reshape(flat_p.shape)
     rows = np.flatnonzero(flat_t >= 0)
     n = max(1, rows.size)
-    loss = -np.log(flat_p[rows, flat_t[rows]]).sum() / n
+    loss = -flat_log_p[rows, flat_t[rows]].sum() / n
     dy = np.zeros_like(flat_p)
     dy[rows] = flat_p[rows]
     dy[rows, flat_t[rows]] -= 1.0

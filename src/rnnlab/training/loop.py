@@ -7,8 +7,8 @@
             loss = batch_loss(batch)                      under autocast (bfloat16 where native)
             check the loss, backpropagate, clip the gradient norm, check it, step
             when an evaluation is due (``evaluation_due``; by default after every pass):
-                report = evaluate(final); record scores(report); save the model if keep(scores);
-                save the resumable state (RESUMABLE tasks)
+                report = evaluate(final); record scores(report); save the resumable state
+                (RESUMABLE tasks); save the model if keep(scores)
     final_report(); write_report() into the checkpoint directory
 
 A run's progress p in [0, 1] is the larger of the fraction of its steps and the fraction of its
@@ -42,12 +42,17 @@ from rnnlab.checkpoint import (
     CONFIG,
     TRAINER_STATE,
     WEIGHTS,
+    lock_directory,
     read_tensors,
+    remove_stale_temporaries,
+    unlock_directory,
     write_json,
     write_tensors,
 )
 from rnnlab.data.batches import bucket_batches
 from rnnlab.kernels import resolve_precision
+from rnnlab.limits import TRAINING_BYTES_PER_PARAMETER, require_memory
+from rnnlab.outputs import output_dir
 from rnnlab.settings import RunSettings
 from rnnlab.training.schedule import learning_rate
 from rnnlab.training.setup import adamw, autocast, training_device, update
@@ -127,6 +132,12 @@ class Loop:
         self.progress_bar, self.on_step, self.tensorboard = progress, on_step, tensorboard
         self.device = training_device()
         self.precision = resolve_precision(settings.precision, self.device)
+        with torch.device("meta"):  # the model's size, before any memory is allocated
+            parameters = sum(p.numel() for p in build().parameters())
+        require_memory(
+            parameters * TRAINING_BYTES_PER_PARAMETER,
+            f"training a model of {parameters:,} parameters",
+        )
         torch.manual_seed(settings.seed)
         self.model: nn.Module = build().to(self.device)
         self.optimizer = adamw(self.model, settings.lr, settings.weight_decay, betas=self.BETAS)
@@ -142,6 +153,7 @@ class Loop:
         self.best_step: int | None = None
         self._stop = False
         self._resumed_from: Path | None = None
+        self._lock: int | None = None  # the lock on ``out`` while the run holds it
 
     # -- what a task supplies -----------------------------------------------------------------
 
@@ -225,8 +237,14 @@ class Loop:
 
     def fit(self) -> EpochResult:
         """Train until the run is done; returns what it did and the final report."""
-        if self.out is not None:
-            self._claim_out()
+        try:
+            if self.out is not None:
+                self._claim_out()
+            return self._fit()
+        finally:
+            self._release_out()
+
+    def _fit(self) -> EpochResult:
         writer = self._tensorboard_writer()
         bar = tqdm(
             total=1000,
@@ -319,10 +337,10 @@ class Loop:
         }
         self.records.append(record)
         kept = self.keep(scores)
+        if self.RESUMABLE:  # first, so that a run killed before its weights are saved resumes
+            self.save_state()
         if kept and self.out is not None:
             self.model.save_pretrained(self.out, self.model_meta(scores))
-        if self.RESUMABLE:
-            self.save_state()
         if writer is not None:
             for name, value in scores.items():
                 writer.add_scalar(f"val/{name}", value, self.step)
@@ -332,18 +350,29 @@ class Loop:
     # -- checkpoints --------------------------------------------------------------------------
 
     def _claim_out(self) -> None:
-        """Write the run's config into ``out``, refusing a directory that holds another run."""
+        """Take ``out`` for this run: lock it (a second run is refused), remove the temporary
+        files of writers that died, and write the run's config. A directory that holds another
+        run's weights or trainer state is refused; one whose run died before its first save
+        (a config alone) is taken over."""
+        output_dir(self.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._lock = lock_directory(self.out)
+        remove_stale_temporaries(self.out)
         continuing = self._resumed_from is not None and self._resumed_from == self.out.resolve()
-        if (self.out / CONFIG).exists():
-            if continuing:
-                return
+        if continuing:
+            return
+        if any((self.out / name).is_file() for name in (WEIGHTS, TRAINER_STATE)):
             how = f"continue it with --resume {self.out} or " if self.RESUMABLE else ""
             raise ValueError(f"{self.out} already holds a checkpoint; {how}choose another --out")
-        self.out.mkdir(parents=True, exist_ok=True)
         config = self.model.config()
         config["training"] = self.settings.to_config()
         config["data"] = self.data
         write_json(self.out / CONFIG, config)
+
+    def _release_out(self) -> None:
+        if self._lock is not None:
+            unlock_directory(self._lock)
+            self._lock = None
 
     def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
         """A task's own part of the trainer state: tensors and JSON (none by default)."""
@@ -384,6 +413,7 @@ class Loop:
         tensors, meta = read_tensors(path)
         self._resumed_from = Path(directory).resolve()
         try:
+            self._check_state(tensors, meta)
             self.model.load_state_dict(
                 {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
             )
@@ -402,8 +432,27 @@ class Loop:
             self.losses = [float(v) for v in meta["history"]]
             self.records = [dict(r) for r in meta.get("records", [])]
             self.load_state_tensors(tensors, meta)
-        except (KeyError, ValueError, RuntimeError, TypeError) as error:
-            raise ValueError(f"{path} is corrupt or from another run ({error})") from None
+        except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as error:
+            message = " ".join(str(error).split())
+            raise ValueError(f"{path} is corrupt or from another run ({message})") from None
+
+    def _check_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        """Refuse a trainer state whose numbers could not have been saved by a run: a step or
+        clock that is not a finite count, losses that are not numbers, optimizer moments whose
+        shapes are not their parameters'."""
+        step, elapsed = meta["step"], meta["elapsed"]
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+            raise ValueError(f"step must be a count, got {step!r}")
+        if not isinstance(elapsed, int | float) or not 0 <= elapsed < math.inf:
+            raise ValueError(f"elapsed must be a finite number of seconds, got {elapsed!r}")
+        if not isinstance(meta["history"], list) or not isinstance(meta.get("records", []), list):
+            raise ValueError("history and records must be lists")
+        shapes = [p.shape for group in self.optimizer.param_groups for p in group["params"]]
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, index, name = key.split(".", 2)
+                if name != "step" and value.shape != shapes[int(index)]:
+                    raise ValueError(f"{key} has shape {tuple(value.shape)}, its parameter not")
 
     def _tensorboard_writer(self):
         if self.tensorboard is None:

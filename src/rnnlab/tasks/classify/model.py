@@ -30,6 +30,7 @@ from rnnlab.checks import check_choice
 from rnnlab.data.batches import pad
 from rnnlab.data.labelled import tokens
 from rnnlab.data.vocab import Vocabulary
+from rnnlab.limits import check_text_length
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 
@@ -154,7 +155,9 @@ class SequenceClassifier(Pretrained, nn.Module):
 
     def encode(self, text: str, what: str = "the text") -> Tensor:
         """(n,) ids of one text; an empty text (no symbols) is a ValueError naming ``what``."""
-        ids = self.vocab.encode_tokens(tokens(text, self.vocab.level))
+        symbols = tokens(text, self.vocab.level)
+        check_text_length(len(symbols), what)
+        ids = self.vocab.encode_tokens(symbols)
         if ids.numel() == 0:
             raise ValueError(f"{what} is empty; there is nothing to classify")
         return ids

@@ -16,6 +16,7 @@ first characters.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -72,6 +73,7 @@ class ConditionalGenerator(Pretrained, nn.Module):
                 raise ValueError(f"the vocabulary has no {marker} token")
         self.vocab, self.labels = vocab, tuple(labels)
         self.start, self.end = vocab.symbols.index(START), vocab.symbols.index(END)
+        self.never = [self.start] + ([vocab.symbols.index(vocab.unknown)] if vocab.unknown else [])
         self.condition, self.condition_size, self.max_length = condition, condition_size, max_length
         self.settings = {
             "cell": cell,
@@ -176,7 +178,9 @@ class ConditionalGenerator(Pretrained, nn.Module):
             rows = [[] for _ in range(count)]
             done = torch.zeros(count, dtype=torch.bool)
             for _ in range(max(0, limit - len(prime))):
-                chosen = sample_next(logits[:, -1].float().cpu(), sampling, generator)
+                last = logits[:, -1].float().cpu()
+                last[:, self.never] = -math.inf  # never the unknown or the start symbol
+                chosen = sample_next(last, sampling, generator)
                 for row in (~done).nonzero().flatten().tolist():
                     if int(chosen[row]) != self.end:
                         rows[row].append(int(chosen[row]))

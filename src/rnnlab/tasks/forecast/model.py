@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.checks import check_choice
+from rnnlab.limits import require_memory
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 from rnnlab.tasks.forecast.series import Scaling, Series, from_frame
@@ -223,6 +224,10 @@ class Forecaster(Pretrained, nn.Module):
             theta, _ = self(x)
             return self.summary(theta)
         count = len(x)
+        require_memory(  # the paths and the inputs they feed back, float32
+            count * (samples + 1) * (self.horizon + self.window) * x.shape[-1] * 4 * 2,
+            f"{samples:,} sample paths of {self.horizon:,} steps",
+        )
         if samples < 1:  # the point path alone; no interval
             point = self._rollout(x, lambda theta: self.summary(theta)[0])
             return point, point, point

@@ -38,6 +38,7 @@ DATASETS = {
 MISSING = ("interpolate", "refuse")
 SPREADS = ("train", "window")
 TIME_NAMES = ("time", "date", "datetime", "timestamp", "ds", "year", "month", "week", "day")
+MAX_MAGNITUDE = 1e100  # the largest |value| a series may hold: its squares must stay finite
 
 
 @dataclass
@@ -223,6 +224,14 @@ def _numeric(column, name: str, source: str) -> np.ndarray:
         raise ValueError(
             f"{source}: column {name!r} holds infinity at row {row + 2}; "
             "replace it with a number or leave the cell empty to have it interpolated"
+        )
+    huge = np.abs(numbers) > MAX_MAGNITUDE
+    if huge.any():
+        row = int(np.flatnonzero(huge)[0])
+        raise ValueError(
+            f"{source}: column {name!r} holds {numbers[row]:g} at row {row + 2}; values beyond "
+            f"±{MAX_MAGNITUDE:g} overflow the squares and sums of the scaling and the baselines; "
+            "rescale the column"
         )
     return numbers
 

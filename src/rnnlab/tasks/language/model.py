@@ -25,6 +25,7 @@ from rnnlab.checks import check_choice
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.generation import Sampling, Step, generate_batch, generate_ids
 from rnnlab.kernels import PreparedLinear, resolve_precision
+from rnnlab.limits import require_memory
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 from rnnlab.stepper import Stepper
@@ -264,6 +265,7 @@ class LanguageModel(Pretrained, nn.Module):
         (much faster per symbol than one at a time); the arguments are :meth:`generate`'s."""
         if streams < 1:
             raise ValueError(f"streams must be >= 1, got {streams}")
+        require_memory(streams * length * 16, f"{streams:,} samples of {length:,} symbols")
         sampling, prime_ids, generator = self._sampling_setup(
             prime, length, temperature, top_k, top_p, greedy, seed
         )

@@ -22,11 +22,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from rnnlab.checkpoint import CONFIG, checkpoint_dir, read_json
+from rnnlab.checkpoint import CONFIG, TRAINER_STATE, checkpoint_dir, read_json, tensor_shapes
 from rnnlab.data.streams import IGNORE, as_streams, chunk, chunk_count, detach_state
 from rnnlab.data.text import read_source
 from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.evaluation import Evaluation, evaluate
+from rnnlab.tasks.language.model import LanguageModel
 from rnnlab.tasks.language.settings import TrainSettings, recommended_settings
 from rnnlab.training.loop import Loop, RunResult
 
@@ -221,7 +222,16 @@ def resume_settings(directory: str | Path) -> tuple[TrainSettings, dict]:
     config = read_json(Path(directory) / CONFIG)
     if "training" not in config:
         raise ValueError(f"{directory} holds a model but no training settings; it cannot resume")
-    return TrainSettings.from_config(config), config.get("data", {})
+    data = config.get("data", {})
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(key, ""), str) for key in ("source", "sha256")
+    ):
+        raise ValueError(f"{directory / CONFIG} is corrupt: its data record is not a source path")
+    state = Path(directory) / TRAINER_STATE
+    if state.is_file():  # the model the config describes must be the one the state holds
+        saved = {k[6:]: v for k, v in tensor_shapes(state).items() if k.startswith("model.")}
+        LanguageModel.check_fits(config, saved, state)
+    return TrainSettings.from_config(config), data
 
 
 @dataclass

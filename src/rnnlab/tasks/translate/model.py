@@ -44,6 +44,7 @@ from rnnlab.checks import check_choice
 from rnnlab.data.batches import pad
 from rnnlab.data.vocab import END, START, Vocabulary
 from rnnlab.generation import Hypothesis, beam_search, length_normalised
+from rnnlab.limits import MAX_BEAM
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 from rnnlab.tasks.translate.pairs import sentence_tokens
@@ -404,6 +405,8 @@ class Seq2Seq(Pretrained, nn.Module):
         whose answer is never scored below the greedy one (the greedy hypothesis competes
         with the beam's)."""
         texts = [texts] if isinstance(texts, str) else list(texts)
+        if not 1 <= beam <= MAX_BEAM:
+            raise ValueError(f"the beam width must be in 1..{MAX_BEAM}, got {beam}")
         was_training = self.training
         self.eval()
         try:

@@ -1,0 +1,62 @@
+"""How much one request may ask for: the memory rule and the input limits, in one place.
+
+The memory rule: a request whose estimated memory is more than the memory available now is
+refused before anything is allocated. Available memory is ``MemAvailable`` in
+``/proc/meminfo``, or the physical memory where that file is missing. The estimates are
+lower bounds, so what passes can still be tight, but what is refused could never have run:
+
+- training: parameters x ``TRAINING_BYTES_PER_PARAMETER`` (float32 weights, gradients and the
+  two AdamW moments);
+- backpropagation through T steps: batch x T x hidden x ``GRAPH_BYTES_PER_UNIT_STEP`` (the
+  values a gated cell keeps per unit and step for its backward pass);
+- sampling: outputs x their size.
+
+The input limits: one text a model reads at once (to classify, translate or watch) has at most
+``MAX_TEXT_SYMBOLS`` symbols, because its hidden states are all kept. Outputs asked for in
+thousands (``--count``, ``--streams``) are made and printed in batches of ``OUTPUT_BATCH``. A
+beam is at most ``MAX_BEAM`` wide.
+"""
+
+from __future__ import annotations
+
+import os
+
+TRAINING_BYTES_PER_PARAMETER = 16
+GRAPH_BYTES_PER_UNIT_STEP = 64  # 16 float32 values
+MAX_TEXT_SYMBOLS = 100_000
+OUTPUT_BATCH = 256
+MAX_BEAM = 256
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation now."""
+    try:
+        with open("/proc/meminfo") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def require_memory(nbytes: float, what: str) -> None:
+    """Refuse ``what`` (a phrase: "training this model") when it needs more than is available."""
+    free = available_memory()
+    if nbytes > free:
+        raise ValueError(
+            f"{what} needs about {_size(nbytes)} of memory; {_size(free)} is available"
+        )
+
+
+def check_text_length(length: int, what: str = "a text") -> None:
+    """Refuse a text of more than MAX_TEXT_SYMBOLS symbols."""
+    if length > MAX_TEXT_SYMBOLS:
+        raise ValueError(
+            f"{what} has {length:,} symbols; at most {MAX_TEXT_SYMBOLS:,} are read at once "
+            "(split it into lines)"
+        )
+
+
+def _size(nbytes: float) -> str:
+    return f"{nbytes / 2**30:,.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:,.1f} MiB"
