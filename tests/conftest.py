@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import struct
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,18 @@ def png_size(path) -> tuple[int, int]:
     data = Path(path).read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def safetensors_header(path) -> tuple[dict, bytes]:
+    """The JSON header of the safetensors file ``path`` (an 8-byte little-endian length, then
+    the JSON), and the tensor bytes after it."""
+    data = Path(path).read_bytes()
+    size = struct.unpack("<Q", data[:8])[0]
+    return json.loads(data[8 : 8 + size]), data[8 + size :]
+
+
+def write_safetensors_header(path, header: dict, body: bytes, dumps=json.dumps) -> None:
+    """Write ``header`` (as ``dumps`` writes it, padded to 8 bytes) and ``body`` to ``path``."""
+    raw = dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    Path(path).write_bytes(struct.pack("<Q", len(raw)) + raw + body)

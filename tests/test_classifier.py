@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED_DATA, one_error_line
+from conftest import SHARED_DATA
 from rnnlab import SequenceClassifier
 from rnnlab.cli import main
 from rnnlab.data.batches import bucket_batches, pad
@@ -362,105 +362,3 @@ def test_cli_train_predict_evaluate(classes, tmp_path, capsys):
 
     assert main(["classify", "evaluate", str(out), "--data", str(classes)]) == 0
     assert "accuracy" in capsys.readouterr().out
-
-
-def test_cli_refuses_to_overwrite_a_checkpoint(classes, tmp_path, capsys):
-    out = tmp_path / "model"
-    assert run_train(classes, out) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
-    capsys.readouterr()
-    assert run_train(classes, out) == 2
-    one_error_line(capsys, "already holds a checkpoint")
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-
-
-def test_cli_bad_inputs_give_one_line(classes, tmp_path, capsys):
-    out = tmp_path / "model"
-    assert run_train(classes, out) == 0
-    capsys.readouterr()
-    cases = [
-        (
-            ["classify", "train", "--data", str(classes / "ov.txt"), "--out", str(tmp_path / "a")],
-            "only one class",
-        ),
-        (
-            [
-                "classify",
-                "train",
-                "--data",
-                str(write(tmp_path / "e.txt", "\n")),
-                str(classes),
-                "--out",
-                str(tmp_path / "b"),
-            ],
-            "e.txt has no examples",
-        ),
-        (
-            [
-                "classify",
-                "train",
-                "--data",
-                str(write(tmp_path / "t.csv", "a,b\nx,y\n")),
-                "--text-column",
-                "review",
-                "--out",
-                str(tmp_path / "c"),
-            ],
-            "no column named 'review'",
-        ),
-        (
-            [
-                "classify",
-                "train",
-                "--data",
-                str(tmp_path / "missing"),
-                "--out",
-                str(tmp_path / "d"),
-            ],
-            "data not found",
-        ),
-        (["classify", "predict", str(out), ""], "text 1 is empty"),
-        (["classify", "predict", str(out)], "nothing to classify"),
-        (["classify", "predict", str(tmp_path / "nowhere"), "x"], "not found"),
-        (
-            [
-                "classify",
-                "evaluate",
-                str(out),
-                "--data",
-                str(
-                    write(
-                        tmp_path / "new.tsv", "Orlov\tov\nSmith\tScottish\nKim\tKorean\nPopov\tov\n"
-                    )
-                ),
-            ],
-            "2 label\\(s\\) the model was not trained on: 'Korean', 'Scottish'",
-        ),
-        (
-            ["classify", "evaluate", str(out), "--data", str(classes), "--out", str(out)],
-            "holds a checkpoint; write the evaluation elsewhere",
-        ),
-        (
-            [
-                "classify",
-                "train",
-                "--data",
-                str(classes),
-                "--out",
-                str(tmp_path / "e"),
-                "--lr",
-                "1e30",
-                "--clip",
-                "0",
-                "--warmup",
-                "1",
-                "--batch-size",
-                "2",
-            ],
-            "diverged and stopped \\(no model saved\\)",
-        ),
-    ]
-    for argv, message in cases:
-        assert main(argv) == 2, argv
-        one_error_line(capsys, message)
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b" / "config.json").exists()

@@ -14,7 +14,6 @@ import torch
 
 from conftest import one_error_line, png_size
 from rnnlab import Forecaster
-from rnnlab.checkpoint import CONFIG, WEIGHTS
 from rnnlab.cli import main
 from rnnlab.tasks.forecast.backtest import mase_scale, scores
 from rnnlab.tasks.forecast.baselines import naive, seasonal_naive
@@ -331,31 +330,6 @@ def _bad_input(capsys, tmp_path, columns, *extra):
 def test_cli_bad_inputs_give_one_line(tmp_path, capsys, columns, extra, message):
     code, line = _bad_input(capsys, tmp_path, columns, *extra)
     assert code == 2 and message in line
-
-
-def test_cli_refuses_an_existing_checkpoint_and_leaves_it_intact(tmp_path, sales_csv, capsys):
-    out = tmp_path / "fc"
-    args = [
-        "forecast",
-        "train",
-        "--csv",
-        sales_csv,
-        "--target",
-        "sales",
-        "--horizon",
-        "7",
-        "--epochs",
-        "1",
-        "--hidden",
-        "8",
-        "--out",
-        str(out),
-    ]
-    assert main(args) == 0
-    before = (out / WEIGHTS).read_bytes(), (out / CONFIG).read_bytes()
-    capsys.readouterr()
-    assert main(args) == 2 and "already holds a checkpoint" in one_error_line(capsys)
-    assert ((out / WEIGHTS).read_bytes(), (out / CONFIG).read_bytes()) == before
 
 
 def test_scaling_round_trips_through_json():

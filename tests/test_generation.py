@@ -14,7 +14,9 @@ LOGITS = torch.log(torch.tensor([[0.5, 0.25, 0.15, 0.1]]))
 
 def test_temperature_divides_the_logits():
     out = filtered_logits(LOGITS, Sampling(temperature=2.0))
-    assert torch.allclose(out, LOGITS / 2)
+    shift = out - LOGITS / 2  # the logits are shifted to a maximum of 0: the same distribution
+    assert torch.allclose(shift, shift[0, 0].expand_as(shift)) and out.max() == 0
+    assert torch.allclose(out.softmax(-1), (LOGITS / 2).softmax(-1))
 
 
 def test_top_k_keeps_the_k_likeliest():
@@ -69,3 +71,12 @@ def test_generation_loop_feeds_each_choice_back():
     out = list(generate_ids(step, torch.tensor([3, 4]), 4, Sampling(greedy=True)))
     assert out == [5, 6, 7, 8]
     assert seen == [[3, 4], [5], [6], [7]]
+
+
+@pytest.mark.parametrize("sampling", [Sampling(temperature=1e-300), Sampling(top_p=1e-300)])
+def test_a_vanishing_temperature_or_nucleus_is_greedy_not_nan(sampling):
+    logits = torch.tensor([[0.3, 2.0, -1.0, 1.9], [5.0, -50.0, 4.0, 0.0]])
+    filtered = filtered_logits(logits, sampling)
+    assert not filtered.isnan().any()
+    chosen = {tuple(sample_next(logits, sampling).tolist()) for _ in range(20)}
+    assert chosen == {(1, 0)}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import one_error_line, png_size
+from conftest import png_size
 from rnnlab import LanguageModel, Recurrent
 from rnnlab.cli import main
 from rnnlab.data import Vocabulary
@@ -370,41 +370,6 @@ def test_memory_runs_each_network_and_writes_its_report(tmp_path, capsys):
     sweep_args = ["memory", "--sweep", "--lengths", "4,6", "--steps", "2", "--hidden", "8"]
     assert main([*sweep_args, "--cells", "gru", "--out", str(tmp_path)]) == 0
     assert "gru: longest solved length" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    ("args", "pattern"),
-    [
-        (["inspect", "gradients", "--cells", "lstm:identity"], "identity init"),
-        (["inspect", "gradients", "--cells", "nope"], "cell must be one of"),
-        (["inspect", "gradients", "--distance", "0"], "positive integer"),
-        (["inspect", "gradients", "CK", "--text", "TEXT", "--distance", "50000"], "too short"),
-        (["inspect", "gradients", "MISSING"], "MISSING"),
-        (["inspect", "states", "CK", "--text", "line ~"], "never saw"),
-        (["inspect", "states", "CK", "--text", "line", "--layer", "5"], "--layer"),
-        (["inspect", "states", "CK", "--text", "line", "--unit", "99"], "--unit"),
-        (["inspect", "states", "CK", "--text", "line", "--state", "x"], "invalid choice"),
-        (["inspect", "states", "CK"], "required"),
-        (["inspect"], "required"),
-        (["memory", "--cells", "rnn:bogus"], "init must be one of"),
-        (["memory", "--sweep", "--lengths", "1,x"], "integers"),
-        (["memory", "--task", "sort"], "invalid choice"),
-        (["memory", "--forget-bias", "inf"], "finite"),
-    ],
-)
-def test_bad_insight_inputs_end_with_one_line_and_status_2(
-    checkpoint, capsys, monkeypatch, tmp_path, args, pattern
-):
-    monkeypatch.chdir(tmp_path)  # nothing may be written, but if it were, not into the checkout
-    names = {"CK": str(checkpoint / "ck"), "TEXT": str(checkpoint / "text.txt")}
-    args = [names.get(a, a) for a in args]
-    try:
-        code = main(args)
-    except SystemExit as exit_info:
-        code = exit_info.code
-    assert code == 2
-    one_error_line(capsys, pattern)
-    assert not (tmp_path / "insight").exists()
 
 
 def test_a_run_that_blows_up_stops_before_the_update_and_says_so():

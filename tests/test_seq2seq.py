@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 import torch
 
-from conftest import SHARED_DATA, one_error_line
+from conftest import SHARED_DATA
 from rnnlab.cli import main
 from rnnlab.data.batches import pad
 from rnnlab.data.vocab import Vocabulary, target_vocabulary
@@ -324,25 +324,3 @@ def test_cli_train_translate_evaluate(pairs_file, tmp_path, capsys):
 
     assert main(["translate", "evaluate", str(out), "--pairs", str(pairs_file), "--beam", "2"]) == 0
     assert "over 8 sentences" in capsys.readouterr().out
-
-
-def test_cli_bad_inputs_give_one_line(pairs_file, tmp_path, capsys):
-    out = tmp_path / "model"
-    train = ["translate", "train", "--pairs", str(pairs_file), "--hidden", "8", "--epochs", "1"]
-    bad = write(tmp_path / "bad.tsv", "one\tun\nlonely\n")
-    assert main([*train[:3], str(bad), "--out", str(tmp_path / "x"), "--epochs", "1"]) == 2
-    one_error_line(capsys, r"line 2: 1 tab-separated column")
-    assert main([*train, "--out", str(out), "--attention", "none"]) == 0
-    capsys.readouterr()
-    before = (out / "model.safetensors").read_bytes()
-    assert main([*train, "--out", str(out)]) == 2
-    one_error_line(capsys, "already holds a checkpoint")
-    assert (out / "model.safetensors").read_bytes() == before
-    assert main(["translate", str(out), "   "]) == 2
-    one_error_line(capsys, "sentence 1 is empty")
-    assert main(["translate", str(out), " ".join(["one"] * 60)]) == 2
-    one_error_line(capsys, "60 word tokens; this model translates at most 50")
-    assert main(["translate", str(out), "one", "--attention-plot", str(tmp_path / "a.png")]) == 2
-    one_error_line(capsys, "no attention")
-    assert main(["translate", str(tmp_path / "nowhere"), "one"]) == 2
-    one_error_line(capsys)

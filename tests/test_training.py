@@ -9,7 +9,7 @@ import torch
 
 from conftest import SHARED_DATA
 from rnnlab import LanguageModel
-from rnnlab.checkpoint import TRAINER_STATE
+from rnnlab.checkpoint import TRAINER_STATE, lock_directory, unlock_directory
 from rnnlab.tasks.language import Corpus, Trainer, TrainSettings, unigram_entropy
 from rnnlab.training import learning_rate
 
@@ -175,3 +175,33 @@ def test_auto_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch):
     settings = tiny(precision="float32")
     trainer = quiet(Corpus.from_text(TEXT, settings), settings)
     assert trainer.precision == "float32" and "float32" in trainer.speed_settings()
+
+
+def test_a_directory_whose_run_died_before_its_first_save_is_taken_over(tmp_path):
+    settings = tiny(epochs=1, evals=1)
+    corpus = Corpus.from_text(TEXT, settings)
+    (tmp_path / "config.json").write_text('{"format": "rnnlab.language_model"}')  # a config alone
+    stale = tmp_path / ".model.safetensors.tmp-999999999"  # no such process
+    stale.write_bytes(b"half a file")
+    quiet(corpus, settings, tmp_path).fit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "trainer_state.safetensors",
+    ]
+    assert LanguageModel.from_pretrained(tmp_path).checkpoint_config["training"]["evals"] == 1
+
+
+def test_a_run_is_refused_while_another_holds_its_directory(tmp_path):
+    settings = tiny(epochs=1, evals=1)
+    corpus = Corpus.from_text(TEXT, settings)
+    tmp_path.joinpath("out").mkdir()
+    fd = lock_directory(tmp_path / "out")  # as a running run holds it
+    try:
+        with pytest.raises(ValueError, match="in use by another rnnlab run"):
+            quiet(corpus, settings, tmp_path / "out").fit()
+    finally:
+        unlock_directory(fd)
+    assert list((tmp_path / "out").iterdir()) == []
+    quiet(corpus, settings, tmp_path / "out").fit()  # and taken once it is free
+    assert (tmp_path / "out" / "model.safetensors").is_file()

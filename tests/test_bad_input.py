@@ -1,0 +1,443 @@
+"""Every user mistake, in one table: exit status 2, one line, no traceback, nothing saved damaged.
+
+Each row is (command line, message fragments). Words in braces name things the ``place``
+fixture makes. It makes the saved checkpoints ``{lm}``, ``{fc}``, ``{tr}``, ``{clf}`` and
+``{cond}`` (copies of the committed ``fixtures/v0``), tampered copies of them (``{t_...}``), data
+files and bad files. Every row checks the same four things: the exit status is 2, stderr is
+exactly one line ``rnnlab: error: ...`` matching the fragments (regular expressions), there is
+no traceback, and every file of every saved checkpoint is byte-for-byte what it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import safetensors_header, write_safetensors_header
+from rnnlab.checkpoint import TRAINER_STATE, WEIGHTS
+from rnnlab.cli import main
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "v0"
+SAVED = {
+    "lm": "language",
+    "fc": "forecast",
+    "tr": "translate",
+    "clf": "classify",
+    "cond": "conditional",
+}
+LM_SMALL = [
+    "--hidden",
+    "8",
+    "--embedding",
+    "4",
+    "--seq-len",
+    "8",
+    "--batch-size",
+    "2",
+    "--epochs",
+    "1",
+]
+SMALL = ["--hidden", "4", "--epochs", "1"]
+
+
+def _set(path: str, value):
+    """An edit of a config: set the value at the dotted ``path`` (None deletes it)."""
+
+    def edit(config: dict) -> None:
+        *parents, last = path.split(".")
+        node = config
+        for key in parents:
+            node = node[key]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+
+    return edit
+
+
+def _nested(depth: int):
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+#: tampered checkpoints: name -> (the saved one it copies, an edit of its config.json)
+TAMPERED = {
+    "hidden20000": ("lm", _set("model.hidden_size", 20000)),
+    "layers100000": ("lm", _set("model.num_layers", 100000)),
+    "hidden_negative": ("lm", _set("model.hidden_size", -3)),
+    "two_char_symbol": ("lm", lambda c: c["vocab"]["symbols"].__setitem__(2, "ab")),
+    "int_symbols": ("lm", lambda c: c["vocab"].__setitem__("symbols", list(range(13)))),
+    "no_vocab": ("lm", _set("vocab", None)),
+    "training_list": ("lm", _set("training", [1, 2])),
+    "data_list": ("lm", _set("data", [1])),
+    "lr_text": ("lm", _set("training.lr", "abc")),
+    "source_number": ("lm", _set("data.source", 5)),
+    "source_dev_zero": ("lm", _set("data.source", "/dev/zero")),
+    "nested": ("lm", _set("model.extra", _nested(100_000))),
+    "window0": ("fc", _set("model.window", 0)),
+    "horizon_huge": ("fc", _set("model.horizon", 1e8)),
+}
+
+
+def _tamper_state(path: Path, edit) -> None:
+    """Edit the trainer state's JSON (in its safetensors header's metadata) and header."""
+    header, body = safetensors_header(path)
+    meta = json.loads(header["__metadata__"]["rnnlab"])
+    edit(meta, header)
+    header["__metadata__"]["rnnlab"] = json.dumps(meta)
+    write_safetensors_header(path, header, body)
+
+
+def _optim_slot_wrong_shape(meta: dict, header: dict) -> None:
+    """Transpose the shape of a matrix's AdamW moment: the same bytes, the wrong shape."""
+    key = next(
+        k
+        for k, v in header.items()
+        if k.endswith("exp_avg") and len(v["shape"]) == 2 and v["shape"][0] != v["shape"][1]
+    )
+    header[key]["shape"] = header[key]["shape"][::-1]
+
+
+#: tampered trainer states of the language checkpoint: name -> edit of (meta, header)
+TAMPERED_STATES = {
+    "elapsed_nan": lambda meta, header: meta.__setitem__("elapsed", float("nan")),
+    "step_text": lambda meta, header: meta.__setitem__("step", "seven"),
+    "slot_shape": _optim_slot_wrong_shape,
+    "state_nested": lambda meta, header: meta.__setitem__("records", _nested(50)),
+    "unfinished": lambda meta, header: meta.__setitem__("step", 0),  # resumes a whole epoch
+}
+
+
+@pytest.fixture(scope="module")
+def place(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("bad")
+    names: dict[str, str] = {"tmp": str(root)}
+    for name, source in SAVED.items():
+        shutil.copytree(FIXTURES / source, root / name)
+        names[name] = str(root / name)
+    for name, (base, edit) in TAMPERED.items():
+        shutil.copytree(FIXTURES / SAVED[base], root / f"t_{name}")
+        config_path = root / f"t_{name}" / "config.json"
+        if name == "nested":  # json.dumps cannot write what json.loads cannot read
+            config_path.write_text(
+                config_path.read_text()[:-2] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+            )
+        else:
+            config = json.loads(config_path.read_text())
+            edit(config)
+            config_path.write_text(json.dumps(config))
+        names[f"t_{name}"] = str(root / f"t_{name}")
+    for name, edit in TAMPERED_STATES.items():
+        shutil.copytree(FIXTURES / "language", root / f"s_{name}")
+        _tamper_state(root / f"s_{name}" / TRAINER_STATE, edit)
+        names[f"s_{name}"] = str(root / f"s_{name}")
+    nan = root / "t_nan_weights"
+    shutil.copytree(FIXTURES / "language", nan)
+    from rnnlab.checkpoint import read_tensors, write_tensors
+
+    tensors, meta = read_tensors(nan / WEIGHTS)
+    next(iter(tensors.values())).fill_(float("nan"))
+    write_tensors(nan / WEIGHTS, tensors, meta)
+    names["t_nan_weights"] = str(nan)
+    mismatch = root / "t_mismatch"  # the classifier's weights under the language config
+    shutil.copytree(FIXTURES / "language", mismatch)
+    shutil.copy(FIXTURES / "classify" / WEIGHTS, mismatch / WEIGHTS)
+    names["t_mismatch"] = str(mismatch)
+    files = {
+        "text": (FIXTURES / "text.txt").read_text() * 4,
+        "names": (FIXTURES / "names.csv").read_text(),
+        "pairs": (FIXTURES / "pairs.tsv").read_text(),
+        "series": (FIXTURES / "series.csv").read_text(),
+        "empty": "",
+        "short": "too short\n",
+        "one_class": "".join(f"name{i}\n" for i in range(20)),
+        "huge_csv": "t,y\n" + "".join(f"{i},{(-1) ** i * 1e308}\n" for i in range(200)),
+        "dup_csv": "name,name,kind\n" + "".join(f"a{i},b{i},{'xy'[i % 2]}\n" for i in range(40)),
+        "long_line": "a" * 200_001 + "\n",
+        "bad_pairs": "one\tun\nlonely\n",
+        "new_labels": "Orlov\tov\nSmith\tScottish\nKim\tKorean\nPopov\tov\n",
+        "afile": "a file where a directory is expected\n",
+        "not_npy": "not an array",
+    }
+    suffixes = {"names": ".csv", "huge_csv": ".csv", "dup_csv": ".csv", "series": ".csv"}
+    suffixes |= {"pairs": ".tsv", "bad_pairs": ".tsv", "new_labels": ".tsv", "not_npy": ".npy"}
+    for name, content in files.items():
+        path = root / f"{name}{suffixes.get(name, '.txt')}"
+        path.write_text(content)
+        names[name] = str(path)
+    (root / "binary.bin").write_bytes(b"\x00\x01\x02" * 100)
+    (root / "latin.txt").write_bytes("café au lait\n".encode("latin-1") * 50)
+    np.save(root / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.save(root / "wrong.npy", np.zeros(5, dtype=np.float32))
+    (root / "adir").mkdir()
+    corrupt = root / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "config.json").write_text('{"format": "rnnlab.language_model"')
+    for name in ("binary", "latin", "objects", "wrong", "adir", "corrupt"):
+        names[name] = str(next(root.glob(f"{name}*")))
+    plain = ["translate", "train", "--pairs", names["pairs"], "--out", str(root / "tr_plain")]
+    assert run([*plain, "--attention", "none", *SMALL])[0] == 0  # a translator without attention
+    names["tr_plain"] = str(root / "tr_plain")
+    return names
+
+
+#: (command line, fragments of the one error line)
+CASES = [
+    # finding 1: no output option writes over a checkpoint's files
+    ("forecast predict {fc} --csv {series} --output {lm}/config.json", ["file of the checkpoint"]),
+    ("forecast predict {fc} --csv {series} --output {fc}/model.safetensors", ["--output"]),
+    ("forecast predict {fc} --csv {series} --plot {fc}/trainer_state.safetensors", ["--plot"]),
+    ("translate {tr} cat --attention-plot {lm}/model.safetensors", ["--attention-plot"]),
+    (
+        "forecast train --csv {series} --target y --out {tmp}/f1 --plot {clf}/config.json",
+        ["--plot"],
+    ),
+    (
+        "classify evaluate {clf} --data {names} --out {clf}",
+        ["holds a checkpoint; write the reports"],
+    ),
+    ("inspect states {lm} --text tea --out {lm}", ["holds a checkpoint"]),
+    (
+        "train --text {text} --out {tmp}/t1 --tensorboard {lm}",
+        ["--tensorboard", "holds a checkpoint"],
+    ),
+    # finding 2: file-system mistakes are one line naming the path
+    ("train --text {text} --out {afile}", ["--out", "is a file, not a directory"]),
+    ("train --text {text} --out {afile}/sub", ["cannot be created", "is a file"]),
+    ("train --text {text} --out /proc/x", ["cannot write in /proc"]),
+    ("classify train --data {names} --out {afile}", ["is a file"]),
+    ("translate train --pairs {pairs} --out {afile}", ["is a file"]),
+    ("generate-from-label train --data {names} --out {afile}", ["is a file"]),
+    ("forecast train --csv {series} --target y --out {afile}", ["is a file"]),
+    ("demo --out {afile}", ["is a file"]),
+    ("classify evaluate {clf} --data {names} --out {afile}", ["is a file"]),
+    ("inspect states {lm} --text tea --out {afile}", ["is a file"]),
+    ("inspect gradients --out {afile}", ["is a file"]),
+    ("memory --out {afile}", ["is a file"]),
+    ("forecast predict {fc} --csv {series} --plot {adir}", ["--plot", "is a directory"]),
+    ("forecast predict {fc} --csv {series} --output {adir}", ["--output", "is a directory"]),
+    ("translate {tr} cat --attention-plot {adir}", ["is a directory"]),
+    ("train --text {text} --out {tmp}/t2 --tensorboard {afile}", ["--tensorboard", "is a file"]),
+    ("scratch-train --steps 1 --save {adir}", ["--save", "is a directory"]),
+    # finding 3: memory is bounded
+    ("train --text {text} --out {tmp}/t3 --hidden 10000000", ["needs about", "GiB of memory"]),
+    ("memory --length 100000000 --steps 1", ["length 100,000,000", "needs about"]),
+    ("classify predict {clf} --file {long_line}", ["200,001 symbols; at most 100,000"]),
+    ("inspect states {lm} --file {long_line} --max-chars 1000000", ["at most 100,000"]),
+    ("translate {tr} cat --beam 100000", ["beam width must be in 1..256"]),
+    ("generate {t_hidden20000}", ["does not fit its config", "shape"]),
+    ("generate {t_layers100000}", ["100000 layers"]),
+    ("forecast predict {t_horizon_huge} --csv {series}", ["horizon must be"]),
+    ("train --resume {t_source_dev_zero}", ["/dev/zero is not a regular file"]),
+    # finding 4: every float is finite; a tampered clock is refused
+    ("train --text {text} --out {tmp}/t4 --budget inf", ["--budget", "positive number"]),
+    ("train --text {text} --out {tmp}/t4 --lr nan", ["--lr"]),
+    ("generate {lm} --top-p nan", ["--top-p"]),
+    ("train --resume {s_elapsed_nan}", ["elapsed must be a finite number"]),
+    # finding 7: tampered files are one line each
+    ("generate {t_nested}", ["nested"]),
+    ("train --resume {s_state_nested}", ["nested"]),
+    ("generate {t_hidden_negative}", ["hidden_size must be a positive integer"]),
+    ("generate {t_two_char_symbol}", ["single characters"]),
+    ("generate {t_int_symbols}", ["non-empty strings"]),
+    ("generate {t_no_vocab}", ["malformed language model config: no .vocab."]),
+    ("train --resume {t_training_list}", ["no training settings"]),
+    ("train --resume {t_data_list}", ["data"]),
+    ("train --resume {t_lr_text}", ["lr must be a positive number, got 'abc'"]),
+    ("train --resume {t_source_number}", ["source"]),
+    ("train --resume {s_step_text}", ["step must be a count"]),
+    ("train --resume {s_slot_shape}", ["shape"]),
+    ("forecast predict {t_window0} --csv {series}", ["window must be a positive integer"]),
+    # finding 10: values whose squares overflow
+    ("forecast train --csv {huge_csv} --target y --out {tmp}/f2", ["rescale the column"]),
+    # finding 11: refused rather than silently wrong
+    ("generate {t_nan_weights}", ["NaN or infinite weights"]),
+    ("scratch-train --steps 5 --lr 1e308 --clip 0", ["loss is nan at step 2", "diverged"]),
+    # finding 12: messages that name the option and the cause
+    ("train --text {text} --out {tmp}/t5 --seed 99999999999999999999999", ["--seed", "2\\*\\*63"]),
+    ("generate {lm} --seed -1", ["--seed"]),
+    ("generate-from-label {cond} --vector {objects}", ["holds Python objects", "never loads"]),
+    ("generate {t_mismatch}", ["does not fit its config"]),
+    ("classify train --data {dup_csv} --out {tmp}/c1", ["columns 0 and 1 both 'name'"]),
+    (
+        "classify train --data {names} --out {tmp}/c2 --level word --min-count 100000000",
+        ["--min-count"],
+    ),
+    ("train --text {text} --out {tmp}/t6 --sample-length -5", ["--sample-length"]),
+    # the cases the command tests held before, one table now
+    ("train --text {tmp}/missing.txt --out {tmp}/a", ["not found"]),
+    ("train --text {empty} --out {tmp}/a", ["empty"]),
+    ("train --text {binary} --out {tmp}/a", ["binary", "--level byte"]),
+    ("train --text {latin} --out {tmp}/a", ["not valid utf-8", "--encoding", "--level byte"]),
+    ("train --text {short} --out {tmp}/a", ["too short: 9 characters", "lower --batch-size"]),
+    ("train --text {text} --out {lm}", ["already holds"]),
+    ("generate {lm} --prime XYZ", ["the prime has 3 character", "'X'"]),
+    ("generate {tmp}/nowhere", ["not found"]),
+    ("generate {corrupt}", ["corrupt"]),
+    ("evaluate {lm} --text {latin} --encoding latin-1", ["never saw"]),
+    ("generate {lm} --temperature 0", ["--temperature: must be a positive number"]),
+    ("generate {lm} --temperature -1", ["--temperature: must be a positive number"]),
+    ("classify train --data {one_class} --out {tmp}/a", ["only one class"]),
+    ("classify train --data {empty} {names} --out {tmp}/a", ["empty"]),
+    (
+        "classify train --data {names} --text-column review --out {tmp}/a",
+        ["no column named 'review'"],
+    ),
+    ("classify train --data {tmp}/missing --out {tmp}/a", ["data not found"]),
+    ("classify train --data {names} --out {clf}", ["already holds a checkpoint"]),
+    ("classify predict {clf} ''", ["text 1 is empty"]),
+    ("classify predict {clf}", ["nothing to classify"]),
+    ("classify predict {tmp}/nowhere x", ["not found"]),
+    ("classify evaluate {clf} --data {new_labels}", ["label\\(s\\) the model was not trained on"]),
+    (
+        "classify train --data {names} --out {tmp}/a --lr 1e30 --clip 0 --warmup 1 --batch-size 2",
+        ["diverged and stopped \\(no model saved\\)"],
+    ),
+    (
+        "generate-from-label {cond} --label Klingon",
+        ["unknown label 'Klingon'; the model knows long, short"],
+    ),
+    ("generate-from-label {cond} --vector {wrong}", ["must have 2 numbers"]),
+    ("generate-from-label {cond} --vector {not_npy}", ["not a .npy array file"]),
+    ("generate-from-label train --data {names} --out {cond}", ["already holds a checkpoint"]),
+    ("translate train --pairs {bad_pairs} --out {tmp}/a", ["line 2: 1 tab-separated column"]),
+    ("translate train --pairs {pairs} --out {tr}", ["already holds a checkpoint"]),
+    ("translate {tr} '   '", ["sentence 1 is empty"]),
+    (
+        f"translate {{tr}} '{' '.join(['cat'] * 60)}'",
+        ["60 word tokens; this model translates at most 50"],
+    ),
+    ("translate {tmp}/nowhere cat", ["not found"]),
+    ("translate {tr_plain} cat --attention-plot {tmp}/a.png", ["no attention"]),
+    ("forecast train --csv {series} --target y --out {fc}", ["already holds a checkpoint"]),
+    ("inspect gradients --cells lstm:identity", ["identity init"]),
+    ("inspect gradients --cells nope", ["cell must be one of"]),
+    ("inspect gradients --distance 0", ["positive integer"]),
+    ("inspect gradients {lm} --text {short} --distance 50000", ["too short"]),
+    ("inspect gradients {tmp}/MISSING", ["MISSING"]),
+    ("inspect states {lm} --text 'line ~'", ["never saw"]),
+    ("inspect states {lm} --text tea --layer 5", ["--layer"]),
+    ("inspect states {lm} --text tea --unit 99", ["--unit"]),
+    ("inspect states {lm} --text tea --state x", ["invalid choice"]),
+    ("inspect states {lm}", ["required"]),
+    ("inspect", ["required"]),
+    ("memory --cells rnn:bogus", ["init must be one of"]),
+    ("memory --sweep --lengths 1,x", ["integers"]),
+    ("memory --task sort", ["invalid choice"]),
+    ("memory --forget-bias inf", ["finite"]),
+]
+
+
+def run(args: list[str]) -> tuple[int, list[str], str]:
+    """Run the command in this process: its exit status, stderr lines and any traceback."""
+    err, out = io.StringIO(), io.StringIO()
+    crash = ""
+    with (
+        contextlib.redirect_stderr(err),
+        contextlib.redirect_stdout(out),
+        warnings.catch_warnings(record=True) as warned,  # each would be a line on stderr
+    ):
+        warnings.simplefilter("always")
+        try:
+            code = main(args)
+        except SystemExit as exit_info:
+            code = exit_info.code
+        except Exception as error:  # a traceback would have reached the user
+            code, crash = -1, f"{type(error).__name__}: {error}"
+    lines = [f"warning: {w.message}" for w in warned] + err.getvalue().strip().splitlines()
+    return code, lines, crash
+
+
+def fingerprint(root: str) -> dict[str, str]:
+    """The hash of every file of every checkpoint under ``root``."""
+    return {
+        str(path): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(Path(root).glob("*/*"))
+        if path.is_file() and (path.parent / "config.json").is_file()
+    }
+
+
+def split(line: str) -> list[str]:
+    import shlex
+
+    return shlex.split(line)
+
+
+def check_refused(place, line: str, fragments: list[str], before: dict | None = None) -> None:
+    before = before or fingerprint(place["tmp"])
+    args = [a.format(**place) for a in split(line)]
+    code, err, crash = run(args)
+    assert not crash, f"{line}: traceback {crash}"
+    assert code == 2, f"{line}: exit {code}, stderr {err}"
+    assert len(err) == 1 and err[0].startswith("rnnlab: error: "), f"{line}: {err}"
+    for fragment in fragments:
+        assert re.search(fragment, err[0]), f"{line}: {err[0]}"
+    after = fingerprint(place["tmp"])
+    assert {k: after.get(k) for k in before} == before, f"{line} changed a saved file"
+    leftovers = [p.name for p in Path(place["tmp"]).glob("*/.*.tmp-*")]
+    assert not leftovers, f"{line} left temporary files {leftovers}"
+
+
+@pytest.mark.parametrize(("line", "fragments"), CASES, ids=[c[0][:60] for c in CASES])
+def test_bad_input_is_one_line_and_status_2(place, line, fragments):
+    check_refused(place, line, fragments)
+
+
+#: commands that save, and what they write, run while the disk is full (every fsync fails)
+DISK_FULL = [
+    "train --text {text} --out {tmp}/full1 " + " ".join(LM_SMALL),
+    "train --resume {s_unfinished}",
+    "classify train --data {names} --out {tmp}/full2 " + " ".join(SMALL),
+    "classify evaluate {clf} --data {names} --out {tmp}/full3",
+    "inspect states {lm} --text tea --out {tmp}/full4",
+    "scratch-train --steps 2 --hidden 8 --save {tmp}/full5.npz",
+]
+
+
+@pytest.mark.parametrize("line", DISK_FULL, ids=[c[:40] for c in DISK_FULL])
+def test_a_full_disk_is_one_line_and_damages_nothing(place, line, monkeypatch):
+    before = fingerprint(place["tmp"])
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    check_refused(place, line, ["No space left on device"], before)
+
+
+def test_a_read_only_place_is_refused_before_training_starts(place, monkeypatch):
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr("rnnlab.outputs.tempfile.TemporaryFile", read_only)
+    monkeypatch.setattr("rnnlab.training.loop.Loop._fit", lambda self: pytest.fail("it trained"))
+    check_refused(place, "train --resume {s_unfinished}", ["cannot write in", "Read-only file"])
+    check_refused(place, "classify evaluate {clf} --data {names} --out {tmp}/ro", ["Read-only"])
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes every file")
+def test_unreadable_and_unwritable_places_are_one_line(place, tmp_path):
+    locked = tmp_path / "locked"
+    shutil.copytree(place["lm"], locked)
+    (locked / WEIGHTS).chmod(0)
+    check_refused(place, f"generate {locked}", ["Permission denied"])
+    (locked / WEIGHTS).chmod(0o644)
+    locked.chmod(0o555)
+    try:
+        check_refused(place, f"train --resume {locked} --epochs 2", ["cannot write in"])
+    finally:
+        locked.chmod(0o755)
