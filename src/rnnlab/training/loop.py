@@ -437,9 +437,9 @@ class Loop:
             raise ValueError(f"{path} is corrupt or from another run ({message})") from None
 
     def _check_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-        """Refuse a trainer state whose numbers could not have been saved by a run: a step or
-        clock that is not a finite count, losses that are not numbers, optimizer moments whose
-        shapes are not their parameters'."""
+        """Refuse a trainer state that no run could have saved: a step that is not a count, a
+        clock that is not a finite number of seconds, a history or records that are not lists,
+        or optimizer moments whose shapes are not their parameters'."""
         step, elapsed = meta["step"], meta["elapsed"]
         if not isinstance(step, int) or isinstance(step, bool) or step < 0:
             raise ValueError(f"step must be a count, got {step!r}")
@@ -452,7 +452,10 @@ class Loop:
             if key.startswith("optim."):
                 _, index, name = key.split(".", 2)
                 if name != "step" and value.shape != shapes[int(index)]:
-                    raise ValueError(f"{key} has shape {tuple(value.shape)}, its parameter not")
+                    raise ValueError(
+                        f"{key} has shape {list(value.shape)}, its parameter "
+                        f"{list(shapes[int(index)])}"
+                    )
 
     def _tensorboard_writer(self):
         if self.tensorboard is None:
