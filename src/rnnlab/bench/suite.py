@@ -48,7 +48,8 @@ def multiply_weights(cell: str, hidden: int, layers: int, inputs: int, vocab: in
 
 
 def _rnnlab_train_speed(corpus: Corpus, settings: TrainSettings) -> dict:
-    """Chars/s of rnnlab's Trainer (steps after the first 3), and the precision it chose."""
+    """Chars/s of rnnlab's Trainer (the steps after the first 3, or after fewer when a busy
+    machine made fewer than 4 in the budget), and the precision it chose."""
     stamps: list[float] = []
     trainer = Trainer(
         corpus,
@@ -58,10 +59,13 @@ def _rnnlab_train_speed(corpus: Corpus, settings: TrainSettings) -> dict:
         on_step=lambda *_: stamps.append(time.perf_counter()),
     )
     trainer.fit()
-    steps = len(stamps) - 3
+    first = min(2, len(stamps) - 2)  # the end of the last warm-up step timed from
+    if first < 0:
+        raise ValueError(f"{settings.budget:g} s was too short to time two training steps")
+    steps = len(stamps) - 1 - first
     tokens = settings.batch_size * settings.seq_len
     return {
-        "chars_per_s": steps * tokens / (stamps[-1] - stamps[2]),
+        "chars_per_s": steps * tokens / (stamps[-1] - stamps[first]),
         "steps": steps,
         "precision": trainer.precision,
         "loss": trainer.losses[-1],
