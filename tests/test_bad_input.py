@@ -18,6 +18,10 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -429,15 +433,66 @@ def test_a_read_only_place_is_refused_before_training_starts(place, monkeypatch)
     check_refused(place, "classify evaluate {clf} --data {names} --out {tmp}/ro", ["Read-only"])
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes every file")
-def test_unreadable_and_unwritable_places_are_one_line(place, tmp_path):
-    locked = tmp_path / "locked"
-    shutil.copytree(place["lm"], locked)
-    (locked / WEIGHTS).chmod(0)
-    check_refused(place, f"generate {locked}", ["Permission denied"])
-    (locked / WEIGHTS).chmod(0o644)
-    locked.chmod(0o555)
+#: Python, and the folders it imports from, as a user without privileges can run them
+UNPRIVILEGED = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+CLI = "import sys; from rnnlab.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def unprivileged_python() -> list[str] | None:
+    """A command that runs Python with rnnlab importable as user ``nobody``: this Python run
+    through ``setpriv`` (as root), or as it is (as any other user); None if there is none
+    (a Python that lies under a private folder, no ``setpriv``)."""
+    if os.geteuid() != 0:
+        return [sys.executable]
+    if shutil.which("setpriv") is None:
+        return None
+    import rnnlab
+
+    path = [str(Path(rnnlab.__file__).parents[1]), *sysconfig.get_paths().values()]
+    path += [p for p in sys.path if p.endswith("site-packages")]
+    for python in (sys.executable, sys._base_executable, f"/usr/bin/python{sys.version[:4]}"):
+        command = [*UNPRIVILEGED, "env", f"PYTHONPATH={os.pathsep.join(path)}", python]
+        probe = subprocess.run([*command, "-c", "import rnnlab"], capture_output=True)
+        if probe.returncode == 0:
+            return command
+    return None
+
+
+def test_unreadable_and_unwritable_places_are_one_line():
+    python = unprivileged_python()
+    if python is None:
+        pytest.skip("no Python that an unprivileged user may run (root reads every file)")
+    root = Path(tempfile.mkdtemp())  # /tmp: reachable by every user, unlike pytest's tmp_path
     try:
-        check_refused(place, f"train --resume {locked} --epochs 2", ["cannot write in"])
+        root.chmod(0o755)
+        for name in ("locked", "read_only"):
+            shutil.copytree(FIXTURES / "language", root / name)
+        (root / "locked" / WEIGHTS).chmod(0)
+        (root / "secret.txt").write_text("secret text\n" * 50)
+        (root / "secret.txt").chmod(0)
+        (root / "private").mkdir(mode=0o700)
+        (root / "open").mkdir()
+        (root / "open").chmod(0o777)
+        (root / "read_only").chmod(0o555)
+        cases = [
+            (f"generate {root}/locked", f"{root}/locked/model.safetensors: Permission denied"),
+            (f"train --text {root}/secret.txt --out {root}/open/o", "cannot read .*Permission"),
+            (f"train --resume {root}/read_only", f"cannot write in {root}/read_only"),
+            (f"train --text {root}/secret.txt --out {root}/read_only/x", "cannot write in"),
+            (f"inspect states {root}/read_only --text tea --out {root}/private/x", "cannot write"),
+            (f"generate {root}/private/ck", "Permission denied"),
+        ]
+        before = {p: p.read_bytes() for p in (root / "read_only").iterdir()}
+        for line, fragment in cases:
+            done = subprocess.run(
+                [*python, "-c", CLI, *split(line)], capture_output=True, text=True
+            )
+            err = done.stderr.strip().splitlines()
+            assert done.returncode == 2, (line, done.stderr)
+            assert len(err) == 1 and err[0].startswith("rnnlab: error: "), (line, err)
+            assert re.search(fragment, err[0]), (line, err[0])
+        assert {p: p.read_bytes() for p in (root / "read_only").iterdir()} == before
     finally:
-        locked.chmod(0o755)
+        for folder in (root / "read_only", root / "private"):
+            folder.chmod(0o755)
+        shutil.rmtree(root)

@@ -15,6 +15,7 @@ Each check raises ValueError with one line that names the path and the reason.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -31,7 +32,27 @@ def is_checkpoint_dir(path: str | Path) -> bool:
 
 def output_file(path: str | Path) -> Path:
     """``path`` as a file to write, after the checks above."""
-    path = Path(path)
+    with _unreachable(path):
+        return _output_file(Path(path))
+
+
+def output_dir(path: str | Path, reports: bool = False) -> Path:
+    """``path`` as a directory to write into (``reports``: not a checkpoint directory)."""
+    with _unreachable(path):
+        return _output_dir(Path(path), reports)
+
+
+@contextlib.contextmanager
+def _unreachable(path):
+    """A place the checks cannot even look at (a folder without search permission) is a
+    ValueError too."""
+    try:
+        yield
+    except OSError as error:
+        raise ValueError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _output_file(path: Path) -> Path:
     resolved = path.resolve()
     if path.is_dir():
         raise ValueError(f"{path} is a directory; give a file name")
@@ -41,9 +62,7 @@ def output_file(path: str | Path) -> Path:
     return path
 
 
-def output_dir(path: str | Path, reports: bool = False) -> Path:
-    """``path`` as a directory to write into (``reports``: not a checkpoint directory)."""
-    path = Path(path)
+def _output_dir(path: Path, reports: bool) -> Path:
     if path.exists() and not path.is_dir():
         raise ValueError(f"{path} is a file, not a directory")
     if reports and is_checkpoint_dir(path):
