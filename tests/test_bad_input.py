@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -188,6 +189,8 @@ def place(tmp_path_factory) -> dict[str, str]:
     np.save(root / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     np.save(root / "wrong.npy", np.zeros(5, dtype=np.float32))
     (root / "adir").mkdir()
+    os.mkfifo(root / "pipe")  # a special file: an output renamed over it would replace it
+    names["pipe"] = str(root / "pipe")
     corrupt = root / "corrupt"
     corrupt.mkdir()
     (corrupt / "config.json").write_text('{"format": "rnnlab.language_model"')
@@ -235,10 +238,17 @@ CASES = [
     ("forecast predict {fc} --csv {series} --plot {adir}", ["--plot", "is a directory"]),
     ("forecast predict {fc} --csv {series} --output {adir}", ["--output", "is a directory"]),
     ("translate {tr} cat --attention-plot {adir}", ["is a directory"]),
+    ("forecast predict {fc} --csv {series} --output {pipe}", ["is not a regular file"]),
+    ("scratch-train --steps 1 --save {pipe}", ["--save", "is not a regular file"]),
     ("train --text {text} --out {tmp}/t2 --tensorboard {afile}", ["--tensorboard", "is a file"]),
     ("scratch-train --steps 1 --save {adir}", ["--save", "is a directory"]),
     # finding 3: memory is bounded
-    ("train --text {text} --out {tmp}/t3 --hidden 10000000", ["needs about", "GiB of memory"]),
+    ("train --text {text} --out {tmp}/t3 --hidden 1000000", ["needs about", "GiB of memory"]),
+    ("train --text {text} --out {tmp}/t3 --hidden 10000000", ["--hidden", "1..1048576"]),
+    ("train --text {text} --out {tmp}/t3 --layers 99999999999", ["--layers", "1..1024"]),
+    ("classify train --data {names} --out {tmp}/c3 --embedding 10000000", ["--embedding"]),
+    ("inspect gradients --hidden 99999999999999999999999", ["--hidden"]),
+    ("inspect gradients --cells lstm --distance 5 --hidden 1000000", ["out of memory"]),
     ("memory --length 100000000 --steps 1", ["length 100,000,000", "needs about"]),
     ("classify predict {clf} --file {long_line}", ["200,001 symbols; at most 100,000"]),
     ("inspect states {lm} --file {long_line} --max-chars 1000000", ["at most 100,000"]),
@@ -255,7 +265,7 @@ CASES = [
     # finding 7: tampered files are one line each
     ("generate {t_nested}", ["nested"]),
     ("train --resume {s_state_nested}", ["nested"]),
-    ("generate {t_hidden_negative}", ["hidden_size must be a positive integer"]),
+    ("generate {t_hidden_negative}", ["hidden_size must be an integer in 1..1048576, got -3"]),
     ("generate {t_two_char_symbol}", ["single characters"]),
     ("generate {t_int_symbols}", ["non-empty strings"]),
     ("generate {t_no_vocab}", ["malformed language model config: no .vocab."]),
@@ -392,6 +402,7 @@ def check_refused(place, line: str, fragments: list[str], before: dict | None = 
         assert re.search(fragment, err[0]), f"{line}: {err[0]}"
     after = fingerprint(place["tmp"])
     assert {k: after.get(k) for k in before} == before, f"{line} changed a saved file"
+    assert stat.S_ISFIFO(os.stat(place["pipe"]).st_mode), f"{line} replaced a pipe"
     leftovers = [p.name for p in Path(place["tmp"]).glob("*/.*.tmp-*")]
     assert not leftovers, f"{line} left temporary files {leftovers}"
 

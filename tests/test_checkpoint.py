@@ -135,3 +135,11 @@ def test_json_that_is_too_deep_or_too_large_is_refused(tmp_path, monkeypatch):
     (tmp_path / "config.json").write_text(json.dumps({"a": "long enough"}))
     with pytest.raises(ValueError, match="too large"):
         read_json(tmp_path / "config.json")
+
+
+def test_a_write_never_replaces_a_device_or_a_pipe(tmp_path):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    with pytest.raises(ValueError, match="not a regular file"):
+        atomic_write(pipe, b"data")
+    assert os.path.exists(pipe) and not os.path.isfile(pipe)

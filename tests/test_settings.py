@@ -73,7 +73,7 @@ def test_a_model_is_built_from_the_settings_by_its_own_argument_names():
 @pytest.mark.parametrize(
     ("settings_class", "given_values", "message"),
     [
-        (TrainSettings, {"hidden_size": 0}, "hidden_size must be a positive integer, got 0"),
+        (TrainSettings, {"hidden_size": 0}, "hidden_size must be an integer in 1..1048576, got 0"),
         (ClassifierSettings, {"cell": "tree"}, "cell must be one of"),
         (Seq2SeqSettings, {"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
         (ForecastSettings, {"budget": float("inf")}, "budget must be a positive number"),
@@ -96,7 +96,7 @@ def test_the_options_come_from_the_fields_and_apply_the_same_checks():
     parser = parser_for(TrainSettings)
     args = parser.parse_args(["--hidden", "32", "--one-hot", "--budget", "5"])
     assert given(args, TrainSettings) == {"hidden_size": 32, "embedding_size": None, "budget": 5.0}
-    with pytest.raises(argparse.ArgumentError, match="must be a positive integer, got 0"):
+    with pytest.raises(argparse.ArgumentError, match=r"must be an integer in 1\.\.1048576, got 0"):
         parser.parse_args(["--hidden", "0"])
     with pytest.raises(argparse.ArgumentError, match="must be a positive number, got inf"):
         parser.parse_args(["--budget", "inf"])
@@ -115,7 +115,7 @@ def test_task_settings_change_defaults_but_keep_the_one_declaration():
 
     assert Small().hidden_size == 7 and Small().lr == 0.5 and Small().num_layers == 1
     assert Small.flag("hidden_size") == "--hidden"
-    with pytest.raises(ValueError, match="hidden_size must be a positive integer"):
+    with pytest.raises(ValueError, match=r"hidden_size must be an integer in 1\.\.1048576"):
         Small(hidden_size=-1)
     with pytest.raises(TypeError, match="no inherited setting 'width'"):
         task_settings(width=3)(type("Bad", (RecurrentSettings,), {}))

@@ -43,8 +43,11 @@ WRITE_PAUSE = float(os.environ.get("RNNLAB_WRITE_PAUSE", 0))
 
 def atomic_write(path: str | Path, data: bytes) -> None:
     """Replace ``path`` by ``data`` all at once: a temporary file, fsync, rename, fsync of the
-    directory. An OSError names ``path`` (not the temporary file)."""
+    directory. An OSError names ``path`` (not the temporary file); a ``path`` that exists and is
+    not a regular file (``/dev/null``, a pipe) is refused, since the rename would replace it."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # the rename would replace a device or a pipe
+        raise ValueError(f"{path} is not a regular file; rnnlab replaces the files it writes")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as file:

@@ -11,6 +11,11 @@ lower bounds, so what passes can still be tight, but what is refused could never
   values a gated cell keeps per unit and step for its backward pass);
 - sampling: outputs x their size.
 
+The size limits: a layer is at most ``MAX_WIDTH`` units wide (hidden or embedding) and a network
+at most ``MAX_LAYERS`` deep, so that a size is checked against memory, on the meta device, before
+anything is built (a width of 10^23 overflows PyTorch's shapes; a billion layers would take
+hours just to describe).
+
 The input limits: one text a model reads at once (to classify, translate or watch) has at most
 ``MAX_TEXT_SYMBOLS`` symbols, because its hidden states are all kept. Outputs asked for in
 thousands (``--count``, ``--streams``) are made and printed in batches of ``OUTPUT_BATCH``. A
@@ -22,6 +27,8 @@ from __future__ import annotations
 import os
 
 TRAINING_BYTES_PER_PARAMETER = 16
+MAX_WIDTH = 2**20
+MAX_LAYERS = 1024
 GRAPH_BYTES_PER_UNIT_STEP = 64  # 16 float32 values
 MAX_TEXT_SYMBOLS = 100_000
 OUTPUT_BATCH = 256

@@ -3,9 +3,11 @@
 - A checkpoint's own files (``config.json``, ``model.safetensors``, ``trainer_state.safetensors``
   in a directory that holds a config or weights) are written only by the run that owns the
   directory. No other output may name one: :func:`output_file` refuses it.
-- An output file may not be a directory. An output directory may not be a file or lie under
-  one. A report directory (plots, JSON, evaluations) may not be a checkpoint directory, where
-  its files would mix with the run's (:func:`output_dir` with ``reports=True``).
+- An output file may not be a directory, nor a device or a pipe (a write renames a new file
+  over the old one, which would replace ``/dev/null`` itself). An output directory may not be
+  a file or lie under one. A report directory (plots, JSON, evaluations) may not be a
+  checkpoint directory, where its files would mix with the run's (:func:`output_dir` with
+  ``reports=True``).
 - The place must be writable. Missing folders are created later, so the nearest folder that
   exists is probed with a temporary file that is removed at once. That way a read-only or full
   place is refused before a run starts, not at its first save.
@@ -56,6 +58,8 @@ def _output_file(path: Path) -> Path:
     resolved = path.resolve()
     if path.is_dir():
         raise ValueError(f"{path} is a directory; give a file name")
+    if path.exists() and not path.is_file():  # a device or a pipe: renaming over it replaces it
+        raise ValueError(f"{path} is not a regular file; rnnlab replaces the files it writes")
     if resolved.name in CHECKPOINT_FILES and is_checkpoint_dir(resolved.parent):
         raise ValueError(f"{path} is a file of the checkpoint in {path.parent}; write elsewhere")
     _check_writable(resolved.parent, path.parent)

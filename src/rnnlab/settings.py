@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Self
 from rnnlab.cells import CELLS
 from rnnlab.init import SCHEMES
 from rnnlab.kernels import PRECISIONS
+from rnnlab.limits import MAX_LAYERS, MAX_WIDTH
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ POSITIVE_INT = Check(int, lambda v: _integer(v) and v >= 1, "a positive integer"
 INTEGER = Check(int, _integer, "an integer")
 SEED = Check(int, lambda v: _integer(v) and 0 <= v < 2**63, "an integer in [0, 2**63)")
 NON_NEGATIVE_INT = Check(int, lambda v: _integer(v) and v >= 0, "an integer >= 0")
+WIDTH = Check(int, lambda v: _integer(v) and 1 <= v <= MAX_WIDTH, f"an integer in 1..{MAX_WIDTH}")
+DEPTH = Check(int, lambda v: _integer(v) and 1 <= v <= MAX_LAYERS, f"an integer in 1..{MAX_LAYERS}")
 AT_LEAST_2 = Check(int, lambda v: _integer(v) and v >= 2, "an integer >= 2")
 POSITIVE = Check(float, lambda v: _number(v) and v > 0, "a positive number")
 NON_NEGATIVE = Check(float, lambda v: _number(v) and v >= 0, ">= 0")
@@ -117,7 +120,7 @@ def embedding_setting(default: int, help: str, one_hot: bool = False) -> Field:
     return setting(
         default,
         help,
-        POSITIVE_INT,
+        WIDTH,
         flag="--embedding",
         group="model",
         metavar="SIZE",
@@ -260,10 +263,8 @@ class RecurrentSettings(Settings):
     """A recurrent network, by :class:`rnnlab.Recurrent`'s argument names."""
 
     cell: str = setting("lstm", "recurrent cell", one_of(CELLS), group="model")
-    hidden_size: int = setting(
-        256, "hidden units per layer", POSITIVE_INT, flag="--hidden", group="model"
-    )
-    num_layers: int = setting(1, "stacked layers", POSITIVE_INT, flag="--layers", group="model")
+    hidden_size: int = setting(256, "hidden units per layer", WIDTH, flag="--hidden", group="model")
+    num_layers: int = setting(1, "stacked layers", DEPTH, flag="--layers", group="model")
     bidirectional: bool = setting(False, "read both ways", SWITCH, group="model")
     dropout: float = setting(0.0, "dropout rate", FRACTION, group="model")
     init: str = setting("default", "weight initialisation", one_of(SCHEMES), group="model")

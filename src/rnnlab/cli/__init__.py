@@ -4,11 +4,12 @@ A package: :mod:`rnnlab.cli.options` (the parser, argument types, the options bu
 settings classes) sits below one module per task or tool, each of which adds its commands with
 ``add_commands(commands)``; this module puts them together and runs one. A mistake the user can
 make ends with one line ``rnnlab: error: ...`` and exit status 2: a bad option value or file
-(the library reports them as ValueError), and what the system refuses (an OSError: a path that
-cannot be read or written, a full disk; the line names the path and the cause), or memory that
-runs out. NumPy's floating-point warnings are silenced while a command runs: a result that
-overflows is caught where it matters (a loss that is not finite stops training; a series too
-large to scale is refused). Set RNNLAB_DEBUG=1 to see the traceback.
+(the library reports them as ValueError), what the system refuses (an OSError: a path that
+cannot be read or written, a full disk; the line names the path and the cause), and memory
+that runs out (Python's MemoryError, PyTorch's failed allocation). NumPy's floating-point
+warnings are silenced while a command runs: a result that overflows is caught where it matters
+(a loss that is not finite stops training; a series too large to scale is refused). Set
+RNNLAB_DEBUG=1 to see the traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from rnnlab import __version__
 from rnnlab.cli import (
@@ -77,16 +79,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader closed the pipe (rnnlab ... | head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (ValueError, OSError, MemoryError) as error:
-        if os.environ.get("RNNLAB_DEBUG"):
+    except (ValueError, OSError, MemoryError, RuntimeError) as error:
+        if os.environ.get("RNNLAB_DEBUG") or (
+            isinstance(error, RuntimeError) and not out_of_memory(error)
+        ):
             raise
         print(f"rnnlab: error: {error_line(error)}", file=sys.stderr)
         return 2
 
 
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` says memory ran out: Python's MemoryError, or PyTorch's allocators'
+    RuntimeError (CPU: "can't allocate memory"; CUDA: ``torch.OutOfMemoryError``)."""
+    return isinstance(error, MemoryError | torch.OutOfMemoryError) or (
+        "can't allocate memory" in str(error)
+    )
+
+
 def error_line(error: Exception) -> str:
     """The one line that reports ``error``: an OSError as ``PATH: cause``."""
-    if isinstance(error, MemoryError):
+    if out_of_memory(error):
         return "out of memory; ask for a smaller model, batch or input"
     if isinstance(error, OSError) and error.strerror:
         paths = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)

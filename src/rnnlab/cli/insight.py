@@ -11,12 +11,14 @@ from pathlib import Path
 
 from rnnlab.checkpoint import checkpoint_dir
 from rnnlab.cli.options import (
+    depth,
     non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
     random_seed,
     report_dir,
+    width,
 )
 from rnnlab.data import Vocabulary, read_source, read_text
 from rnnlab.init import SCHEMES
@@ -73,7 +75,7 @@ def _add_network_options(parser: argparse.ArgumentParser, cells_default: str | N
         default=1.0,
         help="initial LSTM forget-gate bias; 'default' keeps torch's uniform init (1.0)",
     )
-    parser.add_argument("--hidden", type=positive_int, default=128, help="(128)")
+    parser.add_argument("--hidden", type=width, default=128, help="(128)")
     parser.add_argument("--seed", type=random_seed, default=0)
     _add_out_option(parser)
 
@@ -115,7 +117,7 @@ def add_commands(commands) -> None:
         help="text to read (default: the checkpoint's training text, else the built-in corpus)",
     )
     _add_network_options(gradients, None)
-    gradients.add_argument("--layers", type=positive_int, default=1, help="of fresh networks (1)")
+    gradients.add_argument("--layers", type=depth, default=1, help="of fresh networks (1)")
     gradients.add_argument(
         "--distance", type=positive_int, default=200, help="steps back to measure (200)"
     )

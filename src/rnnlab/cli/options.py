@@ -20,6 +20,7 @@ from rnnlab.data.labelled import LabelledData, read_labelled
 from rnnlab.data.text import read_text
 from rnnlab.outputs import output_dir, output_file
 from rnnlab.settings import (
+    DEPTH,
     FRACTION,
     NON_NEGATIVE,
     NON_NEGATIVE_INT,
@@ -28,6 +29,7 @@ from rnnlab.settings import (
     SEED,
     SWITCH,
     UNIT_INTERVAL,
+    WIDTH,
     Check,
     Settings,
     flag_of,
@@ -78,6 +80,8 @@ report_dir = path_type(lambda text: output_dir(text, reports=True))
 positive_int = argument_type(POSITIVE_INT)
 non_negative_int = argument_type(NON_NEGATIVE_INT)
 random_seed = argument_type(SEED)
+width = argument_type(WIDTH)  # hidden or embedding units (see rnnlab.limits)
+depth = argument_type(DEPTH)  # stacked layers
 positive_float = argument_type(POSITIVE)
 non_negative_float = argument_type(NON_NEGATIVE)
 fraction = argument_type(FRACTION)

@@ -8,11 +8,13 @@ import sys
 
 from rnnlab.cells import CELLS
 from rnnlab.cli.options import (
+    depth,
     non_negative_float,
     out_file,
     positive_float,
     positive_int,
     random_seed,
+    width,
 )
 from rnnlab.data import Vocabulary, read_source
 from rnnlab.scratch import CharRNN, train
@@ -29,8 +31,8 @@ def add_commands(commands) -> None:
     )
     scratch.add_argument("--text", metavar="FILE", help="training text (default: built-in)")
     scratch.add_argument("--cell", choices=list(CELLS), default="rnn", help="(rnn)")
-    scratch.add_argument("--hidden", type=positive_int, default=100, help="(100)")
-    scratch.add_argument("--layers", type=positive_int, default=1, help="(1)")
+    scratch.add_argument("--hidden", type=width, default=100, help="(100)")
+    scratch.add_argument("--layers", type=depth, default=1, help="(1)")
     scratch.add_argument("--seq-len", type=positive_int, default=25, help="BPTT length (25)")
     scratch.add_argument("--batch-size", type=positive_int, default=1, help="streams (1)")
     scratch.add_argument(
