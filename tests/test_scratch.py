@@ -201,3 +201,13 @@ def test_scratch_train_command_trains_saves_and_reloads(tmp_path, capsys):
     assert main([*args, "--load", weights, "--steps", "5"]) == 0
     assert main([*args, "--save", str(tmp_path / "w.bin")]) == 2
     assert "needs a .npz" in capsys.readouterr().err
+
+
+def test_scratch_training_stops_at_a_loss_that_is_not_finite():
+    text = "the cat sat on the mat. " * 50
+    model = CharRNN(Vocabulary.build("char", text), hidden=16)
+    with (
+        np.errstate(over="ignore", invalid="ignore"),  # the overflow is what is tested
+        pytest.raises(ValueError, match=r"the loss is nan at step \d+: training diverged"),
+    ):
+        train(model, text, steps=5, lr=1e308, clip=0.0, sample_every=0, progress=False)

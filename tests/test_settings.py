@@ -77,7 +77,11 @@ def test_a_model_is_built_from_the_settings_by_its_own_argument_names():
         (ClassifierSettings, {"cell": "tree"}, "cell must be one of"),
         (Seq2SeqSettings, {"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
         (ForecastSettings, {"budget": float("inf")}, "budget must be a positive number"),
-        (ConditionalSettings, {"lr": "abc"}, "lr must be a positive number, got 'abc'"),
+        (
+            ConditionalSettings,
+            {"lr": "abc"},
+            r"lr must be a positive number \(float32\), got 'abc'",
+        ),
         (TrainSettings, {"bidirectional": True}, "bidirectional does not apply"),
     ],
 )
@@ -98,7 +102,9 @@ def test_the_options_come_from_the_fields_and_apply_the_same_checks():
     assert given(args, TrainSettings) == {"hidden_size": 32, "embedding_size": None, "budget": 5.0}
     with pytest.raises(argparse.ArgumentError, match=r"must be an integer in 1\.\.1048576, got 0"):
         parser.parse_args(["--hidden", "0"])
-    with pytest.raises(argparse.ArgumentError, match="must be a positive number, got inf"):
+    with pytest.raises(
+        argparse.ArgumentError, match=r"must be a positive number \(float32\), got inf"
+    ):
         parser.parse_args(["--budget", "inf"])
     classifier = parser_for(ClassifierSettings)
     assert given(classifier.parse_args(["--no-bidirectional"]), ClassifierSettings) == {

@@ -56,8 +56,19 @@ class Check:
         return f"must be {self.want}, got {value!r}"
 
 
+#: the largest magnitude a numeric setting may have: it must fit a float32 tensor (AdamW's step,
+#: an initial bias), where 1e308 is infinite
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 def _number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A number (not a bool) that is finite in float32."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) <= FLOAT32_MAX
+    )
 
 
 def _integer(value) -> bool:
@@ -76,9 +87,9 @@ NON_NEGATIVE_INT = Check(int, lambda v: _integer(v) and v >= 0, "an integer >= 0
 WIDTH = Check(int, lambda v: _integer(v) and 1 <= v <= MAX_WIDTH, f"an integer in 1..{MAX_WIDTH}")
 DEPTH = Check(int, lambda v: _integer(v) and 1 <= v <= MAX_LAYERS, f"an integer in 1..{MAX_LAYERS}")
 AT_LEAST_2 = Check(int, lambda v: _integer(v) and v >= 2, "an integer >= 2")
-POSITIVE = Check(float, lambda v: _number(v) and v > 0, "a positive number")
-NON_NEGATIVE = Check(float, lambda v: _number(v) and v >= 0, ">= 0")
-FINITE = Check(float, _number, "a finite number")
+POSITIVE = Check(float, lambda v: _number(v) and v > 0, "a positive number (float32)")
+NON_NEGATIVE = Check(float, lambda v: _number(v) and v >= 0, ">= 0 (float32)")
+FINITE = Check(float, _number, "a finite number (float32)")
 FRACTION = Check(float, lambda v: _number(v) and 0 <= v < 1, "in [0, 1)")
 PROBABILITY = Check(float, lambda v: _number(v) and 0 <= v <= 1, "in [0, 1]")
 OPEN_UNIT = Check(float, lambda v: _number(v) and 0 < v < 1, "in (0, 1)")

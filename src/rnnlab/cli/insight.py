@@ -5,13 +5,13 @@ and ``memory``. Parse, call :mod:`rnnlab.insight`, print; errors are ValueErrors
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
 from rnnlab.checkpoint import checkpoint_dir
 from rnnlab.cli.options import (
     depth,
+    finite_float,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -45,12 +45,8 @@ NETWORKS_HELP = (
 
 
 def _forget_bias(text: str) -> float | None:
-    if text == "default":
-        return None
-    value = float(text)
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number or 'default', got {text}")
-    return value
+    """'default' (torch's uniform initialisation) or a finite number."""
+    return None if text == "default" else finite_float(text)
 
 
 def _lengths(text: str) -> list[int]:

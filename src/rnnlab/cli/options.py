@@ -21,6 +21,7 @@ from rnnlab.data.text import read_text
 from rnnlab.outputs import output_dir, output_file
 from rnnlab.settings import (
     DEPTH,
+    FINITE,
     FRACTION,
     NON_NEGATIVE,
     NON_NEGATIVE_INT,
@@ -83,6 +84,7 @@ random_seed = argument_type(SEED)
 width = argument_type(WIDTH)  # hidden or embedding units (see rnnlab.limits)
 depth = argument_type(DEPTH)  # stacked layers
 positive_float = argument_type(POSITIVE)
+finite_float = argument_type(FINITE)
 non_negative_float = argument_type(NON_NEGATIVE)
 fraction = argument_type(FRACTION)
 unit_interval = argument_type(UNIT_INTERVAL)
