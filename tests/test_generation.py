@@ -7,7 +7,13 @@ import math
 import pytest
 import torch
 
-from rnnlab.generation import Sampling, filtered_logits, generate_ids, sample_next
+from rnnlab.generation import (
+    Sampling,
+    filtered_logits,
+    generate_ids,
+    length_normalised,
+    sample_next,
+)
 
 LOGITS = torch.log(torch.tensor([[0.5, 0.25, 0.15, 0.1]]))
 
@@ -80,3 +86,8 @@ def test_a_vanishing_temperature_or_nucleus_is_greedy_not_nan(sampling):
     assert not filtered.isnan().any()
     chosen = {tuple(sample_next(logits, sampling).tolist()) for _ in range(20)}
     assert chosen == {(1, 0)}
+
+
+def test_a_huge_length_penalty_ranks_without_overflow():
+    assert length_normalised(-2.0, 3, 1e23) == 0.0  # log p / 3^alpha underflows to 0
+    assert length_normalised(-2.0, 4, 1.0) == -0.5

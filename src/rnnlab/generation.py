@@ -144,7 +144,7 @@ class Hypothesis:
 def length_normalised(log_prob: float, length: int, alpha: float) -> float:
     """log p / length^alpha: alpha 0 is the plain log-probability, which favours short
     sequences; alpha 1 the mean log-probability per symbol."""
-    return log_prob / max(1, length) ** alpha
+    return log_prob * max(1, length) ** -alpha  # underflows to 0 for a huge alpha, never overflows
 
 
 LogProbStep = Callable[[Tensor, object], tuple[Tensor, object]]

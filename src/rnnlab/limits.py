@@ -19,7 +19,8 @@ hours just to describe).
 The input limits: one text a model reads at once (to classify, translate or watch) has at most
 ``MAX_TEXT_SYMBOLS`` symbols, because its hidden states are all kept. Outputs asked for in
 thousands (``--count``, ``--streams``) are made and printed in batches of ``OUTPUT_BATCH``. A
-beam is at most ``MAX_BEAM`` wide.
+beam is at most ``MAX_BEAM`` wide, and a decoder writes at most ``MAX_DECODED`` tokens for one
+sequence (an untrained one may never write its end token).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ GRAPH_BYTES_PER_UNIT_STEP = 64  # 16 float32 values
 MAX_TEXT_SYMBOLS = 100_000
 OUTPUT_BATCH = 256
 MAX_BEAM = 256
+MAX_DECODED = 10_000
 
 
 def available_memory() -> int:

@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Self
 from rnnlab.cells import CELLS
 from rnnlab.init import SCHEMES
 from rnnlab.kernels import PRECISIONS
-from rnnlab.limits import MAX_LAYERS, MAX_WIDTH
+from rnnlab.limits import MAX_DECODED, MAX_LAYERS, MAX_WIDTH
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,9 @@ SEED = Check(int, lambda v: _integer(v) and 0 <= v < 2**63, "an integer in [0, 2
 NON_NEGATIVE_INT = Check(int, lambda v: _integer(v) and v >= 0, "an integer >= 0")
 WIDTH = Check(int, lambda v: _integer(v) and 1 <= v <= MAX_WIDTH, f"an integer in 1..{MAX_WIDTH}")
 DEPTH = Check(int, lambda v: _integer(v) and 1 <= v <= MAX_LAYERS, f"an integer in 1..{MAX_LAYERS}")
+DECODED = Check(
+    int, lambda v: _integer(v) and 1 <= v <= MAX_DECODED, f"an integer in 1..{MAX_DECODED}"
+)
 AT_LEAST_2 = Check(int, lambda v: _integer(v) and v >= 2, "an integer >= 2")
 POSITIVE = Check(float, lambda v: _number(v) and v > 0, "a positive number (float32)")
 NON_NEGATIVE = Check(float, lambda v: _number(v) and v >= 0, ">= 0 (float32)")

@@ -15,6 +15,7 @@ import torch
 from rnnlab.cli.options import (
     add_labelled_data,
     add_train_action,
+    decoded,
     given,
     positive_float,
     positive_int,
@@ -77,7 +78,7 @@ def add_commands(commands) -> None:
     sample.add_argument(
         "--temperature", type=positive_float, default=0.8, help="sampling temperature (0.8)"
     )
-    sample.add_argument("--max-length", type=positive_int, help="most characters per text")
+    sample.add_argument("--max-length", type=decoded, help="most characters per text")
     sample.add_argument("--seed", type=random_seed, help="random seed (default: a fresh draw)")
     sample.set_defaults(run=_run_sample)
 

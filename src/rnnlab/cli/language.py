@@ -178,20 +178,26 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.sample_length > 0:
         model = LanguageModel.from_pretrained(out)
         print("--- sample (temperature 0.8) ---")
-        prime = model.default_prime()
-        print(prime + model.generate(prime, args.sample_length, temperature=0.8, seed=0))
+        _print_sample(model, model.default_prime(), args.sample_length, temperature=0.8, seed=0)
     return 0
+
+
+def _print_sample(model: LanguageModel, prime: str, length: int, **options) -> None:
+    """Print ``prime`` and its continuation as it is generated (flat memory at any length)."""
+
+    def stream(piece: str) -> None:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    sys.stdout.write(prime)
+    model.generate(prime, length, stream=stream, **options)
+    sys.stdout.write("\n")
 
 
 def _run_generate(args: argparse.Namespace) -> int:
 
     model = LanguageModel.from_pretrained(args.checkpoint)
     prime = args.prime if args.prime else model.default_prime()
-
-    def stream(piece: str) -> None:
-        sys.stdout.write(piece)
-        sys.stdout.flush()
-
     # Check the prime and the options before printing anything.
     model.vocab.encode(prime, what="the prime")
     Sampling(args.temperature, args.top_k, args.top_p, args.greedy)
@@ -212,9 +218,7 @@ def _run_generate(args: argparse.Namespace) -> int:
             for number, sample in enumerate(samples, first + 1):
                 print(f"--- sample {number} ---\n{prime}{sample}", flush=True)
         return 0
-    sys.stdout.write(prime)
-    model.generate(prime, args.length, stream=stream, **options)
-    sys.stdout.write("\n")
+    _print_sample(model, prime, args.length, **options)
     return 0
 
 

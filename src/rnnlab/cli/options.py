@@ -20,6 +20,7 @@ from rnnlab.data.labelled import LabelledData, read_labelled
 from rnnlab.data.text import read_text
 from rnnlab.outputs import output_dir, output_file
 from rnnlab.settings import (
+    DECODED,
     DEPTH,
     FINITE,
     FRACTION,
@@ -83,6 +84,7 @@ non_negative_int = argument_type(NON_NEGATIVE_INT)
 random_seed = argument_type(SEED)
 width = argument_type(WIDTH)  # hidden or embedding units (see rnnlab.limits)
 depth = argument_type(DEPTH)  # stacked layers
+decoded = argument_type(DECODED)  # tokens a decoder writes for one sequence
 positive_float = argument_type(POSITIVE)
 finite_float = argument_type(FINITE)
 non_negative_float = argument_type(NON_NEGATIVE)

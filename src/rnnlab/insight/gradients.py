@@ -33,6 +33,7 @@ from torch import Tensor
 from rnnlab.cells import Cell, GRUCell, LSTMCell, MinimalCell, RNNCell
 from rnnlab.checkpoint import write_json
 from rnnlab.insight.trace import layer_states, stacked_layers, trace
+from rnnlab.limits import require_memory
 from rnnlab.plots import line_plot
 from rnnlab.tasks.language.model import LanguageModel
 
@@ -117,6 +118,7 @@ def text_windows(ids: Tensor, count: int, length: int, seed: int = 0) -> Tensor:
             f"the text is too short: {ids.numel()} symbols, and a window needs {length} "
             "(lower --distance or --warmup, or give a longer text)"
         )
+    require_memory(count * length * 8, f"{count:,} windows of {length:,} symbols")
     generator = torch.Generator().manual_seed(seed)
     starts = torch.randint(0, ids.numel() - length + 1, (count,), generator=generator)
     return torch.stack([ids[s : s + length] for s in starts.tolist()])

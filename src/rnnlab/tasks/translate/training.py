@@ -32,6 +32,7 @@ from rnnlab.data.batches import IGNORE, pad
 from rnnlab.data.vocab import END, Vocabulary, target_vocabulary
 from rnnlab.kernels import at_least_fp32
 from rnnlab.settings import (
+    DECODED,
     NON_NEGATIVE,
     NON_NEGATIVE_INT,
     POSITIVE_INT,
@@ -64,7 +65,7 @@ class Seq2SeqSettings(HeldOutSettings, RunSettings, RecurrentSettings):
     source_column: int = setting(0, "0-based column of the source", NON_NEGATIVE_INT, group="data")
     target_column: int = setting(1, "0-based column of the target", NON_NEGATIVE_INT, group="data")
     max_length: int = setting(
-        50, "skip pairs with a side longer than this many tokens", POSITIVE_INT, group="data"
+        50, "skip pairs with a side longer than this many tokens", DECODED, group="data"
     )
     attention: str = setting("luong", "luong, bahdanau or none", one_of(ATTENTIONS), group="model")
     embedding_size: int = embedding_setting(256, "embedding size")
