@@ -164,14 +164,13 @@ class Settings:
                 if value != item.default:
                     raise ValueError(f"{item.name} does not apply here (it must be {item.default})")
                 continue
-            if check is None or (value is None and item.metadata["optional"]):
+            if check is None:
                 continue
             if check.parse is float and _integer(value):  # JSON gives ints for whole floats
                 value = float(value)
                 setattr(self, item.name, value)
-            problem = check.problem(value)
-            if problem:
-                raise ValueError(f"{item.name} {problem}")
+            if not _holds(item, value):
+                raise ValueError(f"{item.name} {check.problem(value)}")
 
     @classmethod
     def options(cls) -> list[Field]:
@@ -226,21 +225,17 @@ def check_section(values: dict, where: str) -> None:
     declared by several tasks passes when any of their checks passes; unknown names are left
     to the model that reads them)."""
     for name, value in values.items():
-        declared = DECLARED.get(name, [])
-        problems = [
-            _problem(item, value)
-            for item in declared
-            if not (value is None and item.metadata["optional"])
-        ]
-        if declared and len(problems) == len(declared) and all(problems):
-            raise ValueError(f"{where}: {name} {problems[0]}")
+        declared = DECLARED.get(name)
+        if declared and not any(_holds(item, value) for item in declared):
+            raise ValueError(f"{where}: {name} {declared[0].metadata['check'].problem(value)}")
 
 
-def _problem(item: Field, value) -> str | None:
-    check = item.metadata["check"]
-    if check.parse is float and _integer(value):
-        value = float(value)
-    return check.problem(value)
+def _holds(item: Field, value) -> bool:
+    """Whether settings field ``item`` may hold ``value``: None where it is optional, else a
+    value its check passes."""
+    if value is None and item.metadata["optional"]:
+        return True
+    return item.metadata["check"].problem(value) is None
 
 
 def task_settings(**defaults) -> Callable[[type], type]:
