@@ -216,7 +216,7 @@ def _run_predict(args: argparse.Namespace) -> int:
             f"{row['time']:<22} {row['target']:<14} {row['forecast']:>12.5g} "
             f"[{row['lower']:>11.5g}, {row['upper']:>11.5g}]"
         )
-    output = output_file(args.output or Path(args.checkpoint) / FORECAST_CSV)
+    output = args.output or output_file(Path(args.checkpoint) / FORECAST_CSV)  # given: checked
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()

@@ -95,11 +95,14 @@ def read_labelled(
     if table or (len(paths) == 1 and paths[0].suffix.lower() in TABLE_SUFFIXES):
         if len(paths) != 1 or paths[0].is_dir():
             raise ValueError("a table (CSV/TSV) is one file; give exactly one")
-        return _read_table(paths[0], text_column, label_column, encoding, header)
-    if len(paths) == 1 and paths[0].is_file() and _tab_separated(paths[0], encoding):
-        data = _read_table(paths[0], None, None, encoding, header, delimiter="\t")
-        data.note = f"read {paths[0]} as a table: every line is text<TAB>label"
-        return data
+        content = read_text(paths[0], "char", encoding)
+        return _read_table(paths[0], content, text_column, label_column, header)
+    if len(paths) == 1 and paths[0].is_file():
+        content = read_text(paths[0], "char", encoding)
+        if _tab_separated(content):
+            data = _read_table(paths[0], content, None, None, header, delimiter="\t")
+            data.note = f"read {paths[0]} as a table: every line is text<TAB>label"
+            return data
     files = []
     for path in paths:
         if path.is_dir():
@@ -112,10 +115,10 @@ def read_labelled(
     return _read_class_files(files, encoding)
 
 
-def _tab_separated(path: Path, encoding: str) -> bool:
-    """Whether every non-empty line of ``path`` has one tab, and its last fields (the labels)
+def _tab_separated(content: str) -> bool:
+    """Whether every non-empty line of ``content`` has one tab, and its last fields (the labels)
     take few distinct values: at most MAX_GUESSED_LABELS, and fewer than half the lines."""
-    lines = [line for line in read_text(path, "char", encoding).splitlines() if line.strip()]
+    lines = [line for line in content.splitlines() if line.strip()]
     if len(lines) < 2 or not all(line.count("\t") == 1 for line in lines):
         return False
     labels = {line.rsplit("\t", 1)[1].strip() for line in lines}
@@ -165,13 +168,13 @@ def _column(spec: str | None, header: list[str], default_name: str, default_inde
 
 def _read_table(
     path: Path,
+    content: str,
     text_column: str | None,
     label_column: str | None,
-    encoding: str,
     has_header: bool | None,
     delimiter: str | None = None,
 ) -> LabelledData:
-    content = read_text(path, "char", encoding)
+    """The examples in ``content``, the text of the table file ``path``."""
     delimiter = delimiter or TABLE_SUFFIXES.get(path.suffix.lower())
     if delimiter is None:
         try:
