@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 import resource
 import shutil
 import sys
@@ -27,7 +26,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import safetensors_header, write_safetensors_header
+from conftest import deep, safetensors_header, write_safetensors_header
+from conftest import deep_dumps as dumps
 from rnnlab.cli import main
 from rnnlab.training import loop
 
@@ -59,15 +59,7 @@ VALUES = st.recursive(
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
     ),
     max_leaves=6,
-) | st.integers(min_value=1, max_value=100_000).map(lambda depth: f"@@deep{depth}@@")
-DEEP = re.compile(r'"@@deep(\d+)@@"')
-
-
-def dumps(document) -> str:
-    """``document`` as JSON, each ``"@@deepN@@"`` written as N nested empty lists (a value too
-    deep for Python's own JSON writer)."""
-    text = json.dumps(document)
-    return DEEP.sub(lambda m: "[" * int(m.group(1)) + "]" * int(m.group(1)), text)
+) | st.integers(min_value=1, max_value=100_000).map(deep)
 
 
 def _paths(node, prefix=()):

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import safetensors_header, write_safetensors_header
+from conftest import deep, deep_dumps, safetensors_header, write_safetensors_header
 from rnnlab.checkpoint import TRAINER_STATE, WEIGHTS, read_tensors, write_tensors
 from rnnlab.cli import main
 
@@ -64,13 +64,6 @@ def _set(path: str, value):
     return edit
 
 
-def _nested(depth: int):
-    value: list = []
-    for _ in range(depth):
-        value = [value]
-    return value
-
-
 #: tampered checkpoints: name -> (the saved one it copies, an edit of its config.json)
 TAMPERED = {
     "hidden20000": ("lm", _set("model.hidden_size", 20000)),
@@ -84,7 +77,7 @@ TAMPERED = {
     "lr_text": ("lm", _set("training.lr", "abc")),
     "source_number": ("lm", _set("data.source", 5)),
     "source_dev_zero": ("lm", _set("data.source", "/dev/zero")),
-    "nested": ("lm", None),  # 100,000 nested lists, written as text (json.dumps cannot)
+    "nested": ("lm", _set("model.extra", deep(100_000))),
     "window0": ("fc", _set("model.window", 0)),
     "horizon_huge": ("fc", _set("model.horizon", 1e8)),
 }
@@ -95,7 +88,7 @@ def _tamper_state(path: Path, edit) -> None:
     header, body = safetensors_header(path)
     meta = json.loads(header["__metadata__"]["rnnlab"])
     edit(meta, header)
-    header["__metadata__"]["rnnlab"] = json.dumps(meta)
+    header["__metadata__"]["rnnlab"] = deep_dumps(meta)
     write_safetensors_header(path, header, body)
 
 
@@ -114,7 +107,7 @@ TAMPERED_STATES = {
     "elapsed_nan": lambda meta, header: meta.__setitem__("elapsed", float("nan")),
     "step_text": lambda meta, header: meta.__setitem__("step", "seven"),
     "slot_shape": _optim_slot_wrong_shape,
-    "state_nested": lambda meta, header: meta.__setitem__("records", _nested(50)),
+    "state_nested": lambda meta, header: meta.__setitem__("records", deep(50)),
     "unfinished": lambda meta, header: meta.__setitem__("step", 0),  # resumes a whole epoch
 }
 
@@ -129,14 +122,9 @@ def place(tmp_path_factory) -> dict[str, str]:
     for name, (base, edit) in TAMPERED.items():
         shutil.copytree(FIXTURES / SAVED[base], root / f"t_{name}")
         config_path = root / f"t_{name}" / "config.json"
-        if edit is None:
-            config_path.write_text(
-                config_path.read_text()[:-2] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
-            )
-        else:
-            config = json.loads(config_path.read_text())
-            edit(config)
-            config_path.write_text(json.dumps(config))
+        config = json.loads(config_path.read_text())
+        edit(config)
+        config_path.write_text(deep_dumps(config))
         names[f"t_{name}"] = str(root / f"t_{name}")
     for name, edit in TAMPERED_STATES.items():
         shutil.copytree(FIXTURES / "language", root / f"s_{name}")
