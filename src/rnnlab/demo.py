@@ -75,4 +75,11 @@ def run_demo(
             f"unigram entropy {unigram:.3f} nats/char"
         )
     )
+    echo(
+        "\nnext: watch a model read and play the RNN game in your browser with "
+        f"`rnnlab serve {out}`"
+        if out
+        else "\nnext: watch a model read and play the RNN game in "
+        "your browser: `rnnlab serve` (a default model, trained once and cached)"
+    )
     return DemoResult(before, after, val, unigram, result.steps)

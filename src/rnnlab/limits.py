@@ -58,11 +58,11 @@ def require_memory(nbytes: float, what: str) -> None:
         )
 
 
-def check_text_length(length: int, what: str = "a text") -> None:
-    """Refuse a text of more than MAX_TEXT_SYMBOLS symbols."""
-    if length > MAX_TEXT_SYMBOLS:
+def check_text_length(length: int, what: str = "a text", limit: int = MAX_TEXT_SYMBOLS) -> None:
+    """Refuse a text of more than ``limit`` symbols."""
+    if length > limit:
         raise ValueError(
-            f"{what} has {length:,} symbols; at most {MAX_TEXT_SYMBOLS:,} are read at once "
+            f"{what} has {length:,} symbols; at most {limit:,} are read at once "
             "(split it into lines)"
         )
 

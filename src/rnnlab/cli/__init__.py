@@ -31,12 +31,23 @@ from rnnlab.cli import (
     insight,
     language,
     scratch,
+    serve,
     translate,
 )
 from rnnlab.cli.options import Parser
 
 #: the command modules, in the order ``rnnlab --help`` lists their commands
-MODULES = (language, scratch, bench, classify, translate, conditional, forecast, insight)
+MODULES = (
+    language,
+    scratch,
+    bench,
+    classify,
+    translate,
+    conditional,
+    forecast,
+    insight,
+    serve,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

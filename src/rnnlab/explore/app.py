@@ -1,0 +1,406 @@
+"""The explorer's web application (Starlette): its page, and a JSON API over the served models.
+
+Routes (every API call is a POST of a JSON object, answered with JSON, except ``generate``):
+
+- ``GET /``, ``/explorer.js``, ``/explorer.css``: the page, from the package (no other path);
+- ``GET /api/models``: the served models and what each offers;
+- ``/api/read`` {session, model, text, layer, state, known}: the session's reader reads
+  ``text`` (stepping only past the prefix it already read); the answer holds the steps from
+  min(kept prefix, ``known``) on: symbol, unknown, surprisal (bits), top next symbols, and the
+  chosen state vector (``layer``, ``state`` h or c) as base64 little-endian float32;
+- ``/api/units`` {session, model}: the units that best track quotes, brackets and the position
+  in the line over the text the session read (:func:`rnnlab.insight.states.best_units`);
+- ``/api/generate`` {model, prime, length, temperature, top_k, top_p, seed, layer, state}: a
+  stream of server-sent events, one per sampled symbol with its state vector, then ``end``;
+- ``/api/gradients`` {model}: the measured gradient norms through time;
+- ``/api/toy`` {scale, nonlinearity}: the lesson's vanishing gradient on a small fresh RNN;
+- ``/api/game/start`` {session, model, length, seed} and ``/api/game/guess`` {session, model,
+  guess}: the RNN game (:mod:`rnnlab.explore.game`);
+- ``/api/classify`` {model, text}: a classifier's prediction after every prefix.
+
+A session is a string the page makes (8 to 64 letters, digits, ``-``, ``_``); the server keeps
+the last ``MAX_SESSIONS`` in memory (readers, game rounds, scores; nothing is written) and
+forgets the least recently used. Limits: a request body of ``MAX_BODY`` bytes, a text of
+``MAX_READ`` symbols (``MAX_PREFIXES`` for a classifier), ``MAX_GENERATE`` generated symbols.
+A bad request (malformed JSON, a wrong field, an unknown model or session, a text over a limit)
+gets a 4xx answer ``{"error": one line}``; nothing a request holds reaches the file system.
+Every answer carries a Content-Security-Policy that allows only this origin's own script,
+styles and connections.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from importlib import resources
+
+import torch
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from rnnlab.explore.game import MAX_ROUND, ROUND, Round
+from rnnlab.explore.reading import MAX_READ, Reader, layer_states, symbol_names
+from rnnlab.explore.served import Served, prefix_predictions, toy_flow
+from rnnlab.generation import Sampling, sample_next
+from rnnlab.insight.states import StateReport, best_units
+
+MAX_BODY = 64 * 1024
+MAX_SESSIONS = 16
+MAX_GENERATE = 2_000
+MAX_PRIME = 1_000
+SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")
+PAGE = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/explorer.js": ("explorer.js", "text/javascript; charset=utf-8"),
+    "/explorer.css": ("explorer.css", "text/css; charset=utf-8"),
+}
+HEADERS = {
+    "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+class BadRequest(Exception):
+    """A request the server refuses: ``status`` and a one-line message."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Session:
+    """What one page holds on the server: a reader and a game round per model."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.readers: dict[str, Reader] = {}
+        self.rounds: dict[str, Round] = {}
+
+
+class Sessions:
+    """The last MAX_SESSIONS sessions by id, least recently used forgotten first."""
+
+    def __init__(self, limit: int = MAX_SESSIONS) -> None:
+        self.limit, self.lock = limit, threading.Lock()
+        self.held: OrderedDict[str, Session] = OrderedDict()
+
+    def get(self, key: object) -> Session:
+        if not isinstance(key, str) or not SESSION.fullmatch(key):
+            raise BadRequest("session must be 8 to 64 letters, digits, - or _")
+        with self.lock:
+            session = self.held.pop(key, None) or Session()
+            self.held[key] = session
+            while len(self.held) > self.limit:
+                self.held.popitem(last=False)
+            return session
+
+
+class Fields:
+    """The fields of a request's JSON object, each checked as it is taken."""
+
+    def __init__(self, data: object) -> None:
+        if not isinstance(data, dict):
+            raise BadRequest("the request body must be a JSON object")
+        self.data = data
+
+    def get(self, name: str, kind: type | tuple, default=None, required: bool = False):
+        value = self.data.get(name, default)
+        if value is None:
+            if required:
+                raise BadRequest(f"{name} is required")
+            return None
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise BadRequest(f"{name} must be {_kind_name(kind)}")
+        if not isinstance(value, kind):
+            raise BadRequest(f"{name} must be {_kind_name(kind)}")
+        return value
+
+    def text(self, name: str, limit: int, default: str | None = None) -> str:
+        value = self.get(name, str, default, required=default is None)
+        if len(value) > limit:
+            raise BadRequest(f"{name} has {len(value):,} characters; at most {limit:,}", 413)
+        return value
+
+    def number(self, name: str, default: float | None, low: float, high: float) -> float | None:
+        value = self.get(name, (int, float), default)
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
+            raise BadRequest(f"{name} must be a number in [{low:g}, {high:g}], got {value}")
+        return value
+
+    def integer(self, name: str, default: int | None, low: int, high: int) -> int | None:
+        value = self.get(name, int, default)
+        if value is not None and not low <= value <= high:
+            raise BadRequest(f"{name} must be an integer in [{low}, {high}], got {value}")
+        return value
+
+
+def _kind_name(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    return " or ".join(dict.fromkeys(names[k] for k in kinds if k is not int or float not in kinds))
+
+
+def create_app(served: dict[str, Served]) -> Starlette:
+    """The application over ``served`` (models by id)."""
+    sessions = Sessions()
+    page = {
+        path: (resources.files("rnnlab.explore").joinpath("static", name).read_bytes(), kind)
+        for path, (name, kind) in PAGE.items()
+    }
+
+    async def fields(request: Request) -> Fields:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+            raise BadRequest(f"the request body is over {MAX_BODY:,} bytes", 413)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise BadRequest(f"the request body is over {MAX_BODY:,} bytes", 413)
+        try:
+            return Fields(json.loads(body))
+        except (ValueError, RecursionError):
+            raise BadRequest("the request body is not valid JSON") from None
+
+    def model_of(f: Fields, kind: str | None = "language") -> Served:
+        key = f.get("model", str, required=True)
+        if key not in served:
+            raise BadRequest(f"no model {key[:64]!r} is served here", 404)
+        if kind is not None and served[key].kind != kind:
+            raise BadRequest(f"model {key!r} is not a {kind} model")
+        return served[key]
+
+    def view(f: Fields, model: Served) -> tuple[int, int]:
+        """The state vector a request asks to see: (layer, 0 for h or 1 for c)."""
+        layers = model.model.settings["num_layers"]
+        layer = f.integer("layer", layers - 1, 0, layers - 1)
+        names = model.model.cell.state_names
+        state = f.get("state", str, "h")
+        if state not in names:
+            raise BadRequest(f"state must be one of {', '.join(names)}, got {state[:16]!r}")
+        return layer, names.index(state)
+
+    async def page_file(request: Request) -> Response:
+        data, kind = page[request.url.path]
+        return Response(data, media_type=kind)
+
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204)
+
+    async def models(request: Request) -> Response:
+        return JSONResponse({"models": [s.describe() for s in served.values()]})
+
+    async def read(request: Request) -> Response:
+        f = await fields(request)
+        model, session = model_of(f), sessions.get(f.get("session", str, required=True))
+        text = f.text("text", MAX_READ * 8, "")
+        layer, which = view(f, model)
+        known = f.integer("known", 0, 0, 10**9)
+
+        def work() -> dict:
+            started = time.perf_counter()
+            with session.lock:
+                reader = session.readers.get(model.id) or Reader(model.model, model.step)
+                session.readers[model.id] = reader
+                kept = reader.read(text)
+                start = min(kept, known)
+                steps = [
+                    {
+                        "symbol": s.symbol,
+                        "unknown": s.unknown,
+                        "surprisal": s.surprisal,
+                        "top": s.top,
+                        "values": _floats(s.states[layer][which]),
+                    }
+                    for s in reader.steps(start)
+                ]
+                server_ms = (time.perf_counter() - started) * 1000
+                return {
+                    "start": start,
+                    "length": len(reader),
+                    "steps": steps,
+                    "server_ms": server_ms,
+                }
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    async def units(request: Request) -> Response:
+        f = await fields(request)
+        model, session = model_of(f), sessions.get(f.get("session", str, required=True))
+        which = 1 if f.get("state", str, "h") == "c" and "c" in model.model.cell.state_names else 0
+
+        def work() -> dict:
+            with session.lock:
+                reader = session.readers.get(model.id)
+                if reader is None or len(reader) == 0:
+                    raise BadRequest("read a text first")
+                layers = model.model.settings["num_layers"]
+                report = StateReport(
+                    list(reader.tokens),
+                    [reader.state_vectors(layer, which).numpy() for layer in range(layers)],
+                    [],
+                )
+                return {"units": [vars(m) for m in best_units(report)]}
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    async def generate(request: Request) -> Response:
+        f = await fields(request)
+        model = model_of(f)
+        prime = f.text("prime", MAX_PRIME, "") or model.model.default_prime()
+        length = f.integer("length", 300, 1, MAX_GENERATE)
+        sampling = Sampling(
+            f.number("temperature", 1.0, 1e-3, 100.0),
+            f.integer("top_k", None, 1, 10**9),
+            f.number("top_p", None, 1e-6, 1.0),
+        )
+        seed = f.integer("seed", None, 0, 2**63 - 1)
+        layer, which = view(f, model)
+        prime_ids = model.model.vocab.encode(prime, what="the prime").view(1, -1)
+        names = symbol_names(model.model.vocab)
+
+        def events() -> Iterator[bytes]:
+            generator = torch.Generator().manual_seed(seed) if seed is not None else None
+            logits, state = model.step(prime_ids, None)
+            for _ in range(length):
+                i = sample_next(logits[:, -1].float(), sampling, generator)
+                logits, state = model.step(i.view(1, 1), state)
+                values = _floats(layer_states(state)[layer][which][0])
+                event = {"symbol": names[int(i)], "values": values}
+                yield f"data: {json.dumps(event)}\n\n".encode()
+            yield b"event: end\ndata: {}\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def gradients(request: Request) -> Response:
+        model = model_of(await fields(request))
+
+        def work() -> dict:
+            with model.lock:
+                return model.gradients()
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    toy_lock = threading.Lock()
+
+    async def toy(request: Request) -> Response:
+        f = await fields(request)
+        scale = f.number("scale", 1.0, 0.05, 3.0)
+        nonlinearity = f.get("nonlinearity", str, "tanh")
+
+        def work() -> dict:
+            with toy_lock:
+                return {"norms": toy_flow(scale, nonlinearity)}
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    async def game_start(request: Request) -> Response:
+        f = await fields(request)
+        model, session = model_of(f), sessions.get(f.get("session", str, required=True))
+        length = f.integer("length", ROUND, 1, MAX_ROUND)
+        seed = f.integer("seed", None, 0, 2**63 - 1)
+
+        def work() -> dict:
+            with session.lock:
+                tokens = model.heldout()
+                game = Round(model.model, tokens, length, seed, model.step)
+                session.rounds[model.id] = game
+                return {"lead": game.lead, "then": game.shown, **game.score()}
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    async def game_guess(request: Request) -> Response:
+        f = await fields(request)
+        model, session = model_of(f), sessions.get(f.get("session", str, required=True))
+        guess = f.text("guess", 100)
+
+        def work() -> dict:
+            with session.lock:
+                game = session.rounds.get(model.id)
+                if game is None:
+                    raise BadRequest("no round in progress; start one", 409)
+                if game.done:
+                    raise BadRequest("the round is over; start a new one", 409)
+                return game.guess(guess)
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    async def classify(request: Request) -> Response:
+        f = await fields(request)
+        model = model_of(f, "classifier")
+        text = f.text("text", MAX_READ * 8)
+
+        def work() -> dict:
+            with model.lock:
+                return prefix_predictions(model.model, text)
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    async def refused(request: Request, error: Exception) -> Response:
+        if isinstance(error, BadRequest):
+            status, message = error.status, str(error)
+        elif isinstance(error, HTTPException):
+            status, message = error.status_code, error.detail
+        else:  # a ValueError from the library: what the request asked cannot be done
+            status, message = 400, " ".join(str(error).split())
+        return JSONResponse({"error": message}, status_code=status)
+
+    api = [
+        ("read", read),
+        ("units", units),
+        ("generate", generate),
+        ("gradients", gradients),
+        ("toy", toy),
+        ("game/start", game_start),
+        ("game/guess", game_guess),
+        ("classify", classify),
+    ]
+    routes = [Route(path, page_file) for path in PAGE]
+    routes.append(Route("/api/models", models))
+    routes.append(Route("/favicon.ico", no_icon))
+    routes += [Route(f"/api/{name}", endpoint, methods=["POST"]) for name, endpoint in api]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={BadRequest: refused, HTTPException: refused, ValueError: refused},
+    )
+    return SecurityHeaders(app)
+
+
+class SecurityHeaders:
+    """ASGI middleware that adds HEADERS to every HTTP answer."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((k.encode(), v.encode()) for k, v in HEADERS.items()),
+                ]
+            await send(message)
+
+        return await self.app(scope, receive, with_headers)
+
+
+def _floats(vector: torch.Tensor) -> str:
+    """A state vector as base64 of little-endian float32."""
+    return base64.b64encode(vector.detach().float().numpy().astype("<f4").tobytes()).decode()

@@ -1,0 +1,231 @@
+"""The checkpoints a server explores, loaded once, and what it computes from them.
+
+A served checkpoint is a language model (char, byte or word level; read, generated from,
+played against, its gradient flow measured) or a sequence classifier (its prediction after
+every prefix of a text). Its held-out text is the last ``val_fraction`` of the text it was
+trained on (recorded in its config), else the text given to ``rnnlab serve --text``.
+
+``rnnlab serve`` with no checkpoint serves the default model: a character-level LSTM trained
+for ``DEFAULT_BUDGET`` seconds on the built-in corpus the first time, then kept in the cache
+directory (``$XDG_CACHE_HOME/rnnlab``, else ``~/.cache/rnnlab``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from rnnlab import __version__
+from rnnlab.checkpoint import CONFIG, WEIGHTS, checkpoint_dir, read_json
+from rnnlab.data.labelled import tokens
+from rnnlab.data.text import read_source
+from rnnlab.data.vocab import Vocabulary
+from rnnlab.explore.reading import float32_steps, lookup
+from rnnlab.insight.gradients import gradient_flow, text_windows
+from rnnlab.insight.networks import NetworkSpec
+from rnnlab.insight.trace import stacked_layers
+from rnnlab.tasks.classify.model import SequenceClassifier
+from rnnlab.tasks.language.corpus import Corpus
+from rnnlab.tasks.language.model import LanguageModel
+from rnnlab.tasks.language.settings import recommended_settings
+from rnnlab.tasks.language.training import Trainer
+
+KINDS = {LanguageModel.FORMAT: LanguageModel, SequenceClassifier.FORMAT: SequenceClassifier}
+DEFAULT_BUDGET = 40.0  # seconds of training for the default model
+MAX_PREFIXES = 500  # symbols a classifier explains prefix by prefix
+GRADIENT_WINDOWS, GRADIENT_WARMUP, GRADIENT_DISTANCE = 16, 20, 100
+TOY_HIDDEN, TOY_SYMBOLS, TOY_WINDOWS, TOY_DISTANCE = 32, 16, 16, 100
+TOY_NONLINEARITIES = {"tanh": "rnn", "relu": "rnn-relu"}
+
+
+@dataclass
+class Served:
+    """One checkpoint: its id in URLs, the model, and what is computed from it once."""
+
+    id: str
+    directory: Path
+    model: LanguageModel | SequenceClassifier
+    text: str | None = None  # the --text given to the server, if any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _heldout: list[str] | None = None
+    _gradients: dict | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "language":
+            steps = float32_steps(self.model)
+
+            def step(ids: torch.Tensor, state):
+                with self.lock:
+                    return steps(ids, state)
+
+            #: the model one symbol at a time (float32), shared by every reader and round
+            self.step = step
+
+    @property
+    def kind(self) -> str:
+        return "language" if isinstance(self.model, LanguageModel) else "classifier"
+
+    def describe(self) -> dict:
+        """What the page shows about the model and offers for it."""
+        model = self.model
+        info = {
+            "id": self.id,
+            "kind": self.kind,
+            "name": self.directory.name,
+            "level": model.vocab.level,
+            "cell": model.settings["cell"],
+            "hidden": model.settings["hidden_size"],
+            "layers": model.settings["num_layers"],
+            "parameters": sum(p.numel() for p in model.parameters()),
+        }
+        if self.kind == "classifier":
+            return info | {"labels": list(model.labels)}
+        return info | {
+            "states": list(model.cell.state_names),
+            "insight": model.rnn is not None,  # gradient flow reads plain stacked layers
+        }
+
+    def heldout(self) -> list[str]:
+        """The held-out text's symbols (read once); ValueError if there is none."""
+        if self._heldout is None:
+            config = self.model.checkpoint_config
+            source = (config.get("data") or {}).get("source") if self.text is None else self.text
+            if source is None:
+                raise ValueError(
+                    f"model {self.id}: no held-out text known; start the server with --text FILE"
+                )
+            level = self.model.vocab.level
+            try:
+                text, _ = read_source(source, level)
+            except ValueError as error:
+                raise ValueError(f"model {self.id}: {error}; pass --text FILE") from None
+            if self.text is None:  # the checkpoint's own text: its validation split
+                fraction = float((config.get("training") or {}).get("val_fraction", 0.1))
+                text = text[int(len(text) * (1 - fraction)) :]
+            self._heldout = self.model.vocab.tokens(text)
+        return self._heldout
+
+    def gradients(self) -> dict:
+        """||dL_T/dh_(T-k)|| per layer for k = 0..GRADIENT_DISTANCE on windows of the held-out
+        text (rnnlab.insight.gradients), computed on first use."""
+        if self._gradients is None:
+            stacked_layers(self.model)  # residual blocks: a one-line ValueError
+            known = lookup(self.model.vocab, self.heldout())
+            ids = torch.tensor([i for i, unknown in known if not unknown], dtype=torch.int64)
+            length = GRADIENT_WARMUP + GRADIENT_DISTANCE + 2
+            windows = text_windows(ids, GRADIENT_WINDOWS, length)
+            flow = gradient_flow(self.model, windows, GRADIENT_WARMUP, name=self.id)
+            self._gradients = {"norms": flow.norms, "decay": flow.decay, "windows": len(windows)}
+        return self._gradients
+
+
+def load(directory: str | Path, id: str, text: str | None = None) -> Served:
+    """The checkpoint in ``directory``, a language model or a classifier."""
+    directory = checkpoint_dir(directory)
+    kind = read_json(directory / CONFIG).get("format")
+    if kind not in KINDS:
+        raise ValueError(
+            f"{directory} holds a {kind!r} model; rnnlab serve explores language models and "
+            "sequence classifiers"
+        )
+    model = KINDS[kind].from_pretrained(directory)
+    if isinstance(model, LanguageModel) and model.rnn is not None and model.rnn.bidirectional:
+        raise ValueError(f"{directory}: a bidirectional language model cannot be stepped")
+    return Served(id, directory, model, text)
+
+
+def load_all(directories: list[str], text: str | None = None) -> dict[str, Served]:
+    """The checkpoints by id: each directory's name, made unique with -2, -3, ..."""
+    served: dict[str, Served] = {}
+    for directory in directories:
+        name = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(directory).name)
+        name = name.strip(".") or "model"
+        unique, n = name, 1
+        while unique in served:
+            n += 1
+            unique = f"{name}-{n}"
+        served[unique] = load(directory, unique, text)
+    return served
+
+
+@torch.no_grad()
+def prefix_predictions(model: SequenceClassifier, text: str) -> dict:
+    """The classifier's class probabilities after every prefix of ``text`` (all its symbols,
+    at most MAX_PREFIXES), each prefix read as a whole text."""
+    ids = model.encode(text)
+    if ids.numel() > MAX_PREFIXES:
+        raise ValueError(
+            f"the text has {ids.numel():,} symbols; a classifier is explained over at most "
+            f"{MAX_PREFIXES:,}"
+        )
+    unk = model.vocab.encode_tokens([model.vocab.unknown]).item()
+    probs = model.proba_of_ids([ids[: t + 1] for t in range(ids.numel())])
+    return {
+        "symbols": tokens(text, model.vocab.level),
+        "unknown": [i == unk for i in ids.tolist()],
+        "labels": list(model.labels),
+        "probabilities": probs.tolist(),
+    }
+
+
+def toy_flow(scale: float, nonlinearity: str, seed: int = 0) -> list[float]:
+    """The lesson's vanishing gradient on a real small RNN: ||dL_T/dh_(T-k)|| / ||dL_T/dh_T||
+    for k = 0..TOY_DISTANCE, for a fresh vanilla RNN of TOY_HIDDEN units with an orthogonal
+    W_hh scaled by ``scale`` (its spectral radius), reading random symbols."""
+    if nonlinearity not in TOY_NONLINEARITIES:
+        raise ValueError(f"nonlinearity must be tanh or relu, got {nonlinearity!r}")
+    if not 0.05 <= scale <= 3.0:
+        raise ValueError(f"scale must be in [0.05, 3], got {scale}")
+    spec = NetworkSpec(TOY_NONLINEARITIES[nonlinearity], "orthogonal", scale)
+    vocab = Vocabulary("char", tuple(chr(ord("a") + i) for i in range(TOY_SYMBOLS)))
+    torch.manual_seed(seed)
+    model = spec.language_model(vocab, TOY_HIDDEN)
+    generator = torch.Generator().manual_seed(seed)
+    windows = torch.randint(0, TOY_SYMBOLS, (TOY_WINDOWS, TOY_DISTANCE + 2), generator=generator)
+    norms = gradient_flow(model, windows, warmup=0).norms[0]
+    return [n / norms[0] if norms[0] > 0 else 0.0 for n in norms]
+
+
+def default_checkpoint(
+    budget: float = DEFAULT_BUDGET,
+    cache: str | Path | None = None,
+    echo: Callable[[str], object] = print,
+) -> Path:
+    """The default model's checkpoint directory, trained on first use (see the module
+    docstring). Training writes to a temporary directory renamed into place when done, so a
+    run killed half way leaves nothing that a later run would trust."""
+    root = Path(cache) if cache else default_cache()
+    target = root / f"default-model-{__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
+    if (target / CONFIG).is_file() and (target / WEIGHTS).is_file():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    partial = root / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    text, source = read_source(None)
+    settings = recommended_settings(budget, evals=2)
+    corpus = Corpus.from_text(text, settings)
+    echo(
+        f"training the default model (a {settings.num_layers} x {settings.hidden_size} "
+        f"{settings.cell.upper()} on the Python standard library's sources) for {budget:g} s; "
+        f"it is kept in {target} for next time"
+    )
+    Trainer(corpus, settings, partial, echo=lambda _: None, progress=False, source=source).fit()
+    try:
+        os.rename(partial, target)
+    except OSError:  # another server trained it at the same time: use theirs
+        shutil.rmtree(partial, ignore_errors=True)
+        if not (target / WEIGHTS).is_file():
+            raise
+    return target
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rnnlab"

@@ -1,0 +1,191 @@
+"""The explorer end to end in a real browser: Playwright driving Debian's chromium.
+
+Skipped where /usr/bin/chromium is missing, unless RNNLAB_REQUIRE_BROWSER=1 (CI sets it and
+installs chromium), which turns the skip into a failure. Screenshots of every view are written
+to RNNLAB_ARTIFACTS (default: build/test-artifacts in the checkout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnlab import LanguageModel, SequenceClassifier
+from rnnlab.cli import main
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(os.environ.get("RNNLAB_ARTIFACTS", ROOT / "build" / "test-artifacts"))
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TEXT = "".join(f'{i} little pigs went to "market", said (the) wolf.\n' for i in range(300))
+TYPED = 'the wolf said "pigs'
+
+if not CHROMIUM.exists():
+    if os.environ.get("RNNLAB_REQUIRE_BROWSER"):
+        pytest.fail("RNNLAB_REQUIRE_BROWSER is set but /usr/bin/chromium is not installed")
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``rnnlab serve`` on a freshly trained tiny language model and a tiny classifier."""
+    root = tmp_path_factory.mktemp("browser")
+    (root / "text.txt").write_text(TEXT)
+    small = ["--hidden", "32", "--layers", "2", "--seq-len", "32", "--batch-size", "8"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(
+            [
+                "train",
+                "--text",
+                str(root / "text.txt"),
+                "--out",
+                str(root / "lm"),
+                *small,
+                "--epochs",
+                "2",
+                "--evals",
+                "1",
+                "--sample-length",
+                "0",
+            ]
+        )
+    assert code == 0
+    labels = root / "labels.tsv"
+    labels.write_text("".join(f"{w} {i}\t{w}\n" for i in range(40) for w in ("pig", "wolf")))
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(
+            [
+                "classify",
+                "train",
+                "--data",
+                str(labels),
+                "--out",
+                str(root / "cls"),
+                "--hidden",
+                "16",
+                "--epochs",
+                "1",
+            ]
+        )
+    assert code == 0
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rnnlab",
+            "serve",
+            str(root / "lm"),
+            str(root / "cls"),
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = None
+        for line in process.stdout:
+            if found := re.search(r"(http://\S+/)", line):
+                url = found.group(1)
+                break
+        assert url, "rnnlab serve printed no URL"
+        yield url, root
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=FLAGS
+        )
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(server[0])
+        yield page
+        assert not errors, errors
+        browser.close()
+
+
+def test_typing_grows_the_heatmap_and_shows_the_libraries_top_symbol(server, page):
+    expect = sync_api.expect
+    page.locator("#read-text").press_sequentially(TYPED, delay=15)
+    heatmap = page.locator("#read-heatmap")
+    expect(heatmap).to_have_attribute("data-columns", str(len(TYPED)))
+    expect(heatmap).to_have_attribute("data-units", "32")
+    model = LanguageModel.from_pretrained(server[1] / "lm")
+    with torch.no_grad():
+        logits, _ = model(model.vocab.encode(model.default_prime() + TYPED).view(1, -1))
+    top = model.vocab.symbols[int(logits[0, -1].argmax())]
+    shown = {"\n": "\u21b5", " ": "\u2423"}.get(top, top)
+    expect(page.locator("#read-top .bar .sym").first).to_have_text(shown)
+    heatmap.click(position={"x": 4, "y": 5 * 8 + 2})  # rows are 8 px for 32 units: unit 5
+    expect(page.locator("#unit-text")).to_have_attribute("data-unit", "5")
+    expect(page.locator("#unit-text span")).to_have_count(len(TYPED))
+    page.click("#find-units")
+    expect(page.locator("#units button").first).to_contain_text("unit")
+    page.screenshot(path=ARTIFACTS / "explorer-read.png", full_page=True)
+
+
+def test_generation_streams_into_the_page(page):
+    page.click("button[data-view=generate]")
+    page.fill("#gen-length", "200")
+    page.click("#gen-start")
+    sync_api.expect(page.locator("#gen-heatmap")).to_have_attribute("data-columns", "200")
+    sync_api.expect(page.locator("#gen-status")).to_contain_text("200 symbols")
+    page.screenshot(path=ARTIFACTS / "explorer-generate.png", full_page=True)
+
+
+def test_the_gradient_views_plot_the_measured_curves(page):
+    page.click("button[data-view=gradients]")
+    sync_api.expect(page.locator("#grad-plot polyline")).to_have_count(2)
+    sync_api.expect(page.locator("#toy-plot polyline")).to_have_count(1)
+    page.locator("#toy-scale").fill("0.6")
+    sync_api.expect(page.locator("#toy-status")).to_contain_text("vanished")
+    page.screenshot(path=ARTIFACTS / "explorer-gradients.png", full_page=True)
+
+
+def test_one_full_round_of_the_game(page):
+    page.click("button[data-view=play]")
+    page.fill("#game-length", "10")
+    page.click("#game-start")
+    score = page.locator("#game-score")
+    sync_api.expect(score).to_contain_text("you: 0/10")
+    page.locator("#game-text").press_sequentially("e" * 10)  # faster than the answers come
+    sync_api.expect(score).to_have_attribute("data-done", "true")
+    sync_api.expect(score).to_contain_text(re.compile(r"you: \d+/10, the RNN: \d+/10"))
+    sync_api.expect(page.locator("#game-text .hit, #game-text .miss")).to_have_count(10)
+    page.screenshot(path=ARTIFACTS / "explorer-game.png", full_page=True)
+
+
+def test_a_classifier_shows_its_decision_forming(server, page):
+    page.select_option("#model", "cls")
+    page.locator("#cls-text").fill("wolf 3")
+    final = page.locator("#cls-final")
+    model = SequenceClassifier.from_pretrained(server[1] / "cls")
+    label, _ = model.predict(["wolf 3"])[0]
+    sync_api.expect(final).to_contain_text(f"after 6 symbols: {label}")
+    sync_api.expect(page.locator("#cls-plot polyline")).to_have_count(2)
+    page.screenshot(path=ARTIFACTS / "explorer-classify.png", full_page=True)
