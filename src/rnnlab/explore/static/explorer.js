@@ -65,8 +65,6 @@ function bars(container, top) {
 }
 
 // -- a heatmap of state vectors: one column per step, one row per unit ------------------------
-// Cells are painted once, one pixel each, into an offscreen canvas (appending a step paints one
-// column); the visible canvas shows it scaled up, so typing a symbol costs one column.
 class Heatmap {
   constructor(canvas, onColumn, onRow) {
     this.canvas = canvas;
@@ -74,7 +72,6 @@ class Heatmap {
     this.col = 8;
     this.row = 1;
     this.drawn = 0;
-    this.cells = document.createElement("canvas");
     canvas.addEventListener("mousemove", (e) => onColumn && onColumn(this.at(e).column));
     canvas.addEventListener("click", (e) => onRow && onRow(this.at(e).row));
   }
@@ -92,37 +89,36 @@ class Heatmap {
   push(values) {
     this.columns.push(values);
   }
+  // paint the columns not yet painted; the visible canvas grows in steps of 64 columns, so
+  // appending a step redraws one column, not the whole picture
   draw(limit) {
     const units = this.columns.length ? this.columns[0].length : 1;
     const T = this.columns.length;
-    if (limit !== this.limit || units !== this.cells.height) this.drawn = 0;
-    this.limit = limit;
-    if (this.cells.width < T || this.cells.height !== units) {
-      const bigger = document.createElement("canvas");
-      bigger.width = Math.max(64, 2 * T);
-      bigger.height = units;
-      if (this.drawn) bigger.getContext("2d").drawImage(this.cells, 0, 0);
-      this.cells = bigger;
-    }
-    const g = this.cells.getContext("2d");
-    for (let t = this.drawn; t < T; t++) {
-      const image = g.createImageData(1, units);
-      this.columns[t].forEach((value, u) => {
-        image.data.set([...rgb(value, limit), 255], 4 * u);
-      });
-      g.putImageData(image, t, 0);
-    }
-    this.drawn = T;
-    this.row = Math.max(1, Math.min(8, Math.floor(384 / units)));
     const c = this.canvas;
-    c.width = Math.max(1, T * this.col);
-    c.height = units * this.row;
+    const row = Math.max(1, Math.min(8, Math.floor(384 / units)));
+    const width = Math.max(64, Math.ceil(T / 64) * 64) * this.col;
+    if (limit !== this.limit || row !== this.row || c.width !== width || c.height !== units * row) {
+      this.drawn = 0; // a new scale or size: paint everything again
+      c.width = width;
+      c.height = units * row;
+    }
+    this.limit = limit;
+    this.row = row;
+    const g = c.getContext("2d");
+    if (this.drawn === 0) g.clearRect(0, 0, c.width, c.height);
+    for (let t = this.drawn; t < T; t++) {
+      const image = g.createImageData(this.col, units * row);
+      this.columns[t].forEach((value, u) => {
+        const pixel = [...rgb(value, limit), 255];
+        for (let y = u * row; y < (u + 1) * row; y++) for (let x = 0; x < this.col; x++) image.data.set(pixel, 4 * (y * this.col + x));
+      });
+      g.putImageData(image, t * this.col, 0);
+    }
+    g.clearRect(T * this.col, 0, c.width - T * this.col, c.height);
+    this.drawn = T;
     c.dataset.columns = String(T);
     c.dataset.units = String(units);
-    const visible = c.getContext("2d");
-    visible.imageSmoothingEnabled = false;
-    if (T) visible.drawImage(this.cells, 0, 0, T, units, 0, 0, T * this.col, units * this.row);
-    c.parentElement.scrollLeft = c.width;
+    c.parentElement.scrollLeft = T * this.col - c.parentElement.clientWidth + 40;
   }
 }
 
@@ -144,14 +140,15 @@ function scheduleRead() {
   const text = $("read-text").value;
   api("/api/read", { text, known: reading.steps.length, ...readView() })
     .then((answer) => {
+      const arrived = performance.now();
       showError(null);
       reading.steps.length = Math.min(answer.start, reading.steps.length);
       for (const step of answer.steps) reading.steps.push({ ...step, values: floats(step.values) });
       drawReading(answer.start);
       const ms = performance.now() - reading.started;
-      window.rnnlabReadTimes = [...(window.rnnlabReadTimes || []), ms];
-      $("read-status").textContent =
-        `${reading.steps.length} symbols; updated in ${ms.toFixed(1)} ms (server ${answer.server_ms.toFixed(2)} ms)`;
+      $("read-status").textContent = `${reading.steps.length} symbols; updated in ${ms.toFixed(1)} ms `
+        + `(answer ${(arrived - reading.started).toFixed(1)} ms, of which the model's steps ${answer.server_ms.toFixed(1)} ms; `
+        + `drawing ${(ms - (arrived - reading.started)).toFixed(1)} ms)`;
     })
     .catch(showError)
     .finally(() => {
@@ -166,20 +163,26 @@ function scheduleRead() {
 function drawReading(start) {
   readHeatmap.truncate(start);
   for (const step of reading.steps.slice(readHeatmap.columns.length)) readHeatmap.push(step.values);
-  const state = $("read-state").value;
+  // h lies in [-1, 1]; an LSTM's c is coloured up to its largest magnitude (in steps of 2)
   let limit = 1;
-  if (state === "c") for (const s of reading.steps) for (const v of s.values) limit = Math.max(limit, Math.abs(v));
-  readHeatmap.draw(limit);
-  drawSurprisal();
+  if ($("read-state").value === "c") for (const s of reading.steps) for (const v of s.values) limit = Math.max(limit, Math.abs(v));
+  readHeatmap.draw(Math.ceil(limit / 2) * 2 || 1);
+  drawSurprisal(start);
   showStep(reading.steps.length - 1);
-  colourText();
+  colourText(start);
 }
 
-function drawSurprisal() {
+function drawSurprisal(start) {
   const c = $("read-surprisal");
-  c.width = Math.max(1, reading.steps.length * readHeatmap.col);
+  const width = readHeatmap.canvas.width;
+  if (c.width !== width) {
+    c.width = width;
+    start = 0;
+  }
   const g = c.getContext("2d");
+  g.clearRect(start * readHeatmap.col, 0, c.width, c.height);
   reading.steps.forEach((step, t) => {
+    if (t < start) return;
     if (step.surprisal === null) {
       g.fillStyle = "#bbb";
       g.fillRect(t * readHeatmap.col, 0, readHeatmap.col - 1, c.height);
@@ -212,17 +215,23 @@ function selectUnit(unit) {
   colourText();
 }
 
-function colourText() {
+// colour the text from step ``start`` on (all of it when the unit or the scale changes)
+function colourText(start = 0) {
   const box = $("unit-text");
-  box.replaceChildren();
   const unit = reading.unit;
   const { layer, state } = readView();
-  if (unit === null || !reading.steps.length) return;
-  $("unit-title").textContent = `the text coloured by unit ${unit} of layer ${layer} (${state})`;
-  box.dataset.unit = String(unit);
+  if (unit === null || !reading.steps.length) {
+    box.replaceChildren();
+    return;
+  }
   let limit = 1e-6;
   for (const s of reading.steps) limit = Math.max(limit, Math.abs(s.values[unit]));
-  for (const step of reading.steps) {
+  limit = state === "h" ? 1 : Math.ceil(limit / 2) * 2;
+  if (box.dataset.unit !== String(unit) || box.dataset.limit !== String(limit) || box.dataset.layer !== `${layer}${state}`) start = 0;
+  while (box.childNodes.length > start) box.lastChild.remove();
+  $("unit-title").textContent = `the text coloured by unit ${unit} of layer ${layer} (${state})`;
+  Object.assign(box.dataset, { unit: String(unit), limit: String(limit), layer: `${layer}${state}` });
+  for (const step of reading.steps.slice(start)) {
     const span = el("span", step.symbol === "\n" ? "\u21b5\n" : step.symbol, step.unknown ? "unknown" : "");
     span.style.background = colour(step.values[unit], limit);
     span.title = `${state}[${layer}][${unit}] = ${step.values[unit].toFixed(3)}`;
