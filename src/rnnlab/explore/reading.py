@@ -51,10 +51,10 @@ def symbol_names(vocab) -> list[str]:
 
 def lookup(vocab, tokens: list[str]) -> list[tuple[int | None, bool]]:
     """Per token, (its id or None where the vocabulary has none, whether it is unknown)."""
-    unk = vocab.encode_tokens([vocab.unknown]).item() if vocab.unknown is not None else None
     if vocab.level == "byte":
         return [(ord(t), False) for t in tokens]
     index = {s: i for i, s in enumerate(vocab.symbols)}
+    unk = index.get(vocab.unknown)
     found = []
     for token in tokens:
         i = index.get(token, unk)

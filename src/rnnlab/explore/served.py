@@ -165,7 +165,8 @@ def prefix_predictions(model: SequenceClassifier, text: str) -> dict:
             f"the text has {ids.numel():,} symbols; a classifier is explained over at most "
             f"{MAX_PREFIXES:,}"
         )
-    unk = model.vocab.encode_tokens([model.vocab.unknown]).item()
+    unknown = model.vocab.unknown
+    unk = model.vocab.encode_tokens([unknown]).item() if unknown is not None else None
     probs = model.proba_of_ids([ids[: t + 1] for t in range(ids.numel())])
     return {
         "symbols": tokens(text, model.vocab.level),
