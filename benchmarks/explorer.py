@@ -35,17 +35,7 @@ from rnnlab.bench.machine import describe, peaks
 from rnnlab.data.text import python_sources
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.explore import create_app, load_all
-
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from rnnlab.explore.chromium import CHROMIUM, FLAGS
 
 
 def percentiles(values: list[float]) -> dict:
@@ -106,7 +96,7 @@ def browser(url: str, typed: str) -> dict:
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
+            executable_path=str(CHROMIUM), headless=True, args=list(FLAGS)
         )
         page = chromium.new_page(viewport={"width": 1200, "height": 900})
         page.goto(url)

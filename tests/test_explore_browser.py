@@ -20,19 +20,10 @@ import torch
 
 from rnnlab import LanguageModel, SequenceClassifier
 from rnnlab.cli import main
+from rnnlab.explore.chromium import CHROMIUM, FLAGS
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("RNNLAB_ARTIFACTS", ROOT / "build" / "test-artifacts"))
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TEXT = "".join(f'{i} little pigs went to "market", said (the) wolf.\n' for i in range(300))
 TYPED = 'the wolf said "pigs'
 
@@ -118,7 +109,7 @@ def page(server):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
+            executable_path=str(CHROMIUM), headless=True, args=list(FLAGS)
         )
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         errors = []
