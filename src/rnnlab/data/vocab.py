@@ -176,6 +176,17 @@ class Vocabulary:
             raise ValueError(f"{len(unseen)} symbol(s) the model never saw in training: {shown}")
         return torch.tensor(ids, dtype=torch.int64)
 
+    def lookup(self, tokens: Iterable[str]) -> list[tuple[int | None, bool]]:
+        """Per token, (its id, or None where the vocabulary has no id for it; whether it is
+        unknown: without an id, or read as the unknown token). Never raises."""
+        index = self._index
+        unk = index.get(self.unknown)
+        found = []
+        for token in tokens:
+            i = index.get(token, unk)
+            found.append((i, i is None or i == unk))
+        return found
+
     def _encode_chars(self, text: str, what: str) -> Tensor:
         if isinstance(text, bytes):
             raise ValueError("a char-level vocabulary encodes str, not bytes")

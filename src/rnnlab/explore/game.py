@@ -14,7 +14,7 @@ import random
 
 import torch
 
-from rnnlab.explore.reading import StepFn, float32_steps, lookup, symbol_names
+from rnnlab.explore.reading import StepFn, float32_steps, symbol_names
 from rnnlab.tasks.language.model import LanguageModel
 
 ROUND = 40  # symbols asked per round, by default
@@ -114,7 +114,7 @@ def _passage(vocab, tokens: list[str], length: int, rng: random.Random):
     and the passage holds ``length`` asked symbols."""
     lead = LEAD[vocab.level]
     word = vocab.level == "word"
-    found = lookup(vocab, tokens)
+    found = vocab.lookup(tokens)
     for _ in range(TRIES):
         if len(tokens) <= lead + length:
             break

@@ -49,19 +49,6 @@ def symbol_names(vocab) -> list[str]:
     return list(vocab.symbols)
 
 
-def lookup(vocab, tokens: list[str]) -> list[tuple[int | None, bool]]:
-    """Per token, (its id or None where the vocabulary has none, whether it is unknown)."""
-    if vocab.level == "byte":
-        return [(ord(t), False) for t in tokens]
-    index = {s: i for i, s in enumerate(vocab.symbols)}
-    unk = index.get(vocab.unknown)
-    found = []
-    for token in tokens:
-        i = index.get(token, unk)
-        found.append((i, i is None or i == unk))
-    return found
-
-
 def layer_states(state) -> list[tuple[Tensor, ...]]:
     """The stepper's state as one tuple (h,) or (h, c) per layer, each (1, H); a model of
     residual blocks has one stepper state per block, flattened in order."""
@@ -111,7 +98,7 @@ class Reader:
         del self.tokens[kept:], self._after[kept:]
         logits, state = self._after[-1][:2] if self._after else self._start
         for token, (i, unknown) in zip(
-            tokens[kept:], lookup(self.vocab, tokens[kept:]), strict=True
+            tokens[kept:], self.vocab.lookup(tokens[kept:]), strict=True
         ):
             if i is not None:
                 out, state = self.step(torch.tensor([[i]]), state)

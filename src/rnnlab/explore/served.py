@@ -27,7 +27,7 @@ from rnnlab.checkpoint import CONFIG, WEIGHTS, checkpoint_dir, read_json
 from rnnlab.data.labelled import tokens
 from rnnlab.data.text import read_source
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.explore.reading import float32_steps, lookup
+from rnnlab.explore.reading import float32_steps
 from rnnlab.insight.gradients import gradient_flow, text_windows
 from rnnlab.insight.networks import NetworkSpec
 from rnnlab.insight.trace import stacked_layers
@@ -117,7 +117,7 @@ class Served:
         text (rnnlab.insight.gradients), computed on first use."""
         if self._gradients is None:
             stacked_layers(self.model)  # residual blocks: a one-line ValueError
-            known = lookup(self.model.vocab, self.heldout())
+            known = self.model.vocab.lookup(self.heldout())
             ids = torch.tensor([i for i, unknown in known if not unknown], dtype=torch.int64)
             length = GRADIENT_WARMUP + GRADIENT_DISTANCE + 2
             windows = text_windows(ids, GRADIENT_WINDOWS, length)
@@ -165,12 +165,11 @@ def prefix_predictions(model: SequenceClassifier, text: str) -> dict:
             f"the text has {ids.numel():,} symbols; a classifier is explained over at most "
             f"{MAX_PREFIXES:,}"
         )
-    unknown = model.vocab.unknown
-    unk = model.vocab.encode_tokens([unknown]).item() if unknown is not None else None
+    symbols = tokens(text, model.vocab.level)
     probs = model.proba_of_ids([ids[: t + 1] for t in range(ids.numel())])
     return {
-        "symbols": tokens(text, model.vocab.level),
-        "unknown": [i == unk for i in ids.tolist()],
+        "symbols": symbols,
+        "unknown": [unknown for _, unknown in model.vocab.lookup(symbols)],
         "labels": list(model.labels),
         "probabilities": probs.tolist(),
     }
