@@ -149,6 +149,7 @@ class Loop:
         self.losses: list[float] = []  # per step
         self.records: list[dict] = []  # per evaluation
         self.report = None  # the last evaluation's
+        self.final_evaluated = False  # whether that evaluation was the run's final one
         self.best: float | None = None  # the best score so far, where ``keep`` tracks one
         self.best_step: int | None = None
         self._stop = False
@@ -278,6 +279,8 @@ class Loop:
                 if not self._stop and self.evaluation_due(within_pass=False):
                     self.evaluation(writer)
                     self.elapsed = time.perf_counter() - clock
+            if self.progress() >= 1 and self.records and not self.final_evaluated:
+                self.evaluation(writer)  # the budget ran out during a non-final evaluation
             if self._stop and self.RESUMABLE:
                 self.save_state()
         finally:
@@ -324,7 +327,7 @@ class Loop:
     def evaluation(self, writer=None) -> None:
         """Evaluate now: record the scores, keep (save) the model if the task says so, save the
         resumable state, and print the line (``fit`` calls it when an evaluation is due)."""
-        final = self.progress() >= 1
+        final = self.final_evaluated = self.progress() >= 1
         self.report = self.evaluate(final=final)
         scores = self.scores(self.report)
         since = self.losses[self.records[-1]["step"] if self.records else 0 :] or [math.nan]
