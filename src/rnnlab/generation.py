@@ -147,6 +147,17 @@ def length_normalised(log_prob: float, length: int, alpha: float) -> float:
     return log_prob * max(1, length) ** -alpha  # underflows to 0 for a huge alpha, never overflows
 
 
+def repeating(path: tuple[int, ...] | list[int], n: int) -> list[int]:
+    """The ids that, appended to ``path``, would repeat an n-gram already in it (the guard
+    against loops: a decoder may not write any n-gram twice); none for ``n`` < 1."""
+    if n < 1 or len(path) < n - 1:
+        return []
+    tail = tuple(path[len(path) - n + 1 :]) if n > 1 else ()
+    return sorted(
+        {path[i + n - 1] for i in range(len(path) - n + 1) if tuple(path[i : i + n - 1]) == tail}
+    )
+
+
 LogProbStep = Callable[[Tensor, object], tuple[Tensor, object]]
 
 
@@ -160,6 +171,7 @@ def beam_search(
     beam: int,
     max_length: int,
     alpha: float = 1.0,
+    no_repeat: int = 0,
 ) -> list[Hypothesis]:
     """Beam search for one sequence; the hypotheses found, best first by ``score(alpha)``.
 
@@ -169,7 +181,8 @@ def beam_search(
     one-symbol extensions of the live rows are ranked by log-probability; an extension by ``end``
     that ranks among the first K is finished, the best K others live on (so ``beam=1`` is exactly
     greedy decoding). The search stops when K hypotheses have finished, or after ``max_length``
-    symbols, when the live rows join the candidates unfinished.
+    symbols, when the live rows join the candidates unfinished. With ``no_repeat`` n > 0 no
+    hypothesis repeats an n-gram (:func:`repeating`).
     """
     if beam < 1 or max_length < 1:
         raise ValueError("beam and max_length must be >= 1")
@@ -181,7 +194,10 @@ def beam_search(
     for _ in range(max_length):
         log_probs, state = step(ids, state)
         vocab = log_probs.shape[-1]
-        candidates = (totals[:, None] + log_probs.double().cpu()).flatten()
+        log_probs = log_probs.double().cpu()
+        for row, path in enumerate(paths if no_repeat > 0 else ()):
+            log_probs[row, [i for i in repeating(path, no_repeat) if i != end]] = float("-inf")
+        candidates = (totals[:, None] + log_probs).flatten()
         values, flat = candidates.topk(min(2 * beam, candidates.numel()))
         rows, new_paths, new_totals, next_ids = [], [], [], []
         for rank, (value, index) in enumerate(zip(values.tolist(), flat.tolist(), strict=True)):

@@ -286,6 +286,22 @@ class Seq2Seq(Pretrained, nn.Module):
             chosen = step_logits.argmax(-1)
         return torch.stack(logits, 1)
 
+    @torch.no_grad()
+    def target_log_probs(
+        self, sources: Sequence[Tensor], targets: Sequence[Tensor], autocast=nullcontext
+    ) -> Tensor:
+        """(B,) float64: log p(target | source) of each encoded pair, teacher-forced; a target
+        is scored as given (end it with ``</s>`` to score a whole sentence)."""
+        device = self.head.weight.device
+        ids, lengths = pad(list(sources))
+        gold, target_lengths = pad(list(targets))
+        previous = torch.cat([torch.full((len(targets), 1), self.start), gold[:, :-1]], 1)
+        with autocast():
+            logits = self(ids.to(device), lengths, previous.to(device))
+        log_probs = logits.double().log_softmax(-1).gather(-1, gold.to(device)[..., None])[..., 0]
+        real = torch.arange(gold.shape[1], device=device) < target_lengths.to(device)[:, None]
+        return log_probs.masked_fill(~real, 0.0).sum(1).cpu()
+
     # -- sentences in, sentences out ----------------------------------------------------------
 
     def encode_source(self, text: str, what: str = "the sentence") -> Tensor:
@@ -360,9 +376,11 @@ class Seq2Seq(Pretrained, nn.Module):
         alpha: float = 1.0,
         max_length: int | None = None,
         autocast=nullcontext,
+        no_repeat: int = 0,
     ) -> list[Hypothesis]:
         """Beam search for one encoded source (n,); hypotheses best first by their
-        length-normalised score log p / len^alpha."""
+        length-normalised score log p / len^alpha; none repeats an n-gram of ``no_repeat``
+        tokens (0: no such guard)."""
         limit = max_length or self.max_length + 1
         device = self.head.weight.device
         with autocast():
@@ -374,7 +392,7 @@ class Seq2Seq(Pretrained, nn.Module):
                 return logits.float().log_softmax(-1), state
 
             return beam_search(
-                step, memory.state, _state_rows, self.start, self.end, beam, limit, alpha
+                step, memory.state, _state_rows, self.start, self.end, beam, limit, alpha, no_repeat
             )
 
     def widen(
@@ -425,7 +443,7 @@ class Seq2Seq(Pretrained, nn.Module):
 
     def config(self) -> dict:
         return {
-            "format": FORMAT,
+            "format": self.FORMAT,
             "model": dict(self.settings),
             "source_vocab": self.source_vocab.to_json(),
             "target_vocab": self.target_vocab.to_json(),

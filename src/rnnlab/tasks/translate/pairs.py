@@ -8,7 +8,8 @@ a line with too few columns is an error naming it.
 Tokens (:func:`sentence_tokens`): at the ``char`` level every character; at the ``word`` level
 every word or punctuation mark *with the whitespace before it* (regex ``\\s*(?:\\w+|[^\\w\\s])``),
 so ``"Je suis là !"`` is ``["Je", " suis", " là", " !"]`` and joining the tokens gives the sentence
-back exactly; a translation is therefore a plain string, ready for BLEU.
+back exactly; a translation is therefore a plain string, ready for BLEU. A line break is a token
+of its own at both levels (a chatbot's context is turns joined by line breaks).
 
 :func:`grouped_split` holds out whole groups of pairs that share a source sentence (Tatoeba gives
 one English sentence several French translations), so no held-out source was seen in training,
@@ -27,7 +28,7 @@ import numpy as np
 from rnnlab.data.text import read_text
 
 PAIR_LEVELS = ("word", "char")
-_SPACED_WORD = re.compile(r"\s*(?:\w+|[^\w\s])")
+_SPACED_WORD = re.compile(r"\n|[^\S\n]*(?:\w+|[^\w\s])")
 
 
 def sentence_tokens(text: str, level: str) -> list[str]:
@@ -104,11 +105,11 @@ def read_pairs(
 
 
 def grouped_split(
-    keys: Sequence[str], fraction: float, seed: int = 0
+    keys: Sequence[str | int], fraction: float, seed: int = 0
 ) -> tuple[list[int], list[int]]:
     """(train, held-out) indices: the distinct ``keys`` in a seeded order, whole groups held out
     until at least round(n * fraction) items are (never all of them when there are 2+ groups)."""
-    groups: dict[str, list[int]] = {}
+    groups: dict[str | int, list[int]] = {}
     for i, key in enumerate(keys):
         groups.setdefault(key, []).append(i)
     names = sorted(groups)

@@ -112,10 +112,16 @@ class PairSplit:
     test_target: list[torch.Tensor]
     sentences: list[str] = field(default_factory=list)  # distinct held-out sources
     references: list[list[str]] = field(default_factory=list)  # per sentence, its targets
+    held_out: list[int] = field(default_factory=list)  # the held-out pairs' indices
 
     @classmethod
-    def of(cls, pairs: Pairs, settings: Seq2SeqSettings) -> PairSplit:
-        train_idx, test_idx = grouped_split(pairs.sources, settings.test_fraction, settings.seed)
+    def of(
+        cls, pairs: Pairs, settings: Seq2SeqSettings, groups: list[int] | None = None
+    ) -> PairSplit:
+        """Split ``pairs`` holding out whole groups: of pairs with one source, or of the pairs
+        with one key in ``groups`` (a chatbot's conversations)."""
+        keys = pairs.sources if groups is None else groups
+        train_idx, test_idx = grouped_split(keys, settings.test_fraction, settings.seed)
         train, test = pairs.subset(train_idx), pairs.subset(test_idx)
         if settings.test_fraction > 0 and not len(test):
             raise ValueError("the held-out split is empty; give more pairs or --test-fraction 0")
@@ -136,6 +142,7 @@ class PairSplit:
             *encode_pairs(test, source_vocab, target_vocab),
             sentences,
             references,
+            test_idx,
         )
 
     @property
@@ -301,6 +308,10 @@ class Seq2SeqTrainer(EpochTrainer):
         p = min(1.0, self.progress())
         return s.teacher_forcing + (s.teacher_forcing_end - s.teacher_forcing) * p
 
+    def batch_sources(self, batch: list[int]) -> list[torch.Tensor]:
+        """The encoded sources the decoder reads for ``batch``."""
+        return [self.split.train_source[i] for i in batch]
+
     def batch_loss(self, batch: list[int]) -> torch.Tensor:
         split = self.split
         own = None
@@ -311,7 +322,7 @@ class Seq2SeqTrainer(EpochTrainer):
             own = own.to(self.device)
         logits, gold = _teacher_forced(
             self.model,
-            [split.train_source[i] for i in batch],
+            self.batch_sources(batch),
             [split.train_target[i] for i in batch],
             self.device,
             own,
