@@ -25,6 +25,7 @@ import torch
 from rnnlab import __version__
 from rnnlab.cli import (
     bench,
+    chat,
     classify,
     conditional,
     forecast,
@@ -43,6 +44,7 @@ MODULES = (
     bench,
     classify,
     translate,
+    chat,
     conditional,
     forecast,
     insight,

@@ -1,0 +1,27 @@
+"""Conversation modelling: dialogues as (context, reply) pairs, an encoder-decoder that reads
+the conversation so far and writes a reply, MMI reranking, and the dialogue measures."""
+
+from rnnlab.tasks.chat.dialogues import Conversation, Dialogues, builtin, read_dialogues
+from rnnlab.tasks.chat.model import Chatbot, Decoding, Reply
+from rnnlab.tasks.chat.training import (
+    ChatReport,
+    ChatSettings,
+    ChatTrainer,
+    chat_report,
+    chat_split,
+)
+
+__all__ = [
+    "ChatReport",
+    "ChatSettings",
+    "ChatTrainer",
+    "Chatbot",
+    "Conversation",
+    "Decoding",
+    "Dialogues",
+    "Reply",
+    "builtin",
+    "chat_report",
+    "chat_split",
+    "read_dialogues",
+]
