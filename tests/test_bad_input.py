@@ -152,12 +152,17 @@ def place(tmp_path_factory) -> dict[str, str]:
         "dup_csv": "name,name,kind\n" + "".join(f"a{i},b{i},{'xy'[i % 2]}\n" for i in range(40)),
         "long_line": "a" * 200_001 + "\n",
         "bad_pairs": "one\tun\nlonely\n",
+        "talk": "A: hello\nB: hi there friend\n\nA: how are you\nB: fine thank you\n",
+        "bad_talk": "no speaker on this line\nA: hi\n",
+        "evil_yml": "conversations: !!python/object/apply:os.system [id]\n",
+        "no_conversations_yml": "categories: [x]\n",
         "new_labels": "Orlov\tov\nSmith\tScottish\nKim\tKorean\nPopov\tov\n",
         "afile": "a file where a directory is expected\n",
         "not_npy": "not an array",
     }
     suffixes = {"names": ".csv", "huge_csv": ".csv", "dup_csv": ".csv", "series": ".csv"}
     suffixes |= {"pairs": ".tsv", "bad_pairs": ".tsv", "new_labels": ".tsv", "not_npy": ".npy"}
+    suffixes |= {"evil_yml": ".yml", "no_conversations_yml": ".yml"}
     for name, content in files.items():
         path = root / f"{name}{suffixes.get(name, '.txt')}"
         path.write_text(content)
@@ -179,6 +184,9 @@ def place(tmp_path_factory) -> dict[str, str]:
         run([*plain, "--attention", "none", *SMALL.split()])[0] == 0
     )  # a translator without attention
     names["tr_plain"] = str(root / "tr_plain")
+    chat = ["chat", "train", "--dialogues", names["talk"], "--out", str(root / "chat")]
+    assert run([*chat, "--test-fraction", "0", *SMALL.split()])[0] == 0
+    names["chat"] = str(root / "chat")
     return names
 
 
@@ -323,6 +331,20 @@ CASES = [
     ),
     ("translate {tmp}/nowhere cat", ["not found"]),
     ("translate {tr_plain} cat --attention-plot {tmp}/a.png", ["no attention"]),
+    ("chat train --dialogues {tmp}/missing.txt --out {tmp}/a", ["not found"]),
+    ("chat train --dialogues {bad_talk} --out {tmp}/a", ["line 1: a conversation must start"]),
+    ("chat train --dialogues {evil_yml} --out {tmp}/a", ["not valid YAML"]),
+    ("chat train --dialogues {no_conversations_yml} --out {tmp}/a", ["no 'conversations:'"]),
+    ("chat train --dialogues {adir} --out {tmp}/a", ["holds no .yml or .yaml file"]),
+    ("chat train --dialogues {binary} --out {tmp}/a", ["binary"]),
+    ("chat train --dialogues {talk} --out {chat} --test-fraction 0", ["already holds a"]),
+    ("chat train --dialogues {talk} --out {tmp}/a --max-length 2", ["every reply is over 2"]),
+    ("chat train --dialogues {talk} --builtin smalltalk --out {tmp}/a", ["not allowed with"]),
+    ("chat {chat} --say '   '", ["nothing to reply to"]),
+    ("chat {chat} --say hi --temperature 0", ["temperature must be > 0"]),
+    ("chat {chat} --say hi --beam 100000", ["beam width must be in 1..256"]),
+    ("chat {tr} --say hi", ["not a chatbot"]),
+    ("chat evaluate {chat} --dialogues {bad_talk}", ["line 1"]),
     ("forecast train --csv {series} --target y --out {fc}", ["already holds a checkpoint"]),
     ("inspect gradients --cells lstm:identity", ["identity init"]),
     ("inspect gradients --cells nope", ["cell must be one of"]),

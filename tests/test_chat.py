@@ -304,6 +304,8 @@ def trained(tmp_path_factory):
 
 def test_tiny_run_learns_the_exchanges_and_say_prints_them(trained, capsys):
     model = Chatbot.from_pretrained(trained)
+    assert (model.settings["hidden_size"], model.settings["embedding_size"]) == (48, 32)
+    assert (model.settings["dropout"], model.max_length) == (0.0, 40)  # as given, chat's default
     for question, answer in EXCHANGES.items():
         assert model.reply(question, Decoding(beam=1)).text == answer
     capsys.readouterr()

@@ -20,12 +20,13 @@ from starlette.testclient import TestClient
 from conftest import one_error_line
 from rnnlab import LanguageModel, SequenceClassifier
 from rnnlab.cli import main
-from rnnlab.data.vocab import Vocabulary, tokenize_words
+from rnnlab.data.vocab import Vocabulary, target_vocabulary, tokenize_words
 from rnnlab.explore import create_app, default_checkpoint, load_all
 from rnnlab.explore.app import MAX_BODY, SESSION
 from rnnlab.explore.reading import MAX_READ
 from rnnlab.explore.served import toy_flow
 from rnnlab.insight.states import read_states
+from rnnlab.tasks.chat import Chatbot, Decoding
 
 TEXT = 'the cat sat on the mat. "the dog (ran) far."\n' * 40
 S1, S2 = "session-one", "session-two"
@@ -45,8 +46,16 @@ def served(tmp_path_factory):
     LanguageModel(words, "gru", 16, 1, 8).save_pretrained(root / "word")
     chars = Vocabulary.from_counts("char", Counter(TEXT))
     SequenceClassifier(chars, ["a", "b", "c"], "gru", 12, 1).save_pretrained(root / "cls")
+    source = Vocabulary.from_counts("word", Counter(tokenize_words(TEXT)), reserved=("\n",))
+    Chatbot(
+        source,
+        target_vocabulary("word", Counter(tokenize_words(TEXT))),
+        hidden_size=8,
+        embedding_size=4,
+        max_length=6,
+    ).save_pretrained(root / "chat")
     (root / "held.txt").write_text(TEXT)
-    dirs = [str(root / name) for name in ("char", "word", "cls")]
+    dirs = [str(root / name) for name in ("char", "word", "cls", "chat")]
     return root, load_all(dirs, str(root / "held.txt"))
 
 
@@ -189,6 +198,21 @@ def test_a_classifier_shows_its_prediction_after_every_prefix(served, client):
     np.testing.assert_allclose(answer["probabilities"], expected.numpy(), atol=1e-5)
 
 
+def test_a_chatbot_replies_to_the_conversation_the_page_keeps(served, client):
+    model = served[1]["chat"].model
+    turns = ["the cat sat", "on the mat", "the dog ran"]
+    answer = client.post("/api/chat", json={"model": "chat", "turns": turns}).json()
+    assert answer["reply"] == model.reply(turns, Decoding()).text
+    sampled = {"model": "chat", "turns": turns, "temperature": 0.8, "diverse": 0.5, "seed": 3}
+    answer = client.post("/api/chat", json=sampled).json()
+    expected = model.reply(
+        turns, Decoding(temperature=0.8, diverse=0.5), torch.Generator().manual_seed(3)
+    )
+    assert answer["reply"] == expected.text
+    info = next(m for m in client.get("/api/models").json()["models"] if m["id"] == "chat")
+    assert info["kind"] == "chatbot" and info["context"] == 2
+
+
 def test_the_toy_gradient_vanishes_for_a_small_recurrent_weight_and_not_for_a_large_one():
     small, large = toy_flow(0.6, "relu"), toy_flow(1.6, "relu")
     assert small[0] == large[0] == 1.0 and len(small) == 101
@@ -226,6 +250,13 @@ BAD = [
     ("/api/toy", {"nonlinearity": "sigmoid"}, 400, "nonlinearity must"),
     ("/api/classify", {"model": "cls", "text": ""}, 400, "empty"),
     ("/api/classify", {"model": "char", "text": "a"}, 400, "not a classifier"),
+    ("/api/chat", {"model": "chat", "turns": []}, 400, "turns must be a list of 1 to 50"),
+    ("/api/chat", {"model": "chat", "turns": [1]}, 400, "turns must be a list"),
+    ("/api/chat", {"model": "chat", "turns": "hi"}, 400, "turns must be"),
+    ("/api/chat", {"model": "chat", "turns": ["a" * 2001]}, 400, "at most 2,000 characters"),
+    ("/api/chat", {"model": "chat", "turns": ["  "]}, 400, "nothing to reply to"),
+    ("/api/chat", {"model": "chat", "turns": ["a"], "temperature": 0}, 400, "temperature must"),
+    ("/api/chat", {"model": "char", "turns": ["a"]}, 400, "not a chatbot"),
     ("/api/nothing", {}, 404, "Not Found"),
 ]
 

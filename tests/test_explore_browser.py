@@ -21,6 +21,7 @@ import torch
 from rnnlab import LanguageModel, SequenceClassifier
 from rnnlab.cli import main
 from rnnlab.explore.chromium import CHROMIUM, FLAGS
+from rnnlab.tasks.chat import Chatbot
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("RNNLAB_ARTIFACTS", ROOT / "build" / "test-artifacts"))
@@ -37,7 +38,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """``rnnlab serve`` on a freshly trained tiny language model and a tiny classifier."""
+    """``rnnlab serve`` on a freshly trained tiny language model, classifier and chatbot."""
     root = tmp_path_factory.mktemp("browser")
     (root / "text.txt").write_text(TEXT)
     small = ["--hidden", "32", "--layers", "2", "--seq-len", "32", "--batch-size", "8"]
@@ -77,6 +78,14 @@ def server(tmp_path_factory):
             ]
         )
     assert code == 0
+    talk = root / "talk.txt"
+    talk.write_text("A: hello there\nB: hi friend\n\nA: how are you\nB: fine thanks\n")
+    with contextlib.redirect_stdout(io.StringIO()):
+        small = ["--hidden", "16", "--epochs", "1", "--test-fraction", "0"]
+        code = main(
+            ["chat", "train", "--dialogues", str(talk), "--out", str(root / "chat"), *small]
+        )
+    assert code == 0
     process = subprocess.Popen(
         [
             sys.executable,
@@ -85,6 +94,7 @@ def server(tmp_path_factory):
             "serve",
             str(root / "lm"),
             str(root / "cls"),
+            str(root / "chat"),
             "--port",
             "0",
         ],
@@ -180,3 +190,16 @@ def test_a_classifier_shows_its_decision_forming(server, page):
     sync_api.expect(final).to_contain_text(f"after 6 symbols: {label}")
     sync_api.expect(page.locator("#cls-plot polyline")).to_have_count(2)
     page.screenshot(path=ARTIFACTS / "explorer-classify.png", full_page=True)
+
+
+def test_talking_to_a_chatbot(server, page):
+    page.select_option("#model", "chat")
+    page.locator("#talk-input").fill("hello there")
+    page.locator("#talk-input").press("Enter")
+    log = page.locator("#talk-log")
+    sync_api.expect(log).to_have_attribute("data-turns", "2")
+    model = Chatbot.from_pretrained(server[1] / "chat")
+    sync_api.expect(page.locator("#talk-log .bot")).to_have_text(model.reply("hello there").text)
+    page.locator("#talk-reset").click()
+    sync_api.expect(log).to_have_attribute("data-turns", "0")
+    page.screenshot(path=ARTIFACTS / "explorer-talk.png", full_page=True)

@@ -21,6 +21,7 @@ from rnnlab.tasks.translate.training import (
     PairSplit,
     Seq2SeqSettings,
     Seq2SeqTrainer,
+    _teacher_forced,
     corpus_bleu,
     encode_pairs,
 )
@@ -248,6 +249,23 @@ def test_a_short_run_learns_a_handful_of_pairs_exactly(attention, tmp_path):
     assert [t.text for t in model.translate(pairs.sources, beam=3)] == pairs.targets
     report = json.loads((tmp_path / "m" / "report.json").read_text())
     assert report["final"]["beam"] == 2 and report["final"]["token_accuracy"] == 1.0
+
+
+def test_word_dropout_feeds_the_decoder_unknown_tokens_after_the_start(monkeypatch):
+    model = random_model("luong")
+    seen = []
+    monkeypatch.setattr(model, "forward", lambda ids, lengths, previous, own: seen.append(previous))
+    sources = [torch.tensor([3, 4]), torch.tensor([5])]
+    targets = [torch.tensor([3, 4, 5, model.end]), torch.tensor([6, model.end])]
+    unknown = model.target_vocab.symbols.index(model.target_vocab.unknown)
+    _teacher_forced(model, sources, targets, "cpu", word_dropout=1.0)
+    assert seen[0][:, 0].tolist() == [model.start] * 2 and (seen[0][:, 1:] == unknown).all()
+    _teacher_forced(model, sources, targets, "cpu", word_dropout=0.0)
+    assert seen[1][0].tolist() == [model.start, 3, 4, 5]
+    torch.manual_seed(0)
+    _teacher_forced(model, sources * 200, targets * 200, "cpu", word_dropout=0.3)
+    share = float((seen[2][::2, 1:] == unknown).double().mean())
+    assert 0.25 < share < 0.35
 
 
 def test_teacher_forcing_goes_linearly_from_start_to_end():

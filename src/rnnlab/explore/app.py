@@ -16,7 +16,10 @@ Routes (every API call is a POST of a JSON object, answered with JSON, except ``
 - ``/api/toy`` {scale, nonlinearity}: the lesson's vanishing gradient on a small fresh RNN;
 - ``/api/game/start`` {session, model, length, seed} and ``/api/game/guess`` {session, model,
   guess}: the RNN game (:mod:`rnnlab.explore.game`);
-- ``/api/classify`` {model, text}: a classifier's prediction after every prefix.
+- ``/api/classify`` {model, text}: a classifier's prediction after every prefix;
+- ``/api/chat`` {model, turns, temperature, diverse, seed}: a chatbot's reply to the last of
+  ``turns`` (the conversation so far, which the page keeps): beam search, or sampling at
+  ``temperature``, with MMI reranking by ``diverse``.
 
 A session is a string the page makes (8 to 64 letters, digits, ``-``, ``_``); the server keeps
 the last ``MAX_SESSIONS`` in memory (readers, game rounds, scores; nothing is written) and
@@ -53,11 +56,14 @@ from rnnlab.explore.reading import MAX_READ, Reader, layer_states, symbol_names
 from rnnlab.explore.served import Served, prefix_predictions, toy_flow
 from rnnlab.generation import Sampling, sample_next
 from rnnlab.insight.states import StateReport, best_units
+from rnnlab.tasks.chat.dialogues import one_line
+from rnnlab.tasks.chat.model import Decoding
 
 MAX_BODY = 64 * 1024
 MAX_SESSIONS = 16
 MAX_GENERATE = 2_000
 MAX_PRIME = 1_000
+MAX_TURNS, MAX_TURN = 50, 2_000  # a conversation the page sends: turns, characters per turn
 SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")
 PAGE = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -151,6 +157,7 @@ class Fields:
 def _kind_name(kind) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    names |= {list: "a list"}
     return " or ".join(dict.fromkeys(names[k] for k in kinds if k is not int or float not in kinds))
 
 
@@ -350,6 +357,27 @@ def create_app(served: dict[str, Served]) -> Starlette:
 
         return JSONResponse(await run_in_threadpool(work))
 
+    async def chat(request: Request) -> Response:
+        f = await fields(request)
+        model = model_of(f, "chatbot")
+        turns = f.get("turns", list, required=True)
+        if not 1 <= len(turns) <= MAX_TURNS or not all(isinstance(t, str) for t in turns):
+            raise BadRequest(f"turns must be a list of 1 to {MAX_TURNS} strings")
+        if max(len(t) for t in turns) > MAX_TURN:
+            raise BadRequest(f"a turn has at most {MAX_TURN:,} characters")
+        temperature = f.number("temperature", None, 0.01, 100.0)
+        decoding = Decoding(temperature=temperature, diverse=f.number("diverse", 0.0, 0.0, 10.0))
+        seed = f.integer("seed", 0, 0, 2**31 - 1)
+
+        def work() -> dict:
+            with model.lock:
+                reply = model.model.reply(
+                    [one_line(t) for t in turns], decoding, torch.Generator().manual_seed(seed)
+                )
+            return {"reply": reply.text, "log_prob": reply.log_prob, "score": reply.score}
+
+        return JSONResponse(await run_in_threadpool(work))
+
     async def refused(request: Request, error: Exception) -> Response:
         if isinstance(error, BadRequest):
             status, message = error.status, str(error)
@@ -368,6 +396,7 @@ def create_app(served: dict[str, Served]) -> Starlette:
         ("game/start", game_start),
         ("game/guess", game_guess),
         ("classify", classify),
+        ("chat", chat),
     ]
     routes = [Route(path, page_file) for path in PAGE]
     routes.append(Route("/api/models", models))

@@ -1,9 +1,10 @@
 """The checkpoints a server explores, loaded once, and what it computes from them.
 
 A served checkpoint is a language model (char, byte or word level; read, generated from,
-played against, its gradient flow measured) or a sequence classifier (its prediction after
-every prefix of a text). Its held-out text is the last ``val_fraction`` of the text it was
-trained on (recorded in its config), else the text given to ``rnnlab serve --text``.
+played against, its gradient flow measured), a sequence classifier (its prediction after
+every prefix of a text) or a chatbot (talked to). A language model's held-out text is the last
+``val_fraction`` of the text it was trained on (recorded in its config), else the text given to
+``rnnlab serve --text``.
 
 ``rnnlab serve`` with no checkpoint serves the default model: a character-level LSTM trained
 for ``DEFAULT_BUDGET`` seconds on the built-in corpus the first time, then kept in the cache
@@ -31,13 +32,18 @@ from rnnlab.explore.reading import float32_steps
 from rnnlab.insight.gradients import gradient_flow, text_windows
 from rnnlab.insight.networks import NetworkSpec
 from rnnlab.insight.trace import stacked_layers
+from rnnlab.tasks.chat.model import Chatbot
 from rnnlab.tasks.classify.model import SequenceClassifier
 from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.model import LanguageModel
 from rnnlab.tasks.language.settings import recommended_settings
 from rnnlab.tasks.language.training import Trainer
 
-KINDS = {LanguageModel.FORMAT: LanguageModel, SequenceClassifier.FORMAT: SequenceClassifier}
+KINDS = {
+    LanguageModel.FORMAT: LanguageModel,
+    SequenceClassifier.FORMAT: SequenceClassifier,
+    Chatbot.FORMAT: Chatbot,
+}
 DEFAULT_BUDGET = 40.0  # seconds of training for the default model
 MAX_PREFIXES = 500  # symbols a classifier explains prefix by prefix
 GRADIENT_WINDOWS, GRADIENT_WARMUP, GRADIENT_DISTANCE = 16, 20, 100
@@ -51,7 +57,7 @@ class Served:
 
     id: str
     directory: Path
-    model: LanguageModel | SequenceClassifier
+    model: LanguageModel | SequenceClassifier | Chatbot
     text: str | None = None  # the --text given to the server, if any
     lock: threading.Lock = field(default_factory=threading.Lock)
     _heldout: list[str] | None = None
@@ -70,16 +76,19 @@ class Served:
 
     @property
     def kind(self) -> str:
+        if isinstance(self.model, Chatbot):
+            return "chatbot"
         return "language" if isinstance(self.model, LanguageModel) else "classifier"
 
     def describe(self) -> dict:
         """What the page shows about the model and offers for it."""
         model = self.model
+        vocab = model.target_vocab if self.kind == "chatbot" else model.vocab
         info = {
             "id": self.id,
             "kind": self.kind,
             "name": self.directory.name,
-            "level": model.vocab.level,
+            "level": vocab.level,
             "cell": model.settings["cell"],
             "hidden": model.settings["hidden_size"],
             "layers": model.settings["num_layers"],
@@ -87,6 +96,8 @@ class Served:
         }
         if self.kind == "classifier":
             return info | {"labels": list(model.labels)}
+        if self.kind == "chatbot":
+            return info | {"context": model.context}
         return info | {
             "states": list(model.cell.state_names),
             "insight": model.rnn is not None,  # gradient flow reads plain stacked layers
@@ -132,8 +143,8 @@ def load(directory: str | Path, id: str, text: str | None = None) -> Served:
     kind = read_json(directory / CONFIG).get("format")
     if kind not in KINDS:
         raise ValueError(
-            f"{directory} holds a {kind!r} model; rnnlab serve explores language models and "
-            "sequence classifiers"
+            f"{directory} holds a {kind!r} model; rnnlab serve explores language models, "
+            "sequence classifiers and chatbots"
         )
     model = KINDS[kind].from_pretrained(directory)
     if isinstance(model, LanguageModel) and model.rnn is not None and model.rnn.bidirectional:

@@ -498,6 +498,40 @@ async function classify() {
   }
 }
 
+// -- talk to a chatbot ---------------------------------------------------------------------------
+const talking = { turns: [], busy: false };
+
+function resetTalk() {
+  talking.turns = [];
+  $("talk-log").replaceChildren();
+  $("talk-log").dataset.turns = "0";
+}
+
+async function say() {
+  const text = $("talk-input").value.trim();
+  if (!text || talking.busy) return;
+  talking.busy = true;
+  $("talk-input").value = "";
+  $("talk-log").append(el("p", text, "you"));
+  try {
+    const temperature = Number($("talk-temperature").value);
+    const a = await api("/api/chat", {
+      turns: [...talking.turns, text],
+      temperature: temperature > 0 ? temperature : null,
+      diverse: Number($("talk-diverse").value) || 0,
+      seed: talking.turns.length,
+    });
+    talking.turns.push(text, a.reply);
+    $("talk-log").append(el("p", a.reply, "bot"));
+    $("talk-log").dataset.turns = String(talking.turns.length);
+    showError(null);
+  } catch (error) {
+    showError(error);
+  } finally {
+    talking.busy = false;
+  }
+}
+
 // -- the page ------------------------------------------------------------------------------------
 function show(view) {
   for (const button of document.querySelectorAll("#tabs button")) button.classList.toggle("active", button.dataset.view === view);
@@ -511,9 +545,13 @@ function show(view) {
 
 function chooseModel(id) {
   model = models.find((m) => m.id === id);
-  $("model-info").textContent = model.kind === "classifier"
-    ? `${model.cell} ${model.layers} x ${model.hidden} classifier (${model.level}), ${model.parameters.toLocaleString()} parameters; classes: ${model.labels.join(", ")}`
-    : `${model.cell} ${model.layers} x ${model.hidden} language model (${model.level}), ${model.parameters.toLocaleString()} parameters`;
+  const size = `${model.cell} ${model.layers} x ${model.hidden}`;
+  const count = `${model.parameters.toLocaleString()} parameters`;
+  $("model-info").textContent = {
+    classifier: `${size} classifier (${model.level}), ${count}; classes: ${(model.labels || []).join(", ")}`,
+    chatbot: `${size} chatbot (${model.level}), ${count}; reads ${model.context} turns before the last`,
+    language: `${size} language model (${model.level}), ${count}`,
+  }[model.kind];
   for (const button of document.querySelectorAll("#tabs button")) button.hidden = !button.classList.contains(model.kind);
   if (model.kind === "language") {
     $("read-layer").replaceChildren(...Array.from({ length: model.layers }, (_, l) => el("option", String(l))));
@@ -523,7 +561,8 @@ function chooseModel(id) {
     reading.unit = null;
     resetRead();
   }
-  show(model.kind === "language" ? "read" : "classify");
+  resetTalk();
+  show({ language: "read", classifier: "classify", chatbot: "talk" }[model.kind]);
 }
 
 async function start() {
@@ -550,6 +589,9 @@ async function start() {
     e.target.value = "";
   });
   $("cls-text").addEventListener("input", classify);
+  $("talk-send").addEventListener("click", say);
+  $("talk-reset").addEventListener("click", resetTalk);
+  $("talk-input").addEventListener("keydown", (e) => { if (e.key === "Enter") say(); });
   $("model").addEventListener("change", (e) => chooseModel(e.target.value));
   try {
     const response = await fetch("/api/models");

@@ -43,6 +43,7 @@ from rnnlab.settings import (
 )
 from rnnlab.tasks.chat.dialogues import TURN, DialoguePairs, Dialogues, dialogue_pairs
 from rnnlab.tasks.chat.model import Chatbot, Decoding
+from rnnlab.tasks.translate.model import Seq2Seq
 from rnnlab.tasks.translate.pairs import Pairs, sentence_tokens
 from rnnlab.tasks.translate.training import (
     PairSplit,
@@ -63,6 +64,8 @@ RECALL_AT = (1, 2, 5)
     max_length=40,
     hidden_size=256,
     dropout=0.5,
+    word_dropout=0.5,
+    weight_decay=0.1,
     beam=5,
     batch_size=32,
     lr=2e-3,
@@ -94,7 +97,8 @@ class ChatSettings(Seq2SeqSettings):
     )
 
     def build_model(self, source_vocab: Vocabulary, target_vocab: Vocabulary) -> Chatbot:
-        return Chatbot(source_vocab, target_vocab, **self.arguments(Chatbot))
+        network = self.arguments(Seq2Seq)  # Chatbot passes them on as **network
+        return Chatbot(source_vocab, target_vocab, context=self.context, **network)
 
     def decoding(self) -> Decoding:
         return Decoding(

@@ -33,6 +33,7 @@ from rnnlab.data.vocab import END, Vocabulary, target_vocabulary
 from rnnlab.kernels import at_least_fp32
 from rnnlab.settings import (
     DECODED,
+    FRACTION,
     NON_NEGATIVE,
     NON_NEGATIVE_INT,
     POSITIVE_INT,
@@ -80,6 +81,12 @@ class Seq2SeqSettings(HeldOutSettings, RunSettings, RecurrentSettings):
     )
     teacher_forcing_end: float | None = setting(
         None, "... at the end of the run, reached linearly", PROBABILITY, shown="the start value"
+    )
+    word_dropout: float = setting(
+        0.0,
+        "share of the decoder's input tokens replaced by <unk> in training, so that it leans on "
+        "the source (Bowman et al. 2016)",
+        FRACTION,
     )
     beam: int = setting(5, "beam width; 1 is greedy decoding", POSITIVE_INT)
     alpha: float = setting(
@@ -274,12 +281,18 @@ def translation_report(
         model.train(was_training)
 
 
-def _teacher_forced(model, sources, targets, device, own=None):
-    """Logits (B, T, V) and gold ids (B, T) (IGNORE at padding) of a batch of encoded pairs."""
+def _teacher_forced(model, sources, targets, device, own=None, word_dropout=0.0):
+    """Logits (B, T, V) and gold ids (B, T) (IGNORE at padding) of a batch of encoded pairs;
+    with ``word_dropout`` p each input token after ``<s>`` is ``<unk>`` with probability p."""
     ids, lengths = pad(sources)
     gold, _ = pad(targets, IGNORE)
     previous = torch.cat([torch.full((len(targets), 1), model.start), gold[:, :-1]], 1)
     previous = previous.masked_fill(previous == IGNORE, model.end)  # padding: any real id
+    if word_dropout > 0:
+        drop = torch.rand(previous.shape) < word_dropout
+        drop[:, 0] = False
+        unknown = model.target_vocab.symbols.index(model.target_vocab.unknown)
+        previous = previous.masked_fill(drop, unknown)
     logits = model(ids.to(device), lengths, previous.to(device), own)
     return logits, gold.to(device)
 
@@ -326,6 +339,7 @@ class Seq2SeqTrainer(EpochTrainer):
             [split.train_target[i] for i in batch],
             self.device,
             own,
+            self.settings.word_dropout,
         )
         return F.cross_entropy(logits.float().flatten(0, 1), gold.flatten(), ignore_index=IGNORE)
 
