@@ -205,7 +205,9 @@ class Chatbot(Seq2Seq):
         generator: torch.Generator | None = None,
         autocast=nullcontext,
     ) -> Reply:
-        """The reply to the last of ``turns`` (the conversation so far, oldest first)."""
+        """The reply to the last of ``turns`` (the conversation so far, oldest first).
+        ``autocast`` applies to finding the candidates; they are scored in float32, since the
+        MMI score is a difference of log-probabilities that bfloat16 blurs."""
         decoding = decoding or Decoding()
         turns = [turns] if isinstance(turns, str) else list(turns)
         was_training = self.training
@@ -215,9 +217,9 @@ class Chatbot(Seq2Seq):
             found = self.candidates(source, decoding, generator, autocast)
             ids = [torch.tensor(c, dtype=torch.long) for c in found if c]
             ids = ids or [torch.tensor([self.end])]
-            log_probs = self.target_log_probs([source] * len(ids), ids, autocast)
+            log_probs = self.target_log_probs([source] * len(ids), ids)  # float32: see below
             if decoding.diverse and len(ids) > 1:
-                scores = self.reply_scores(source, ids, decoding.diverse, decoding.alpha, autocast)
+                scores = self.reply_scores(source, ids, decoding.diverse, decoding.alpha)
             else:
                 scores = torch.tensor(
                     [
