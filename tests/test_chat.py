@@ -279,7 +279,16 @@ def test_checkpoint_round_trip(tmp_path):
 
 
 def test_decoding_refuses_bad_values():
-    for bad in ({"beam": 0}, {"temperature": 0.0}, {"temperature": float("nan")}, {"top_p": 2.0}):
+    bad_values = [
+        {"beam": 0},
+        {"temperature": 0.0},
+        {"temperature": float("nan")},
+        {"top_p": 2.0},
+        {"diverse": float("inf")},
+        {"alpha": -1.0},
+        {"no_repeat": -1},
+    ]
+    for bad in bad_values:
         with pytest.raises(ValueError):
             Decoding(**bad)
 

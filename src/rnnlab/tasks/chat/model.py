@@ -25,6 +25,7 @@ which demotes replies that are likely whatever was said ("I don't know").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -58,9 +59,11 @@ class Decoding:
     def __post_init__(self) -> None:
         if not 1 <= self.beam <= MAX_BEAM:
             raise ValueError(f"the beam width must be in 1..{MAX_BEAM}, got {self.beam}")
-        if not self.alpha >= 0 or not self.diverse >= 0 or self.no_repeat < 0:
-            raise ValueError("alpha, diverse and no_repeat must be >= 0")
-        self.sampling  # checks the sampling settings  # noqa: B018
+        if not (0 <= self.alpha < math.inf and 0 <= self.diverse < math.inf):
+            raise ValueError("alpha and diverse must be finite numbers >= 0")
+        if self.no_repeat < 0:
+            raise ValueError("no_repeat must be >= 0")
+        _ = self.sampling  # Sampling checks temperature, top-k and top-p
 
     @property
     def sampling(self) -> Sampling | None:
@@ -130,7 +133,9 @@ class Chatbot(Seq2Seq):
     def encode_reply(self, text: str) -> Tensor:
         """(n + 1,) ids of a reply followed by ``</s>``."""
         tokens = sentence_tokens(text, self.target_vocab.level)
-        ids = self.target_vocab.encode_tokens(tokens) if tokens else torch.zeros(0, dtype=int)
+        ids = (
+            self.target_vocab.encode_tokens(tokens) if tokens else torch.zeros(0, dtype=torch.long)
+        )
         return torch.cat([ids, torch.tensor([self.end])])
 
     # -- scoring ----------------------------------------------------------------------------
