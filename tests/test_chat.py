@@ -267,6 +267,16 @@ def test_target_log_probs_are_the_teacher_forced_sum_alone_or_padded():
         assert float(model.target_log_probs([source], [target])[0]) == pytest.approx(float(value))
 
 
+def test_scoring_is_in_eval_mode_whatever_the_model_is_in():
+    torch.manual_seed(0)
+    model = toy_chatbot(dropout=0.5)
+    sources, targets = [model.encode_history(["hello"])] * 2, [model.encode_reply("hi there")] * 2
+    expected = model.target_log_probs(sources, targets)
+    model.train()
+    assert torch.equal(model.target_log_probs(sources, targets), expected)  # no dropout
+    assert model.training  # and the mode is given back
+
+
 def test_checkpoint_round_trip(tmp_path):
     model = toy_chatbot(context=1)
     model.save_pretrained(tmp_path / "bot")

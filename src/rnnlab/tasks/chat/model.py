@@ -151,14 +151,9 @@ class Chatbot(Seq2Seq):
     ) -> Tensor:
         """(K,) float64 scores of encoded ``replies`` (each ending in ``</s>``) to the encoded
         context ``source``: (log p(r | c) - diverse log p(r)) / len^alpha."""
-        was_training = self.training
-        self.eval()
-        try:
-            scores = self.target_log_probs([source] * len(replies), replies, autocast)
-            if diverse:
-                scores -= diverse * self.target_log_probs([self.empty] * len(replies), replies)
-        finally:
-            self.train(was_training)
+        scores = self.target_log_probs([source] * len(replies), replies, autocast)
+        if diverse:
+            scores -= diverse * self.target_log_probs([self.empty] * len(replies), replies)
         lengths = torch.tensor([len(r) for r in replies], dtype=torch.float64)
         return scores * lengths.clamp(min=1) ** -alpha
 
@@ -210,9 +205,7 @@ class Chatbot(Seq2Seq):
         generator: torch.Generator | None = None,
         autocast=nullcontext,
     ) -> Reply:
-        """The reply to the last of ``turns`` (the conversation so far, oldest first).
-        ``autocast`` applies to finding the candidates; they are scored in float32, since the
-        MMI score is a difference of log-probabilities that bfloat16 blurs."""
+        """The reply to the last of ``turns`` (the conversation so far, oldest first)."""
         decoding = decoding or Decoding()
         turns = [turns] if isinstance(turns, str) else list(turns)
         was_training = self.training
@@ -222,9 +215,9 @@ class Chatbot(Seq2Seq):
             found = self.candidates(source, decoding, generator, autocast)
             ids = [torch.tensor(c, dtype=torch.long) for c in found if c]
             ids = ids or [torch.tensor([self.end])]
-            log_probs = self.target_log_probs([source] * len(ids), ids)  # float32: see below
+            log_probs = self.target_log_probs([source] * len(ids), ids, autocast)
             if decoding.diverse and len(ids) > 1:
-                scores = self.reply_scores(source, ids, decoding.diverse, decoding.alpha)
+                scores = self.reply_scores(source, ids, decoding.diverse, decoding.alpha, autocast)
             else:
                 scores = torch.tensor(
                     [

@@ -290,14 +290,20 @@ class Seq2Seq(Pretrained, nn.Module):
     def target_log_probs(
         self, sources: Sequence[Tensor], targets: Sequence[Tensor], autocast=nullcontext
     ) -> Tensor:
-        """(B,) float64: log p(target | source) of each encoded pair, teacher-forced; a target
-        is scored as given (end it with ``</s>`` to score a whole sentence)."""
+        """(B,) float64: log p(target | source) of each encoded pair, teacher-forced, in eval
+        mode (no dropout); a target is scored as given (end it with ``</s>`` to score a whole
+        sentence)."""
         device = self.head.weight.device
         ids, lengths = pad(list(sources))
         gold, target_lengths = pad(list(targets))
         previous = torch.cat([torch.full((len(targets), 1), self.start), gold[:, :-1]], 1)
-        with autocast():
-            logits = self(ids.to(device), lengths, previous.to(device))
+        was_training = self.training
+        self.eval()
+        try:
+            with autocast():
+                logits = self(ids.to(device), lengths, previous.to(device))
+        finally:
+            self.train(was_training)
         log_probs = logits.double().log_softmax(-1).gather(-1, gold.to(device)[..., None])[..., 0]
         real = torch.arange(gold.shape[1], device=device) < target_lengths.to(device)[:, None]
         return log_probs.masked_fill(~real, 0.0).sum(1).cpu()
