@@ -180,8 +180,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     dialogues = _dialogues(args)
     pairs, groups = chat_pairs(dialogues, settings)
     print(f"{_describe(dialogues)}; {len(pairs):,} replies ({pairs.too_long:,} too long)")
-    sources = [model.encode_source(c, f"context {i + 1}") for i, c in enumerate(pairs.sources)]
-    targets = encode_pairs(pairs, model.source_vocab, model.target_vocab)[1]
+    sources, targets = encode_pairs(
+        pairs, model.source_vocab, model.target_vocab, model.max_context
+    )
     report = chat_report(
         model, sources, targets, pairs.sources, pairs.targets, groups, decoding=decoding
     )

@@ -109,9 +109,13 @@ def _add_turn(turns: list[tuple[str, str]], speaker: str, text: str) -> None:
 
 def read_transcript(path: str | Path, encoding: str = "utf-8") -> Dialogues:
     """The conversations of a ``SPEAKER: text`` transcript (see the module docstring)."""
+    return _transcript(read_text(path, "char", encoding).splitlines(), path)
+
+
+def _transcript(lines: list[str], path: str | Path) -> Dialogues:
     conversations: list[Conversation] = []
     turns: list[tuple[str, str]] = []
-    for number, line in enumerate(read_text(path, "char", encoding).splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             if turns:
                 conversations.append(Conversation(turns))
@@ -134,18 +138,22 @@ def read_transcript(path: str | Path, encoding: str = "utf-8") -> Dialogues:
 def read_play(path: str | Path, encoding: str = "utf-8", scene: int = SCENE) -> Dialogues:
     """The speeches of a play laid out as ``NAME:`` lines over their speeches, every ``scene``
     of them a conversation (see the module docstring)."""
+    return _play(read_text(path, "char", encoding).splitlines(), path, scene)
+
+
+def _play(lines: list[str], path: str | Path, scene: int = SCENE) -> Dialogues:
     speeches: list[tuple[str, str]] = []
-    speaker, lines = None, []
-    for line in [*read_text(path, "char", encoding).splitlines(), ""]:
+    speaker, speech = None, []
+    for line in [*lines, ""]:
         match = _PLAY_SPEAKER.match(line.strip())
-        if match and not lines:
+        if match and not speech:
             speaker = one_line(match[1])
         elif line.strip() and speaker is not None:
-            lines.append(line)
+            speech.append(line)
         elif not line.strip():
-            if speaker is not None and lines:
-                _add_turn(speeches, speaker, " ".join(lines))
-            speaker, lines = None, []
+            if speaker is not None and speech:
+                _add_turn(speeches, speaker, " ".join(speech))
+            speaker, speech = None, []
     if not speeches:
         raise ValueError(f"{path} has no speeches laid out as a 'NAME:' line over its lines")
     conversations = [Conversation(speeches[i : i + scene]) for i in range(0, len(speeches), scene)]
@@ -211,12 +219,10 @@ def read_dialogues(path: str | Path, encoding: str = "utf-8") -> Dialogues:
         return read_yaml(path, encoding)
     if path.suffix.lower() in TABLES:
         return read_table(path, encoding)
-    lines = read_text(path, "char", encoding).splitlines()[:200]
-    alone = sum(bool(_PLAY_SPEAKER.match(line.strip())) for line in lines)
-    inline = sum(bool((m := _SPEAKER.match(line.strip())) and m[2]) for line in lines)
-    return (
-        read_play(path, encoding) if alone and alone >= inline else read_transcript(path, encoding)
-    )
+    lines = read_text(path, "char", encoding).splitlines()
+    alone = sum(bool(_PLAY_SPEAKER.match(line.strip())) for line in lines[:200])
+    inline = sum(bool((m := _SPEAKER.match(line.strip())) and m[2]) for line in lines[:200])
+    return _play(lines, path) if alone and alone >= inline else _transcript(lines, path)
 
 
 def smalltalk_folder() -> Path:

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.generation import Sampling, length_normalised, repeating, sample_next
+from rnnlab.generation import Sampling, repeating, sample_next
 from rnnlab.limits import MAX_BEAM
 from rnnlab.tasks.chat.dialogues import TURN, context_text
 from rnnlab.tasks.translate.model import Seq2Seq
@@ -148,12 +148,17 @@ class Chatbot(Seq2Seq):
         diverse: float = 0.0,
         alpha: float = 1.0,
         autocast=nullcontext,
+        log_probs: Tensor | None = None,
     ) -> Tensor:
         """(K,) float64 scores of encoded ``replies`` (each ending in ``</s>``) to the encoded
-        context ``source``: (log p(r | c) - diverse log p(r)) / len^alpha."""
-        scores = self.target_log_probs([source] * len(replies), replies, autocast)
+        context ``source``: (log p(r | c) - diverse log p(r)) / len^alpha; ``log_probs`` is
+        log p(r | c) where the caller has it already."""
+        if log_probs is None:
+            log_probs = self.target_log_probs([source] * len(replies), replies, autocast)
+        scores = log_probs
         if diverse:
-            scores -= diverse * self.target_log_probs([self.empty] * len(replies), replies)
+            empty = self.target_log_probs([self.empty] * len(replies), replies, autocast)
+            scores = log_probs - diverse * empty
         lengths = torch.tensor([len(r) for r in replies], dtype=torch.float64)
         return scores * lengths.clamp(min=1) ** -alpha
 
@@ -216,15 +221,8 @@ class Chatbot(Seq2Seq):
             ids = [torch.tensor(c, dtype=torch.long) for c in found if c]
             ids = ids or [torch.tensor([self.end])]
             log_probs = self.target_log_probs([source] * len(ids), ids, autocast)
-            if decoding.diverse and len(ids) > 1:
-                scores = self.reply_scores(source, ids, decoding.diverse, decoding.alpha, autocast)
-            else:
-                scores = torch.tensor(
-                    [
-                        length_normalised(float(p), len(c), decoding.alpha)
-                        for p, c in zip(log_probs, ids, strict=True)
-                    ]
-                )
+            diverse = decoding.diverse if len(ids) > 1 else 0.0
+            scores = self.reply_scores(source, ids, diverse, decoding.alpha, autocast, log_probs)
             best = int(scores.argmax())
         finally:
             self.train(was_training)

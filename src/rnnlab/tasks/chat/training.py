@@ -24,8 +24,8 @@ The report (:class:`ChatReport`), on the held-out pairs:
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -129,21 +129,10 @@ def chat_split(dialogues: Dialogues, settings: ChatSettings) -> tuple[PairSplit,
     """The pairs split by conversation and encoded, the source vocabulary holding the line
     break between turns; and the held-out pairs' conversations."""
     pairs, groups = chat_pairs(dialogues, settings)
-    split = PairSplit.of(pairs, settings, groups)
-    counts = Counter(t for s in split.train.sources for t in sentence_tokens(s, settings.level))
-    source_vocab = Vocabulary.from_counts(
-        settings.level, counts, settings.min_count, reserved=(TURN,)
-    )
-    split.source_vocab = source_vocab
-    split.train_source = [_source(source_vocab, s, settings) for s in split.train.sources]
-    split.test_source = [_source(source_vocab, s, settings) for s in split.test.sources]
+    limit = settings.max_length * (settings.context + 1)  # as Chatbot.max_context
+    split = PairSplit.of(pairs, settings, groups, reserved=(TURN,), source_limit=limit)
     split.train.too_long = pairs.too_long
     return split, [groups[i] for i in split.held_out]
-
-
-def _source(vocab: Vocabulary, context: str, settings: ChatSettings) -> torch.Tensor:
-    tokens = sentence_tokens(context, settings.level)
-    return vocab.encode_tokens(tokens[-settings.max_length * (settings.context + 1) :])
 
 
 def recall_at(scores: torch.Tensor, k: int) -> float:
@@ -242,11 +231,10 @@ def chat_report(
         log_probs = model.target_log_probs([source] * len(candidates), candidates, autocast)
         nll -= float(log_probs[0])
         tokens += len(targets[i])
-        lengths = torch.tensor([len(c) for c in candidates], dtype=torch.float64)
-        rows.append(log_probs / lengths)
         if width > 1:
-            empty = model.target_log_probs([model.empty] * len(candidates), candidates, autocast)
-            rows_mmi.append((log_probs - mmi * empty) / lengths)
+            score = partial(model.reply_scores, source, candidates, log_probs=log_probs)
+            rows.append(score(0.0))
+            rows_mmi.append(score(mmi, autocast=autocast))
     plain = torch.stack(rows) if width > 1 else torch.zeros(0, 1)
     scored_mmi = torch.stack(rows_mmi) if rows_mmi else torch.zeros(0, 1)
     report = ChatReport(

@@ -123,10 +123,16 @@ class PairSplit:
 
     @classmethod
     def of(
-        cls, pairs: Pairs, settings: Seq2SeqSettings, groups: list[int] | None = None
+        cls,
+        pairs: Pairs,
+        settings: Seq2SeqSettings,
+        groups: list[int] | None = None,
+        reserved: tuple[str, ...] = (),
+        source_limit: int | None = None,
     ) -> PairSplit:
         """Split ``pairs`` holding out whole groups: of pairs with one source, or of the pairs
-        with one key in ``groups`` (a chatbot's conversations)."""
+        with one key in ``groups`` (a chatbot's conversations). The source vocabulary also
+        holds the ``reserved`` symbols; a source keeps its last ``source_limit`` tokens."""
         keys = pairs.sources if groups is None else groups
         train_idx, test_idx = grouped_split(keys, settings.test_fraction, settings.seed)
         train, test = pairs.subset(train_idx), pairs.subset(test_idx)
@@ -137,7 +143,9 @@ class PairSplit:
         def counts(texts: list[str]) -> Counter:
             return Counter(t for text in texts for t in sentence_tokens(text, level))
 
-        source_vocab = Vocabulary.from_counts(level, counts(train.sources), settings.min_count)
+        source_vocab = Vocabulary.from_counts(
+            level, counts(train.sources), settings.min_count, reserved
+        )
         target_vocab = target_vocabulary(level, counts(train.targets), settings.min_count)
         sentences, references = grouped_references(test)
         return cls(
@@ -145,8 +153,8 @@ class PairSplit:
             target_vocab,
             train,
             test,
-            *encode_pairs(train, source_vocab, target_vocab),
-            *encode_pairs(test, source_vocab, target_vocab),
+            *encode_pairs(train, source_vocab, target_vocab, source_limit),
+            *encode_pairs(test, source_vocab, target_vocab, source_limit),
             sentences,
             references,
             test_idx,
@@ -159,12 +167,17 @@ class PairSplit:
 
 
 def encode_pairs(
-    pairs: Pairs, source_vocab: Vocabulary, target_vocab: Vocabulary
+    pairs: Pairs,
+    source_vocab: Vocabulary,
+    target_vocab: Vocabulary,
+    source_limit: int | None = None,
 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """The pairs as ids: sources, and targets followed by ``</s>``."""
+    """The pairs as ids: sources (their last ``source_limit`` tokens, if given), and targets
+    followed by ``</s>``."""
     end = torch.tensor([target_vocab.symbols.index(END)])
     level = source_vocab.level
-    sources = [source_vocab.encode_tokens(sentence_tokens(s, level)) for s in pairs.sources]
+    first = -source_limit if source_limit else 0
+    sources = [source_vocab.encode_tokens(sentence_tokens(s, level)[first:]) for s in pairs.sources]
     targets = [
         torch.cat([target_vocab.encode_tokens(sentence_tokens(t, level)), end])
         for t in pairs.targets
