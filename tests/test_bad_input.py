@@ -187,7 +187,41 @@ def place(tmp_path_factory) -> dict[str, str]:
     chat = ["chat", "train", "--dialogues", names["talk"], "--out", str(root / "chat")]
     assert run([*chat, "--test-fraction", "0", *SMALL.split()])[0] == 0
     names["chat"] = str(root / "chat")
+    _speech_files(root, names)
     return names
+
+
+def _speech_files(root: Path, names: dict[str, str]) -> None:
+    """A recogniser (untrained, saved), recordings a recogniser cannot use, and manifests."""
+    from rnnlab.tasks.speech import SpeechRecognizer, write_wav
+
+    SpeechRecognizer("abc ", hidden_size=4, num_layers=1, n_mels=8).save_pretrained(root / "asr")
+    names["asr"] = str(root / "asr")
+    tone = (np.sin(np.arange(8000) / 3) * 0.5).astype(np.float32)
+    recordings = {
+        "tone_wav": (tone, 16000),
+        "empty_wav": (tone[:0], 16000),
+        "silent_wav": (tone * 0, 16000),
+        "slow_wav": (tone, 2000),
+    }
+    for name, (samples, rate) in recordings.items():
+        write_wav(root / f"{name}.wav", samples, rate)
+        names[name] = str(root / f"{name}.wav")
+    (root / "fake.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+    names["fake_wav"] = str(root / "fake.wav")
+    manifests = {
+        "abc_manifest": f"path,transcript,voice\n{names['tone_wav']},abc,v1\n",
+        "xyz_manifest": f"path,transcript,voice\n{names['tone_wav']},xyz,v1\n",
+        "gone_manifest": "path,transcript,voice\nnowhere.wav,abc,v1\nnowhere2.wav,ab,v2\n",
+        "dev_manifest": f"path,transcript,split\n{names['tone_wav']},abc,dev\n",
+        "no_path_manifest": "file,text\na.wav,abc\n",
+    }
+    for name, content in manifests.items():
+        (root / f"{name}.csv").write_text(content)
+        names[name] = str(root / f"{name}.csv")
+    (root / "made").mkdir()
+    (root / "made" / "manifest.csv").write_text(manifests["abc_manifest"])
+    names["made"] = str(root / "made")
 
 
 #: (command line, fragments of the one error line)
@@ -345,6 +379,27 @@ CASES = [
     ("chat {chat} --say hi --beam 100000", ["beam width must be in 1..256"]),
     ("chat {tr} --say hi", ["not a chatbot"]),
     ("chat evaluate {chat} --dialogues {bad_talk}", ["line 1"]),
+    ("speech transcribe {asr} {fake_wav}", ["fake.wav: not a readable audio file"]),
+    ("speech transcribe {asr} {empty_wav}", ["empty_wav.wav: the recording holds no samples"]),
+    ("speech transcribe {asr} {silent_wav}", ["silent_wav.wav: the recording is silent"]),
+    ("speech transcribe {asr} {slow_wav}", ["2000 Hz cannot be used"]),
+    ("speech transcribe {asr} {tmp}/missing.wav", ["missing.wav: No such file"]),
+    ("speech transcribe {asr} {text}", ["not a readable audio file"]),
+    ("speech transcribe {asr} {tone_wav} --beam 0", ["--beam", "1..256"]),
+    ("speech transcribe {asr} {tone_wav} --lm {clf}", ["not a language model"]),
+    ("speech transcribe {asr} {tone_wav} --lm {lm}", ["does not know the character"]),
+    ("speech transcribe {lm} {tone_wav}", ["not a speech recognizer"]),
+    ("speech evaluate {asr} --data {xyz_manifest} --split all", ["1 with characters", "no utt"]),
+    ("speech evaluate {asr} --data {abc_manifest}", ["no split column; use --split all"]),
+    ("speech evaluate {asr} --data {dev_manifest}", ["split must be train or test, got 'dev'"]),
+    ("speech train --data {gone_manifest} --out {tmp}/a", ["no usable training", "whose recording is missing"]),
+    ("speech train --data {no_path_manifest} --out {tmp}/a", ["needs the columns path and"]),
+    ("speech train --data {tmp}/nowhere.csv --out {tmp}/a", ["nowhere.csv: No such file"]),
+    ("speech train --data {abc_manifest} --out {asr}", ["already holds a checkpoint"]),
+    ("speech train --data {abc_manifest} --out {tmp}/a --n-mels 500", ["--n-mels", "8..128"]),
+    ("speech make-data --out {made}", ["already holds a data set"]),
+    ("speech make-data --out {tmp}/d --transcripts {empty}", ["empty.txt is empty"]),
+    ("speech make-data --out {tmp}/d --speed 0.9", ["--speed", r"\[0, 0.5\)"]),
     ("forecast train --csv {series} --target y --out {fc}", ["already holds a checkpoint"]),
     ("inspect gradients --cells lstm:identity", ["identity init"]),
     ("inspect gradients --cells nope", ["cell must be one of"]),

@@ -186,3 +186,31 @@ def forecast_plot(
         axes.grid(True, alpha=0.3)
         axes.legend(fontsize="small", loc="upper left")
     return _save(figure, path)
+
+
+def alignment_plot(
+    path: str | Path,
+    features: np.ndarray,
+    posteriors: np.ndarray,
+    symbols: Sequence[str],
+    subsample: int = 1,
+    *,
+    title: str,
+) -> Path:
+    """A recording's features (frames, bands) over a CTC model's per-step posteriors (steps,
+    symbols), on one time axis in seconds (10 ms frames; a step spans ``subsample`` frames);
+    only the symbols that are likely somewhere are drawn."""
+    figure = _figure(9, 5.5)
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(1, 1.3))
+    seconds = len(features) * 0.01
+    top.imshow(features.T, aspect="auto", origin="lower", extent=(0, seconds, 0, features.shape[1]))
+    top.set(title=title, ylabel="mel band")
+    shown = [i for i in range(posteriors.shape[1]) if posteriors[:, i].max() > 0.1]
+    step = 0.01 * subsample
+    times = (np.arange(len(posteriors)) + 0.5) * step
+    for i in shown:
+        style = {"color": "grey", "linestyle": ":"} if i == 0 else {}
+        bottom.plot(times, posteriors[:, i], label=symbols[i], **style)
+    bottom.set(xlabel="seconds", ylabel="p(symbol)", ylim=(0, 1.02), xlim=(0, seconds))
+    bottom.legend(fontsize="x-small", ncol=max(1, len(shown) // 8 + 1), loc="upper right")
+    return _save(figure, path)

@@ -33,6 +33,7 @@ from rnnlab.cli import (
     language,
     scratch,
     serve,
+    speech,
     translate,
 )
 from rnnlab.cli.options import Parser
@@ -45,6 +46,7 @@ MODULES = (
     classify,
     translate,
     chat,
+    speech,
     conditional,
     forecast,
     insight,

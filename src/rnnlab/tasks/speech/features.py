@@ -1,0 +1,81 @@
+"""Log-mel features: what the recogniser hears of a recording.
+
+    mel(f) = 2595 log10(1 + f / 700)                                   (the HTK mel scale)
+    filter m (m = 1..M) is a triangle over frequency with corners at the mel-spaced points
+        f_{m-1}, f_m, f_{m+1} (M + 2 points from f_min to f_max equally spaced in mel):
+        w_m(f) = (f - f_{m-1}) / (f_m - f_{m-1})  rising,  (f_{m+1} - f) / (f_{m+1} - f_m)  falling
+    X_t(k)  = STFT of the samples: Hann window of 25 ms, hop of 10 ms, centred frames
+              (zero-padded by half a window at both ends), N-point FFT
+    F_t(m)  = log(Σ_k w_m(f_k) |X_t(k)|² + ε)
+    then per utterance and band: (F_t(m) - mean_t F(m)) / (std_t F(m) + 1e-5)
+
+The last step makes the features independent of loudness and of the recording's fixed
+colouring, so a voice or a microphone the model never heard matters less.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+FLOOR = 1e-6  # ε: the power below which the log is flat
+
+
+def hz_to_mel(f):
+    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def mel_to_hz(m):
+    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int, f_min=0.0, f_max=None) -> Tensor:
+    """(n_mels, n_fft // 2 + 1): the triangular filters of the module docstring, by the
+    frequency of each FFT bin."""
+    f_max = sample_rate / 2 if f_max is None else f_max
+    corners = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
+    bins = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    low, centre, high = corners[:-2, None], corners[1:-1, None], corners[2:, None]
+    rising = (bins - low) / (centre - low)
+    falling = (high - bins) / (high - centre)
+    return torch.tensor(np.maximum(0.0, np.minimum(rising, falling)), dtype=torch.float32)
+
+
+class LogMel(nn.Module):
+    """Samples (N,) at ``sample_rate`` -> normalised log-mel features (frames, n_mels)."""
+
+    def __init__(self, sample_rate: int = 16_000, n_mels: int = 64) -> None:
+        super().__init__()
+        self.sample_rate, self.n_mels = sample_rate, n_mels
+        self.window_length = round(0.025 * sample_rate)
+        self.hop = round(0.010 * sample_rate)
+        self.n_fft = 2 ** math.ceil(math.log2(self.window_length))
+        window = torch.hann_window(self.window_length, periodic=True)
+        self.register_buffer("window", window, persistent=False)
+        filters = mel_filterbank(n_mels, self.n_fft, sample_rate)
+        self.register_buffer("filters", filters, persistent=False)
+
+    def frames(self, samples: int) -> int:
+        """How many feature frames a recording of ``samples`` samples gives."""
+        return 1 + samples // self.hop
+
+    @torch.no_grad()
+    def forward(self, samples: Tensor) -> Tensor:
+        samples = torch.as_tensor(samples, dtype=torch.float32).to(self.window.device)
+        spectrum = torch.stft(
+            samples,
+            self.n_fft,
+            self.hop,
+            self.window_length,
+            self.window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
+        )
+        power = spectrum.abs().square()  # (bins, frames)
+        logmel = torch.log(self.filters @ power + FLOOR).T  # (frames, n_mels)
+        mean, std = logmel.mean(0), logmel.std(0, unbiased=False)
+        return (logmel - mean) / (std + 1e-5)
