@@ -212,5 +212,6 @@ def alignment_plot(
         style = {"color": "grey", "linestyle": ":"} if i == 0 else {}
         bottom.plot(times, posteriors[:, i], label=symbols[i], **style)
     bottom.set(xlabel="seconds", ylabel="p(symbol)", ylim=(0, 1.02), xlim=(0, seconds))
-    bottom.legend(fontsize="x-small", ncol=max(1, len(shown) // 8 + 1), loc="upper right")
+    if shown:
+        bottom.legend(fontsize="x-small", ncol=len(shown) // 8 + 1, loc="upper right")
     return _save(figure, path)

@@ -117,9 +117,7 @@ def add_commands(commands) -> None:
         "per-voice rates and examples are printed, and report.json and alignment.png are "
         "written with the checkpoint (the model at the end of the run).",
     )
-    train.add_argument(
-        "--data", required=True, metavar="PATH", help="a data set folder or a manifest CSV"
-    )
+    _add_data(train)
     train.set_defaults(run=_run_train)
 
     transcribe = which.add_parser(
@@ -140,9 +138,7 @@ def add_commands(commands) -> None:
         "split (all of it when the manifest has no split column).",
     )
     evaluate.add_argument("checkpoint", metavar="DIR")
-    evaluate.add_argument(
-        "--data", required=True, metavar="PATH", help="a data set folder or a manifest CSV"
-    )
+    _add_data(evaluate)
     evaluate.add_argument(
         "--split", choices=("test", "train", "all"), default="test", help="which rows (test)"
     )
@@ -156,9 +152,24 @@ def add_commands(commands) -> None:
     evaluate.set_defaults(run=_run_evaluate)
 
 
+def _add_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        "--manifest",
+        dest="data",
+        required=True,
+        metavar="PATH",
+        help="a data set folder or a manifest CSV (path, transcript[, voice, split])",
+    )
+
+
 def _add_decoding(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beam", type=beam_width, default=1, help="beam width; 1 is greedy (1)")
-    parser.add_argument("--lm", metavar="DIR", help="a character language model (rnnlab train)")
+    parser.add_argument(
+        "--lm",
+        metavar="DIR",
+        help="a character language model (rnnlab train) in a beam search (of 8 if --beam is 1)",
+    )
     parser.add_argument(
         "--lm-weight", type=non_negative_float, default=0.5, help="its weight λ (0.5)"
     )

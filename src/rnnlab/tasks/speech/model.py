@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnlab.limits import require_memory
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 from rnnlab.tasks.speech.ctc import BLANK, LanguageScores, greedy, prefix_beam_search
@@ -168,8 +167,6 @@ class SpeechRecognizer(Pretrained, nn.Module):
     ) -> list[str]:
         """The text of each recording (samples at ``sample_rate``): greedy with ``beam`` 1,
         else prefix beam search, with shallow fusion of ``lm`` when given."""
-        for r in recordings:
-            require_memory(len(r) * 4 * 8, "reading a recording")
         return [
             self.decode(read_out(p, beam, lm, lm_weight))
             for p in self.posteriors(self.featurise(recordings))
