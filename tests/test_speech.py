@@ -31,6 +31,7 @@ from rnnlab.tasks.speech import (
 from rnnlab.tasks.speech.audio import add_noise, change_gain, change_speed
 from rnnlab.tasks.speech.corpus import Augmentation, digit_string, speakers
 from rnnlab.tasks.speech.ctc import collapse, edit_distance, sequence_log_prob
+from rnnlab.tasks.speech.features import augment
 from rnnlab.tasks.speech.synthesis import synthesizer
 from rnnlab.tasks.speech.training import ctc_steps_needed, split_rows
 
@@ -75,6 +76,37 @@ def test_log_mel_equals_a_direct_computation():
     direct = (direct - direct.mean(0)) / (direct.std(0) + 1e-5)
     assert got.shape == (logmel.frames(len(samples)), 20) == direct.shape
     np.testing.assert_allclose(got, direct, atol=2e-3)
+
+
+def test_warp_stretches_the_mel_axis_of_each_utterance():
+    bands = 16
+    ramp = torch.arange(bands, dtype=torch.float32).expand(4, 9, bands).clone()
+    warped = augment(ramp, torch.tensor([9, 9, 9, 9]), warp=0.2)
+    for row in warped:
+        stretch = 1 / row[0, 1].item()  # band 1 reads band 1 / a
+        assert 0.8 <= stretch <= 1.2
+        expected = (torch.arange(bands) / stretch).clamp(max=bands - 1)
+        torch.testing.assert_close(row, expected.expand(9, bands), atol=1e-5, rtol=0)
+    assert torch.equal(augment(ramp, torch.tensor([9] * 4)), ramp)  # nothing asked, nothing done
+
+
+def test_masks_zero_whole_bands_and_spans_and_leave_padding_alone():
+    torch.manual_seed(1)
+    features = torch.randn(6, 40, 16) + 5  # no zeros of its own
+    lengths = torch.tensor([40, 30, 20, 40, 12, 35])
+    features[torch.arange(40) >= lengths.unsqueeze(1)] = 0  # padding
+    masked = augment(features, lengths, masks=2)
+    changed = masked != features
+    assert (masked[changed] == 0).all()  # a mask sets to the normalised mean, 0
+    assert changed.any()
+    for row, n in zip(masked, lengths.tolist(), strict=True):
+        zero = row[:n] == 0
+        bands = zero.all(0).sum().item()
+        frames = zero.all(1).sum().item()
+        assert bands <= 2 * 2  # two masks of at most 16 / 8 bands
+        assert frames <= 2 * min(20, n // 10)
+        assert (zero.all(0) | zero.all(1).unsqueeze(1) | ~zero).all()  # only whole bands, spans
+        assert (row[n:] == 0).all()
 
 
 # -- CTC ------------------------------------------------------------------------------------

@@ -79,3 +79,43 @@ class LogMel(nn.Module):
         logmel = torch.log(self.filters @ power + FLOOR).T  # (frames, n_mels)
         mean, std = logmel.mean(0), logmel.std(0, unbiased=False)
         return (logmel - mean) / (std + 1e-5)
+
+
+def augment(features: Tensor, lengths: Tensor, warp: float = 0.0, masks: int = 0) -> Tensor:
+    """Training-time changes to a padded batch of features (B, N, M), each utterance drawn
+    anew from torch's generator:
+
+    - warp: the mel axis stretched by a ∈ [1 - warp, 1 + warp] (band m reads band m / a,
+      linearly interpolated), as a longer or shorter vocal tract moves the formants;
+    - masks: that many bands masks (up to M / 8 bands wide) and time masks (up to 10% of the
+      utterance, at most 20 frames), set to 0, the normalised mean (SpecAugment, Park et al.
+      2019).
+    """
+    batch, frames, bands = features.shape
+    device = features.device
+    if warp > 0:
+        stretch = 1 + (torch.rand(batch, 1, device=device) * 2 - 1) * warp
+        source = (torch.arange(bands, device=device) / stretch).clamp(max=bands - 1)
+        low = source.floor().long()
+        high = (low + 1).clamp(max=bands - 1)
+        share = (source - low).unsqueeze(1)  # (B, 1, M)
+        index = lambda i: i.unsqueeze(1).expand(batch, frames, bands)  # noqa: E731
+        features = (
+            features.gather(2, index(low)) * (1 - share) + features.gather(2, index(high)) * share
+        )
+    if masks > 0:
+        keep = torch.ones(batch, frames, bands, dtype=torch.bool, device=device)
+        band = torch.arange(bands, device=device)
+        frame = torch.arange(frames, device=device)
+        for _ in range(masks):
+            width = torch.randint(0, bands // 8 + 1, (batch, 1), device=device)
+            start = (torch.rand(batch, 1, device=device) * (bands - width + 1)).long()
+            keep &= ~((band >= start) & (band < start + width)).unsqueeze(1)
+            longest = torch.clamp(lengths.to(device) // 10, max=20).unsqueeze(1)
+            width = (torch.rand(batch, 1, device=device) * (longest + 1)).long()
+            start = (
+                torch.rand(batch, 1, device=device) * (lengths.to(device).unsqueeze(1) - width + 1)
+            ).long()
+            keep &= ~((frame >= start) & (frame < start + width)).unsqueeze(2)
+        features = features * keep
+    return features

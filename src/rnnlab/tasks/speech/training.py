@@ -42,7 +42,7 @@ from rnnlab.settings import (
 from rnnlab.tasks.speech.audio import read_audio
 from rnnlab.tasks.speech.corpus import SAMPLE_RATE, Utterances
 from rnnlab.tasks.speech.ctc import ErrorRate
-from rnnlab.tasks.speech.features import LogMel
+from rnnlab.tasks.speech.features import LogMel, augment
 from rnnlab.tasks.speech.model import SpeechRecognizer, normalise, pad_frames, read_out
 from rnnlab.training.loop import EpochResult, EpochTrainer
 
@@ -50,6 +50,8 @@ REPORT = "report.json"
 ALIGNMENT = "alignment.png"
 
 MELS = Check(int, lambda v: isinstance(v, int) and 8 <= v <= 128, "an integer in 8..128")
+WARP = Check(float, lambda v: isinstance(v, float) and 0 <= v < 0.5, "in [0, 0.5)")
+MASKS = Check(int, lambda v: isinstance(v, int) and 0 <= v <= 10, "an integer in 0..10")
 SUBSAMPLE = Check(int, lambda v: isinstance(v, int) and 1 <= v <= 4, "an integer in 1..4")
 
 
@@ -73,6 +75,16 @@ class SpeechSettings(HeldOutSettings, RunSettings, RecurrentSettings):
     n_mels: int = setting(64, "mel bands per frame", MELS, group="model")
     subsample: int = setting(
         2, "adjacent frames stacked into one recurrent step", SUBSAMPLE, group="model"
+    )
+
+    warp: float = setting(
+        0.1,
+        "in training, stretch each utterance's mel axis by up to this fraction (as a vocal tract "
+        "longer or shorter would)",
+        WARP,
+    )
+    masks: int = setting(
+        2, "in training, mask this many bands and time spans of each utterance", MASKS
     )
 
     def build_model(self, alphabet: str) -> SpeechRecognizer:
@@ -321,7 +333,9 @@ class SpeechTrainer(EpochTrainer):
 
     def batch_loss(self, batch: list[int]) -> torch.Tensor:
         features, lengths = pad_frames([self.split.train.features[i] for i in batch])
-        log_probs, steps = self.model(features.to(self.device), lengths)
+        s = self.settings
+        features = augment(features.to(self.device), lengths, s.warp, s.masks)
+        log_probs, steps = self.model(features, lengths)
         targets = [self.targets[i] for i in batch]
         return F.ctc_loss(
             log_probs.transpose(0, 1),
