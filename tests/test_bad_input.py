@@ -395,6 +395,8 @@ CASES = [
     ("speech train --data {gone_manifest} --out {tmp}/a", ["no usable", "recording is missing"]),
     ("speech train --data {no_path_manifest} --out {tmp}/a", ["needs the columns path and"]),
     ("speech train --data {tmp}/nowhere.csv --out {tmp}/a", ["nowhere.csv: No such file"]),
+    ("speech train --data {tone_wav} --out {tmp}/a", ["tone_wav.wav is not UTF-8 text"]),
+    ("speech train --data {binary} --out {tmp}/a", ["needs the columns path and transcript"]),
     ("speech train --data {abc_manifest} --out {asr}", ["already holds a checkpoint"]),
     ("speech train --data {abc_manifest} --out {tmp}/a --n-mels 500", ["--n-mels", "8..128"]),
     ("speech make-data --out {made}", ["already holds a data set"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 import math
 
 import numpy as np
@@ -295,6 +296,24 @@ def test_checkpoint_round_trip_and_unknown_characters(tmp_path):
     assert loaded.encode("  AB  a") == [1, 2, 3, 1]
     with pytest.raises(ValueError, match="does not write: 'z'"):
         loaded.encode("abz")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("sample_rate", 10**12, "sample_rate must be an integer in 4000..192000"),
+        ("sample_rate", 16000.5, "sample_rate must be an integer"),
+        ("n_mels", 100_000, "n_mels must be an integer in 8..128"),
+        ("subsample", 0, "subsample must be an integer in 1..4"),
+    ],
+)
+def test_a_tampered_config_is_refused_before_anything_is_built(tmp_path, key, value, message):
+    SpeechRecognizer("ab ", hidden_size=8, num_layers=1, n_mels=8).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["model"][key] = value
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=message):
+        SpeechRecognizer.from_pretrained(tmp_path)
 
 
 def test_language_scores_follow_the_language_model(tmp_path):

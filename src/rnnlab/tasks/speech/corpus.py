@@ -94,11 +94,15 @@ def read_manifest(path: str | Path) -> Utterances:
         path = path / MANIFEST
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        missing = {"path", "transcript"} - set(reader.fieldnames or ())
+        try:
+            columns = reader.fieldnames or ()
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not UTF-8 text; a manifest is a CSV file") from None
+        missing = {"path", "transcript"} - set(columns)
         if missing:
             raise ValueError(
                 f"{path}: a manifest needs the columns path and transcript "
-                f"(it has {', '.join(reader.fieldnames or ()) or 'none'})"
+                f"(it has {', '.join(columns) or 'none'})"
             )
         found = Utterances(source=str(path))
         try:
@@ -110,6 +114,8 @@ def read_manifest(path: str | Path) -> Utterances:
                 found.splits.append((row.get("split") or "").strip().lower())
         except csv.Error as error:
             raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not UTF-8 text; a manifest is a CSV file") from None
     bad = sorted({s for s in found.splits if s not in ("", "train", "test")})
     if bad:
         raise ValueError(f"{path}: split must be train or test, got {bad[0]!r}")

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
+from rnnlab.tasks.speech.audio import RATES
 from rnnlab.tasks.speech.ctc import BLANK, LanguageScores, greedy, prefix_beam_search
 from rnnlab.tasks.speech.features import LogMel
 
@@ -65,6 +66,8 @@ class SpeechRecognizer(Pretrained, nn.Module):
         super().__init__()
         if not alphabet or len(set(alphabet)) != len(alphabet):
             raise ValueError("the alphabet must be distinct characters, at least one")
+        if not isinstance(sample_rate, int) or not RATES[0] <= sample_rate <= RATES[1]:
+            raise ValueError(f"sample_rate must be an integer in {RATES[0]}..{RATES[1]} Hz")
         self.alphabet = alphabet
         self.index = {c: i + 1 for i, c in enumerate(alphabet)}
         self.subsample, self.n_mels, self.sample_rate = subsample, n_mels, sample_rate
