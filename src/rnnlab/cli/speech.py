@@ -41,7 +41,7 @@ from rnnlab.tasks.speech import (
     score,
 )
 from rnnlab.tasks.speech.audio import add_noise
-from rnnlab.tasks.speech.training import ALIGNMENT, REPORT, write_alignment
+from rnnlab.tasks.speech.training import ALIGNMENT, REPORT, outside, write_alignment
 
 COMMAND = "speech"
 VOCABULARIES = ("digits", "commands")
@@ -225,7 +225,7 @@ def _run_train(args: argparse.Namespace) -> int:
     for part, what in ((split.train, "training"), (split.test, "held-out")):
         if part.skipped:
             print(part.skip_note(what), flush=True)
-    seconds = sum(len(f) for f in split.train.features) / 100
+    seconds = split.train.seconds
     print(
         f"{len(split.train):,} training utterances ({seconds / 60:.1f} min of audio, "
         f"{len(set(split.train.voices))} voices), {len(split.test):,} held out "
@@ -273,10 +273,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         if not len(utterances):
             raise ValueError(f"{utterances.source} has no {args.split} rows")
 
-    def allowed(text: str) -> str | None:
-        unknown = any(c not in model.index for c in text)
-        return "with characters the recogniser does not write" if unknown else None
-
+    allowed = outside(model.alphabet, "with characters the recogniser does not write")
     noise = None
     if args.snr is not None:
         rng = np.random.default_rng(0)

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 FLOOR = 1e-6  # ε: the power below which the log is flat
+HOP = 0.010  # seconds between frames
 
 
 def hz_to_mel(f):
@@ -51,7 +52,7 @@ class LogMel(nn.Module):
         super().__init__()
         self.sample_rate, self.n_mels = sample_rate, n_mels
         self.window_length = round(0.025 * sample_rate)
-        self.hop = round(0.010 * sample_rate)
+        self.hop = round(HOP * sample_rate)
         self.n_fft = 2 ** math.ceil(math.log2(self.window_length))
         window = torch.hann_window(self.window_length, periodic=True)
         self.register_buffer("window", window, persistent=False)

@@ -13,7 +13,6 @@ id i + 1. Transcripts are normalised (:func:`normalise`) before they are encoded
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,6 +32,17 @@ FORMAT = "rnnlab.speech_recognizer"
 def normalise(transcript: str) -> str:
     """What a transcript means to the recogniser: lower case, single spaces, no edges."""
     return " ".join(transcript.lower().split())
+
+
+def alphabet_ids(alphabet: str) -> dict[str, int]:
+    """Symbol i of ``alphabet`` -> id i + 1 (id 0 is the blank)."""
+    return {c: i + 1 for i, c in enumerate(alphabet)}
+
+
+def steps_of(frames, subsample: int):
+    """The recurrent steps that ``frames`` feature frames (an int or a tensor of them) make
+    when ``subsample`` frames are stacked into one: ceil(frames / subsample)."""
+    return -(-frames // subsample)
 
 
 class SpeechRecognizer(Pretrained, nn.Module):
@@ -69,7 +79,7 @@ class SpeechRecognizer(Pretrained, nn.Module):
         if not isinstance(sample_rate, int) or not RATES[0] <= sample_rate <= RATES[1]:
             raise ValueError(f"sample_rate must be an integer in {RATES[0]}..{RATES[1]} Hz")
         self.alphabet = alphabet
-        self.index = {c: i + 1 for i, c in enumerate(alphabet)}
+        self.index = alphabet_ids(alphabet)
         self.subsample, self.n_mels, self.sample_rate = subsample, n_mels, sample_rate
         self.features = LogMel(sample_rate, n_mels)
         self.rnn = Recurrent(
@@ -117,12 +127,6 @@ class SpeechRecognizer(Pretrained, nn.Module):
 
     # -- the network --------------------------------------------------------------------------
 
-    def steps(self, frames: int | Tensor):
-        """The recurrent steps of ``frames`` feature frames (after subsampling)."""
-        if isinstance(frames, Tensor):
-            return torch.div(frames + self.subsample - 1, self.subsample, rounding_mode="floor")
-        return math.ceil(frames / self.subsample)
-
     def forward(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """``features`` (B, N, n_mels) padded, ``lengths`` (B,) frames -> float32 log-posteriors
         (B, T, alphabet + 1) and steps (B,)."""
@@ -132,7 +136,7 @@ class SpeechRecognizer(Pretrained, nn.Module):
         if extra:
             features = F.pad(features, (0, 0, 0, extra))
         x = features.reshape(batch, (frames + extra) // k, k * bands)
-        steps = self.steps(lengths.cpu())
+        steps = steps_of(lengths.cpu(), k)
         output, _ = self.rnn(x, lengths=steps)
         return self.head(self.drop(output)).float().log_softmax(-1), steps
 

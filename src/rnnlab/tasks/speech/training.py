@@ -42,8 +42,15 @@ from rnnlab.settings import (
 from rnnlab.tasks.speech.audio import read_audio
 from rnnlab.tasks.speech.corpus import SAMPLE_RATE, Utterances
 from rnnlab.tasks.speech.ctc import ErrorRate
-from rnnlab.tasks.speech.features import LogMel, augment
-from rnnlab.tasks.speech.model import SpeechRecognizer, normalise, pad_frames, read_out
+from rnnlab.tasks.speech.features import HOP, LogMel, augment
+from rnnlab.tasks.speech.model import (
+    SpeechRecognizer,
+    alphabet_ids,
+    normalise,
+    pad_frames,
+    read_out,
+    steps_of,
+)
 from rnnlab.training.loop import EpochResult, EpochTrainer
 
 REPORT = "report.json"
@@ -109,6 +116,11 @@ class Heard:
     def __len__(self) -> int:
         return len(self.features)
 
+    @property
+    def seconds(self) -> float:
+        """The audio's duration, by its feature frames."""
+        return sum(len(f) for f in self.features) * HOP
+
     def skip_note(self, what: str) -> str:
         """``skipped N of the WHAT utterances: reason (e.g. example); ...``, or ''."""
         if not self.skipped:
@@ -155,6 +167,12 @@ def hear(
     return heard
 
 
+def outside(alphabet: str, reason: str) -> Callable[[str], str | None]:
+    """An ``allowed`` for :func:`hear` that gives ``reason`` for a transcript with a character
+    outside ``alphabet``."""
+    return lambda text: reason if any(c not in alphabet for c in text) else None
+
+
 def ctc_steps_needed(ids: Sequence[int]) -> int:
     """The fewest CTC steps that can write ``ids``: one per symbol and one between repeats."""
     return len(ids) + sum(a == b for a, b in itertools.pairwise(ids))
@@ -180,10 +198,7 @@ class SpeechSplit:
             raise ValueError(f"no usable training utterances; {train.skip_note('training')}")
         alphabet = "".join(sorted({c for text in train.transcripts for c in text}))
 
-        def allowed(text: str) -> str | None:
-            unknown = any(c not in alphabet for c in text)
-            return "with characters training never saw" if unknown else None
-
+        allowed = outside(alphabet, "with characters training never saw")
         test = hear(utterances.subset(test_rows), features, allowed, progress)
         train, test = (fitting(part, alphabet, settings.subsample) for part in (train, test))
         if not len(train):
@@ -203,10 +218,10 @@ class SpeechSplit:
 def fitting(heard: Heard, alphabet: str, subsample: int) -> Heard:
     """``heard`` without the utterances too short for their transcript (counted as skipped):
     ``subsample`` frames make one step, and CTC needs :func:`ctc_steps_needed` steps."""
-    index = {c: i + 1 for i, c in enumerate(alphabet)}
+    index = alphabet_ids(alphabet)
     kept = Heard(skipped=heard.skipped)
     for f, text, voice in zip(heard.features, heard.transcripts, heard.voices, strict=True):
-        if -(-len(f) // subsample) < ctc_steps_needed([index[c] for c in text]):
+        if steps_of(len(f), subsample) < ctc_steps_needed([index[c] for c in text]):
             kept.skipped["too short for their transcript"].append(repr(text))
         else:
             kept.add(f, text, voice)
@@ -361,6 +376,7 @@ class SpeechTrainer(EpochTrainer):
                 "held_out_by": split.held_out_by,
                 "train_utterances": len(split.train),
                 "held_out_utterances": len(split.test),
+                "train_audio_seconds": split.train.seconds,
                 "skipped": {
                     part: {reason: len(v) for reason, v in heard.skipped.items()}
                     for part, heard in (("train", split.train), ("held_out", split.test))
