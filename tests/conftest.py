@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 from pathlib import Path
@@ -109,3 +110,9 @@ def deep_dumps(document) -> str:
     """``document`` as JSON, each :func:`deep` placeholder written as its nested empty lists (a
     value too deep for Python's own JSON writer)."""
     return DEEP.sub(lambda m: "[" * int(m.group(1)) + "]" * int(m.group(1)), json.dumps(document))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _token_cache(tmp_path_factory):
+    """Encoded texts go to a folder of the test session, not the user's cache."""
+    os.environ["RNNLAB_CACHE"] = str(tmp_path_factory.mktemp("cache"))

@@ -37,6 +37,7 @@ from rnnlab.cli import (
     translate,
 )
 from rnnlab.cli.options import Parser
+from rnnlab.training import distributed
 
 #: the command modules, in the order ``rnnlab --help`` lists their commands
 MODULES = (
@@ -85,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if os.environ.get("RANK", "0") != "0":  # a torchrun rank other than 0: rank 0 reports
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     try:
         with np.errstate(all="ignore"):  # non-finite results are checked where they matter
             return args.run(args)
@@ -101,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"rnnlab: error: {error_line(error)}", file=sys.stderr)
         return 2
+    finally:
+        distributed.stop()
 
 
 def out_of_memory(error: BaseException) -> bool:

@@ -165,7 +165,7 @@ def _run_train(args: argparse.Namespace) -> int:
     result = trainer.fit()
     if result.report is not None:
         print(result.report.format_table())
-    if getattr(args, "plot", None):
+    if getattr(args, "plot", None) and trainer.main:  # with torchrun, rank 0 draws it
         future = trainer.model.predict(split.series, settings.samples, settings.seed)
         shown = _plot(trainer.model, split.series, split.val_end, args.plot, future, settings.seed)
         print(f"plot: {shown}")

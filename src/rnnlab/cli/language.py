@@ -19,13 +19,14 @@ from rnnlab.cli.options import (
     report_dir,
     unit_interval,
 )
-from rnnlab.data import read_text
+from rnnlab.data.tokens import encode_files
 from rnnlab.demo import DEMO_BUDGET, run_demo
 from rnnlab.generation import Sampling
 from rnnlab.kernels import PRECISIONS
 from rnnlab.limits import OUTPUT_BATCH
 from rnnlab.tasks.language import LanguageModel, Trainer, TrainSettings, evaluate, start_run
 from rnnlab.tasks.language.settings import SIZED
+from rnnlab.training.distributed import is_main
 
 
 def add_commands(commands) -> None:
@@ -52,7 +53,11 @@ def add_commands(commands) -> None:
         argument_default=argparse.SUPPRESS,
     )
     train.add_argument(
-        "--text", metavar="FILE", help="the training text (python-stdlib: the built-in corpus)"
+        "--text",
+        nargs="+",
+        metavar="FILE",
+        help="the training text: files and folders, read as one corpus (encoded once into a "
+        "token cache, read through a memory map); python-stdlib: the built-in corpus",
     )
     train.add_argument("--out", type=out_dir, metavar="DIR", help="checkpoint directory to write")
     train.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
@@ -111,8 +116,13 @@ def add_commands(commands) -> None:
         "cross-entropy in nats/char and bits/char (per byte at the byte level).",
     )
     evaluate.add_argument("checkpoint", metavar="DIR")
-    evaluate.add_argument("--text", metavar="FILE", required=True)
+    evaluate.add_argument(
+        "--text", nargs="+", metavar="FILE", required=True, help="files and folders, as one text"
+    )
     evaluate.add_argument("--encoding", default="utf-8")
+    evaluate.add_argument(
+        "--limit", type=positive_int, metavar="N", help="score only the first N symbols"
+    )
     evaluate.set_defaults(run=_run_evaluate)
 
 
@@ -125,13 +135,14 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_train(args: argparse.Namespace) -> int:
     resume = getattr(args, "resume", None)
     asked = given(args, TrainSettings)
-    run = start_run(asked, getattr(args, "text", None), getattr(args, "out", None), resume)
+    text, tty = getattr(args, "text", None), sys.stderr.isatty()
+    run = start_run(asked, text, getattr(args, "out", None), resume, progress=tty and is_main())
     corpus, settings, out = run.corpus, run.settings, run.out
     trainer = Trainer(
         corpus,
         settings,
         out,
-        progress=sys.stderr.isatty(),
+        progress=tty,
         tensorboard=getattr(args, "tensorboard", None),
         source=run.source,
     )
@@ -140,8 +151,8 @@ def _run_train(args: argparse.Namespace) -> int:
         print(f"resuming {resume} at step {trainer.step}", flush=True)
     unit = corpus.vocab.unit
     print(
-        f"{corpus.train.numel():,} training and "
-        f"{0 if corpus.val is None else corpus.val.numel():,} validation symbols, "
+        f"{len(corpus.train):,} training and "
+        f"{0 if corpus.val is None else len(corpus.val):,} validation symbols, "
         f"vocabulary {len(corpus.vocab)} ({settings.level} level); "
         f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters",
         flush=True,
@@ -153,16 +164,23 @@ def _run_train(args: argparse.Namespace) -> int:
         flags = ", ".join(TrainSettings.flag(k) for k in sized)
         print(f"sized for a {settings.budget:g} s budget: {chosen} ({flags} to override)")
 
+    print(f"batch: {trainer.batch_line()}", flush=True)
+
     def stop(signum, frame):
         signal.signal(signal.SIGINT, previous)  # a second Ctrl-C interrupts at once
-        print("\nstopping after this step and saving ...", file=sys.stderr, flush=True)
+        signal.signal(signal.SIGTERM, terminated)
+        if is_main():
+            print("\nstopping after this step and saving ...", file=sys.stderr, flush=True)
         trainer.request_stop()
 
+    # Ctrl-C, or torchrun passing on a Ctrl-C (it sends SIGTERM to every rank)
     previous = signal.signal(signal.SIGINT, stop)
+    terminated = signal.signal(signal.SIGTERM, stop)
     try:
         result = trainer.fit()
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, terminated)
     if result.stopped:
         print(f"stopped at step {result.steps}; continue with: rnnlab train --resume {out}")
         return 130
@@ -175,7 +193,7 @@ def _run_train(args: argparse.Namespace) -> int:
         )
     )
     print(result.summary(best, out))
-    if args.sample_length > 0:
+    if args.sample_length > 0 and is_main():
         model = LanguageModel.from_pretrained(out)
         print("--- sample (temperature 0.8) ---")
         _print_sample(model, model.default_prime(), args.sample_length, temperature=0.8, seed=0)
@@ -225,14 +243,17 @@ def _run_generate(args: argparse.Namespace) -> int:
 def _run_evaluate(args: argparse.Namespace) -> int:
 
     model = LanguageModel.from_pretrained(args.checkpoint)
-    text = read_text(args.text, model.vocab.level, args.encoding)
-    ids = model.vocab.encode(text, what=args.text)
-    if ids.numel() < 2:
-        raise ValueError(f"{args.text} is too short to evaluate (fewer than 2 symbols)")
+    encoded = encode_files(
+        args.text, model.vocab.level, args.encoding, vocab=model.vocab, progress=sys.stderr.isatty()
+    )
+    ids = encoded.ids[: args.limit]
+    name = " ".join(args.text)
+    if len(ids) < 2:
+        raise ValueError(f"{name} is too short to evaluate (fewer than 2 symbols)")
     result = evaluate(model, ids)
     unit = result.unit
     line = (
-        f"{args.text}: {result.per_unit:.4f} nats/{unit}, {result.bits_per_unit:.4f} bits/{unit} "
+        f"{name}: {result.per_unit:.4f} nats/{unit}, {result.bits_per_unit:.4f} bits/{unit} "
         f"over {result.units:,.0f} {unit}s"
     )
     if model.vocab.level == "word":

@@ -6,6 +6,10 @@ T columns of every row, and the hidden state at the end of a chunk is the state 
 the start of the next, as in char-rnn and torch-rnn: gradients flow back at most T steps, context
 flows forward through the whole stream. Every one of the N - 1 predictions appears exactly once;
 the few target slots past the end of the text are ``IGNORE``.
+
+:class:`Streams` reads the same layout from ids it never copies whole (a memory-mapped token
+file): stream b starts at offset b * L, and a chunk is B slices of T + 1 ids. A part of the rows
+(``part=(r, R)``: the r-th of R near-equal shares) is what one of R distributed ranks reads.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -30,6 +35,52 @@ def as_streams(ids: Tensor, streams: int) -> tuple[Tensor, Tensor]:
     x = torch.cat([ids[:-1], ids.new_zeros(pad)]).view(streams, length)
     y = torch.cat([ids[1:], ids.new_full((pad,), IGNORE)]).view(streams, length)
     return x, y
+
+
+class Streams:
+    """The layout of :func:`as_streams` over ``ids`` (a tensor or a NumPy array, such as a
+    memory map), read chunk by chunk: ``chunk(i, T)`` equals ``chunk(*as_streams(ids, B), i, T)``
+    restricted to this ``part`` of the rows."""
+
+    def __init__(self, ids, streams: int, part: tuple[int, int] = (0, 1)) -> None:
+        if len(ids.shape) != 1 or len(ids) < 2:
+            raise ValueError("need a sequence of at least 2 ids to predict one from another")
+        self.ids = ids
+        self.predictions = len(ids) - 1
+        self.streams = min(streams, self.predictions)
+        self.length = math.ceil(self.predictions / self.streams)
+        rank, world = part
+        if self.streams < world:
+            raise ValueError(
+                f"{self.streams} streams cannot be shared by {world} processes; raise --batch-size"
+            )
+        self.rows = np.array_split(np.arange(self.streams), world)[rank]
+
+    def chunk_count(self, seq_len: int) -> int:
+        return math.ceil(self.length / seq_len)
+
+    def _spans(self, index: int, seq_len: int, rows) -> tuple[np.ndarray, np.ndarray, int]:
+        """Per row, the offset of chunk ``index`` and how many of its ``width`` columns hold a
+        prediction."""
+        start = index * seq_len
+        width = min(seq_len, self.length - start)
+        offsets = rows * self.length + start
+        return offsets, np.clip(self.predictions - offsets, 0, width), width
+
+    def chunk(self, index: int, seq_len: int) -> tuple[Tensor, Tensor]:
+        """(x, y), each (rows, width) int64: chunk ``index`` of this part's streams."""
+        offsets, filled, width = self._spans(index, seq_len, self.rows)
+        x = np.zeros((len(self.rows), width), dtype=np.int64)
+        y = np.full((len(self.rows), width), IGNORE, dtype=np.int64)
+        for row, (offset, n) in enumerate(zip(offsets.tolist(), filled.tolist(), strict=True)):
+            if n:
+                piece = np.asarray(self.ids[offset : offset + n + 1])
+                x[row, :n], y[row, :n] = piece[:n], piece[1:]
+        return torch.from_numpy(x), torch.from_numpy(y)
+
+    def predicted(self, index: int, seq_len: int) -> int:
+        """How many predictions chunk ``index`` holds over all rows (of every part)."""
+        return int(self._spans(index, seq_len, np.arange(self.streams))[1].sum())
 
 
 def chunk(x: Tensor, y: Tensor, index: int, seq_len: int) -> tuple[Tensor, Tensor]:

@@ -78,8 +78,9 @@ class Vocabulary:
     # -- building and saving ------------------------------------------------------------------
 
     @classmethod
-    def build(cls, level: str, text: str | bytes) -> Vocabulary:
-        """The vocabulary of ``text`` at ``level`` (all 256 bytes at the byte level)."""
+    def build(cls, level: str, text: str | bytes, max_symbols: int | None = None) -> Vocabulary:
+        """The vocabulary of ``text`` at ``level`` (all 256 bytes at the byte level; at the word
+        level at most ``max_symbols``, see :meth:`from_word_counts`)."""
         check_level(level)
         if level == "byte":
             return cls("byte", tuple(chr(b) for b in range(256)))
@@ -87,9 +88,19 @@ class Vocabulary:
             raise ValueError(f"a {level}-level vocabulary is built from str, not bytes")
         if level == "char":
             return cls("char", tuple(sorted(set(text))))
-        counts = Counter(tokenize_words(text))
-        ranked = sorted(counts, key=lambda s: (-counts[s], s))
-        return cls("word", (UNKNOWN, *(s for s in ranked if s != UNKNOWN)), UNKNOWN)
+        return cls.from_word_counts(Counter(tokenize_words(text)), max_symbols)
+
+    @classmethod
+    def from_word_counts(cls, counts: Counter, max_symbols: int | None = None) -> Vocabulary:
+        """A word vocabulary: ``<unk>`` (id 0), then the words of ``counts`` by frequency (ties
+        in code-point order), the ``max_symbols`` - 1 most frequent where that is given; the
+        rest read as ``<unk>``."""
+        ranked = sorted((s for s in counts if s != UNKNOWN), key=lambda s: (-counts[s], s))
+        if max_symbols is not None:
+            if max_symbols < 2:
+                raise ValueError("a word vocabulary needs room for <unk> and one word")
+            ranked = ranked[: max_symbols - 1]
+        return cls("word", (UNKNOWN, *ranked), UNKNOWN)
 
     @classmethod
     def from_counts(

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from rnnlab.checkpoint import (
@@ -54,8 +55,9 @@ from rnnlab.kernels import resolve_precision
 from rnnlab.limits import TRAINING_BYTES_PER_PARAMETER, require_memory
 from rnnlab.outputs import output_dir
 from rnnlab.settings import RunSettings
+from rnnlab.training import distributed
 from rnnlab.training.schedule import learning_rate
-from rnnlab.training.setup import adamw, autocast, training_device, update
+from rnnlab.training.setup import adamw, autocast, update
 
 
 class Diverged(ValueError):
@@ -130,7 +132,10 @@ class Loop:
         self.data = data or {}
         self.echo = echo or tqdm.write
         self.progress_bar, self.on_step, self.tensorboard = progress, on_step, tensorboard
-        self.device = training_device()
+        distributed.start()
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.main = self.rank == 0  # the rank that prints and writes
+        self.device = distributed.device()
         self.precision = resolve_precision(settings.precision, self.device)
         with torch.device("meta"):  # the model's size, before any memory is allocated
             parameters = sum(p.numel() for p in build().parameters())
@@ -140,6 +145,14 @@ class Loop:
         )
         torch.manual_seed(settings.seed)
         self.model: nn.Module = build().to(self.device)
+        self.net: nn.Module | None = None  # the model in DistributedDataParallel, with R ranks
+        if self.world > 1:
+            self.net = DistributedDataParallel(
+                _Step(self.model, self.batch_loss),
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=False,
+            )
+            torch.manual_seed(settings.seed + self.rank)  # dropout: a mask of its own per rank
         self.optimizer = adamw(self.model, settings.lr, settings.weight_decay, betas=self.BETAS)
         self.steps_per_epoch = steps_per_epoch
         if total_steps is None and settings.epochs:
@@ -152,7 +165,8 @@ class Loop:
         self.final_evaluated = False  # whether that evaluation was the run's final one
         self.best: float | None = None  # the best score so far, where ``keep`` tracks one
         self.best_step: int | None = None
-        self._stop = False
+        self._stop = False  # agreed by every rank
+        self._stop_asked = False  # by this rank
         self._resumed_from: Path | None = None
         self._lock: int | None = None  # the lock on ``out`` while the run holds it
 
@@ -219,12 +233,27 @@ class Loop:
         parameters = sum(p.numel() for p in self.model.parameters())
         return f"{parameters:,} parameters; {self.device.type}, {self.precision}"
 
+    BATCH_UNIT = "examples"  # what ``--batch-size`` counts
+
+    def batch_line(self) -> str:
+        """The world size and the batch per rank and over all ranks (``train`` prints it)."""
+        size = self.settings.batch_size
+        shares = [len(distributed.share(size, (r, self.world))) for r in range(self.world)]
+        each = f"{min(shares)}" if min(shares) == max(shares) else f"{min(shares)}-{max(shares)}"
+        world = f"world size {self.world}"
+        if self.world > 1:
+            world += f" ({distributed.backend()})"
+        return f"{world}; {each} {self.BATCH_UNIT} per rank, {size} in all"
+
     def autocast(self):
         return autocast(self.precision, self.device)
 
     def request_stop(self) -> None:
-        """Stop after the current step (and save a resumable state): what Ctrl-C does."""
-        self._stop = True
+        """Stop after the current step (and save a resumable state): what Ctrl-C does. With R
+        ranks, every rank stops after the step at which the ranks next agree (the next one)."""
+        self._stop_asked = True
+        if self.world == 1:
+            self._stop = True
 
     def progress(self) -> float:
         """The fraction of the run done: of the steps or of the budget, whichever is further."""
@@ -240,17 +269,31 @@ class Loop:
         """Train until the run is done; returns what it did and the final report."""
         try:
             if self.out is not None:
-                self._claim_out()
+                claimed: Exception | None = None
+                if self.main:
+                    try:
+                        self._claim_out()
+                    except (ValueError, OSError) as error:
+                        claimed = error
+                if not distributed.agree(claimed is None):
+                    raise claimed or ValueError(f"rank 0 could not take {self.out}")
             return self._fit()
         finally:
             self._release_out()
 
+    def _tick(self, clock: float) -> None:
+        """Read the clock (the latest of the ranks' clocks, and any rank's stop request)."""
+        self.elapsed = time.perf_counter() - clock
+        if self.world > 1:
+            _, self.elapsed, stop = distributed.agree_step(0.0, self.elapsed, self._stop_asked)
+            self._stop = self._stop or stop
+
     def _fit(self) -> EpochResult:
-        writer = self._tensorboard_writer()
+        writer = self._tensorboard_writer() if self.main else None
         bar = tqdm(
             total=1000,
             initial=int(1000 * min(1.0, self.progress())),
-            disable=not self.progress_bar,
+            disable=not (self.progress_bar and self.main),
             bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}",
             dynamic_ncols=True,
         )
@@ -259,8 +302,7 @@ class Loop:
             while not self.done():
                 for batch in self.batches():
                     started = time.perf_counter()
-                    loss = self._train_step(batch)
-                    self.elapsed = time.perf_counter() - clock
+                    loss = self._train_step(batch, clock)
                     line = self.progress_line(loss, time.perf_counter() - started)
                     bar.set_postfix_str(line, refresh=False)
                     bar.update(int(1000 * min(1.0, self.progress())) - bar.n)
@@ -273,12 +315,12 @@ class Loop:
                         self.on_step(self, self.step, loss)
                     if self.evaluation_due(within_pass=True):
                         self.evaluation(writer)
-                        self.elapsed = time.perf_counter() - clock
+                        self._tick(clock)
                     if self.done():
                         break
                 if not self._stop and self.evaluation_due(within_pass=False):
                     self.evaluation(writer)
-                    self.elapsed = time.perf_counter() - clock
+                    self._tick(clock)
             if self.progress() >= 1 and self.records and not self.final_evaluated:
                 self.evaluation(writer)  # the budget ran out during a non-final evaluation
             if self._stop and self.RESUMABLE:
@@ -288,7 +330,7 @@ class Loop:
             if writer is not None:
                 writer.close()
         result = self.result()
-        if self.out is not None and not result.stopped:
+        if self.out is not None and not result.stopped and self.main:
             self.write_report(result)
         return result
 
@@ -302,16 +344,21 @@ class Loop:
             report=self.final_report(),
         )
 
-    def _train_step(self, batch) -> float:
+    def _train_step(self, batch, clock: float) -> float:
+        """One update; then the clock is read and, with R ranks, the loss, the clock and the
+        stop requests are agreed (so every rank takes the same decisions after it)."""
         s = self.settings
         lr = learning_rate(self.step, self.progress(), s.lr, s.warmup, self.FINAL_LR)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
         with self.autocast():
-            loss = self.batch_loss(batch)
+            loss = self.batch_loss(batch) if self.net is None else self.net(batch)
         value = update(loss, self.model, self.optimizer, s.clip, self._diverged)
         self.step += 1
+        self.elapsed = time.perf_counter() - clock
+        value, self.elapsed, stop = distributed.agree_step(value, self.elapsed, self._stop_asked)
+        self._stop = self._stop or stop
         self.losses.append(value)
         return value
 
@@ -342,12 +389,12 @@ class Loop:
         kept = self.keep(scores)
         if self.RESUMABLE:  # first, so that a run killed before its weights are saved resumes
             self.save_state()
-        if kept and self.out is not None:
+        if kept and self.out is not None and self.main:
             self.model.save_pretrained(self.out, self.model_meta(scores))
         if writer is not None:
             for name, value in scores.items():
                 writer.add_scalar(f"val/{name}", value, self.step)
-        if len(self.records) % self.ECHO_EVERY == 0 or final:
+        if (len(self.records) % self.ECHO_EVERY == 0 or final) and self.main:
             self.echo(self.describe(record, kept))
 
     # -- checkpoints --------------------------------------------------------------------------
@@ -387,15 +434,18 @@ class Loop:
     def save_state(self) -> None:
         """Everything needed to continue the run, in one file written at once: the latest
         weights, the optimizer's moments, the random-number state, the step, the clock and the
-        records (JSON, in the file's header)."""
+        records (JSON, in the file's header). Every rank calls it (a task's state may be
+        gathered from all); rank 0 writes."""
         if self.out is None:
+            return
+        own, meta = self.state_tensors()
+        if not self.main:
             return
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         optimizer = self.optimizer.state_dict()
         for index, slots in optimizer["state"].items():
             tensors.update({f"optim.{index}.{k}": v for k, v in slots.items()})
         tensors["rng"] = torch.get_rng_state()
-        own, meta = self.state_tensors()
         tensors.update(own)
         meta |= {
             "step": self.step,
@@ -472,6 +522,18 @@ class Loop:
         return SummaryWriter(str(self.tensorboard), purge_step=self.step or None)
 
 
+class _Step(nn.Module):
+    """The model with the task's loss as its forward, so that DistributedDataParallel, which
+    hooks a module's forward, serves every task: ``forward(batch) = loss(batch)``."""
+
+    def __init__(self, model: nn.Module, loss: Callable) -> None:
+        super().__init__()
+        self.model, self.loss = model, loss
+
+    def forward(self, batch) -> torch.Tensor:
+        return self.loss(batch)
+
+
 class EpochTrainer(Loop):
     """The loop over examples of the given ``lengths`` that the supervised tasks share: every
     pass a new order of length-bucketed batches of example indices
@@ -496,4 +558,14 @@ class EpochTrainer(Loop):
         self.rng = np.random.default_rng(settings.seed)  # the order of the batches
 
     def batches(self) -> list[list[int]]:
-        return bucket_batches(self.lengths, self.settings.batch_size, self.rng)
+        """A new order of length-bucketed batches; with R ranks, every rank draws the same
+        batches (the same seed) and takes its near-equal share of each, the few that have fewer
+        examples than ranks left out, so ``--batch-size`` is the batch over all ranks."""
+        batches = bucket_batches(self.lengths, self.settings.batch_size, self.rng)
+        if self.world == 1:
+            return batches
+        return [
+            [batch[i] for i in distributed.share(len(batch))]
+            for batch in batches
+            if len(batch) >= self.world
+        ]

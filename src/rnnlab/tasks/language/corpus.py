@@ -1,46 +1,84 @@
 """The text a language model trains on: encoded once, split into a training part (first) and a
-validation part (last), with the text's SHA-256 so that a resumed run can check it reads the
-same text."""
+validation part (last, of which at most ``val_limit`` symbols are read), with the text's SHA-256
+so that a resumed run can check it reads the same text.
+
+A text in memory (the built-in corpus, a string) is encoded into a tensor; files are encoded
+into a token file and read through a memory map (:mod:`rnnlab.data.tokens`), so a corpus of any
+size trains in bounded memory. Both give the same ids, and :class:`~rnnlab.data.streams.Streams`
+reads either.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 
+from rnnlab.data.tokens import encode_files
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.tasks.language.settings import TrainSettings
+
+UNITS = {"char": "characters", "byte": "bytes", "word": "words"}
 
 
 @dataclass
 class Corpus:
-    """A text as ids, split into training (first part) and validation (last part) ids."""
+    """A text as ids (a tensor, or a NumPy memory map), split into training (first part) and
+    validation (last part) ids."""
 
     vocab: Vocabulary
-    train: torch.Tensor
-    val: torch.Tensor | None
+    train: torch.Tensor | np.ndarray
+    val: torch.Tensor | np.ndarray | None
     digest: str  # sha256 of the text, to check a resumed run reads the same text
 
     @classmethod
     def from_text(cls, text: str | bytes, settings: TrainSettings) -> Corpus:
-        vocab = Vocabulary.build(settings.level, text)
-        ids = vocab.encode(text)
-        n_val = int(ids.numel() * settings.val_fraction)
-        train, val = ids[: ids.numel() - n_val], ids[ids.numel() - n_val :]
-        unit = {"char": "characters", "byte": "bytes", "word": "words"}[settings.level]
+        """The corpus of a text held in memory."""
+        vocab = Vocabulary.build(settings.level, text, settings.max_vocab)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        return cls.split(vocab, vocab.encode(text), hashlib.sha256(data).hexdigest(), settings)
+
+    @classmethod
+    def from_files(
+        cls, sources: Sequence[str | Path], settings: TrainSettings, progress: bool = False
+    ) -> Corpus:
+        """The corpus of files and folders, concatenated, read through the token cache."""
+        encoded = encode_files(
+            sources,
+            settings.level,
+            settings.encoding,
+            max_vocab=settings.max_vocab,
+            progress=progress,
+        )
+        return cls.split(encoded.vocab, encoded.ids, encoded.digest, settings)
+
+    @classmethod
+    def split(cls, vocab: Vocabulary, ids, digest: str, settings: TrainSettings) -> Corpus:
+        """The first 1 - ``val_fraction`` of ``ids`` to train on, the start of the rest (at most
+        ``val_limit`` symbols) to validate on; refused when either is too short."""
+        count = len(ids)
+        n_val = int(count * settings.val_fraction)
+        train, val = ids[: count - n_val], ids[count - n_val :][: settings.val_limit]
+        unit = UNITS[settings.level]
         need = settings.batch_size * settings.seq_len + 1
-        if train.numel() < need:
+        if len(train) < need:
             raise ValueError(
-                f"the training text is too short: {train.numel()} {unit}, but one batch of "
+                f"the training text is too short: {len(train)} {unit}, but one batch of "
                 f"{settings.batch_size} streams x {settings.seq_len} steps needs {need}; "
                 "lower --batch-size or --seq-len, or give a longer text"
             )
-        if settings.val_fraction > 0 and val.numel() < 2:
+        if settings.val_fraction > 0 and len(val) < 2:
             raise ValueError(
-                f"the validation split is empty ({val.numel()} {unit}); raise --val-fraction "
+                f"the validation split is empty ({len(val)} {unit}); raise --val-fraction "
                 "or pass --val-fraction 0 to train without validation"
             )
-        data = text.encode("utf-8") if isinstance(text, str) else text
-        digest = hashlib.sha256(data).hexdigest()
         return cls(vocab, train, val if n_val else None, digest)
+
+    def units_per_token(self, sample: int = 1_000_000) -> float:
+        """Characters (bytes) per symbol, over the first ``sample`` training symbols."""
+        ids = torch.from_numpy(np.asarray(self.train[:sample]).astype(np.int64))
+        return float(self.vocab.lengths()[ids].mean())

@@ -13,11 +13,11 @@ import math
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
 
-from rnnlab.data.streams import IGNORE, as_streams, chunks
+from rnnlab.data.streams import IGNORE, Streams
 
 
 @dataclass(frozen=True)
@@ -43,18 +43,25 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(
-    model, ids: Tensor, streams: int = 16, seq_len: int = 256, autocast=nullcontext
+    model,
+    ids,
+    streams: int = 16,
+    seq_len: int = 256,
+    autocast=nullcontext,
+    part: tuple[int, int] = (0, 1),
 ) -> Evaluation:
-    """The loss of ``model`` on ``ids`` (N,), read as ``streams`` streams in order."""
+    """The loss of ``model`` on ``ids`` (N,: a tensor or a NumPy array such as a memory map),
+    read as ``streams`` streams in order; with ``part`` (r, R), only the r-th share of the
+    streams is read (the sums then add up over the R parts)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     lengths = model.vocab.lengths().to(device)
-    x, y = as_streams(ids, streams)
-    x, y = x.to(device), y.to(device)
+    layout = Streams(ids, streams, part)
     nats, units, state = 0.0, 0.0, None
     try:
-        for xb, yb in chunks(x, y, seq_len):
+        for index in range(layout.chunk_count(seq_len)):
+            xb, yb = (t.to(device) for t in layout.chunk(index, seq_len))
             with autocast():
                 logits, state = model(xb, state)
             nats += float(
@@ -65,12 +72,13 @@ def evaluate(
             units += float(lengths[yb[yb != IGNORE]].sum())
     finally:
         model.train(was_training)
-    return Evaluation(nats, ids.numel() - 1, units, model.vocab.unit)
+    return Evaluation(nats, len(ids) - 1, units, model.vocab.unit)
 
 
-def unigram_entropy(ids: Tensor, vocab) -> float:
+def unigram_entropy(ids, vocab) -> float:
     """Entropy of the symbol frequencies of ``ids`` in nats per character (byte): the loss of
     the best model that ignores context, the bar a sequence model must get under."""
+    ids = torch.as_tensor(np.asarray(ids), dtype=torch.int64)
     counts = torch.bincount(ids, minlength=len(vocab)).double()
     p = counts[counts > 0] / counts.sum()
     per_token = float(-(p * p.log()).sum())

@@ -11,6 +11,7 @@ from rnnlab.settings import (
     FRACTION,
     POSITIVE_INT,
     TEXT,
+    Check,
     RecurrentSettings,
     RunSettings,
     embedding_setting,
@@ -63,6 +64,17 @@ class TrainSettings(RunSettings, RecurrentSettings):
     )
     seq_len: int = setting(64, "BPTT length: steps per chunk", POSITIVE_INT)
     val_fraction: float = setting(0.1, "last part of the text held out for validation", FRACTION)
+    val_limit: int = setting(
+        1_000_000,
+        "validation reads at most this many symbols (the start of the held-out part)",
+        POSITIVE_INT,
+    )
+    max_vocab: int = setting(
+        50_000,
+        "word level: keep the most frequent words, this many symbols with <unk>",
+        Check(int, lambda v: isinstance(v, int) and v >= 2, "an integer >= 2"),
+        group="model",
+    )
     evals: int = setting(10, "validation passes over the run", POSITIVE_INT)
     encoding: str = setting("utf-8", "text encoding of the file", TEXT)
 

@@ -23,12 +23,14 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.checkpoint import CONFIG, TRAINER_STATE, checkpoint_dir, read_json, tensor_shapes
-from rnnlab.data.streams import IGNORE, as_streams, chunk, chunk_count, detach_state
-from rnnlab.data.text import read_source
+from rnnlab.data.streams import IGNORE, Streams, detach_state
+from rnnlab.data.text import DEFAULT_SOURCE, python_sources
 from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.evaluation import Evaluation, evaluate
 from rnnlab.tasks.language.model import LanguageModel
 from rnnlab.tasks.language.settings import TrainSettings, recommended_settings
+from rnnlab.outputs import output_dir
+from rnnlab.training import distributed
 from rnnlab.training.loop import Loop, RunResult
 
 
@@ -47,10 +49,19 @@ class Trainer(Loop):
     Args:
         out: checkpoint directory, or None to keep nothing on disk.
         echo, progress, on_step, tensorboard: as for :class:`~rnnlab.training.loop.Loop`.
-        source: where the text came from (a path), recorded in the config for ``--resume``.
+        source: where the text came from (a path, or several), recorded in the config for
+            ``--resume``.
+
+    With R ranks (``torchrun``), ``settings.batch_size`` streams are laid out over the whole
+    text as with one process and rank r reads the r-th share of them, carrying its own rows of
+    the state; a rank's loss is its summed cross-entropy over the predictions of the whole
+    chunk (all ranks), times R, so that the gradients DistributedDataParallel averages are the
+    one-process gradients. Validation is shared the same way and its sums are all-reduced. The
+    carried state is saved gathered into all B rows, so a run resumes at any number of ranks.
     """
 
     BETAS = (0.9, 0.99)
+    BATCH_UNIT = "streams"
     RESUMABLE = True
 
     def __init__(
@@ -59,21 +70,22 @@ class Trainer(Loop):
         settings: TrainSettings,
         out: str | Path | None = None,
         *,
-        source: str | None = None,
+        source: str | list[str] | None = None,
         **options,
     ) -> None:
         self.corpus = corpus
-        x, y = as_streams(corpus.train, settings.batch_size)
+        distributed.start()
+        part = (distributed.rank(), distributed.world_size())
+        self.streams = Streams(corpus.train, settings.batch_size, part)
         super().__init__(
             settings,
             lambda: settings.build_model(corpus.vocab),
-            chunk_count(x, settings.seq_len),
+            self.streams.chunk_count(settings.seq_len),
             out,
             data={"source": source, "sha256": corpus.digest},
             **options,
         )
-        self.x, self.y = x.to(self.device), y.to(self.device)
-        self.units_per_token = float(corpus.vocab.lengths()[corpus.train].mean())
+        self.units_per_token = corpus.units_per_token()
         self.state = None  # carried from chunk to chunk
         self.evals_done = 0  # evaluation points of the run passed
         self.rate: float | None = None  # symbols per second, smoothed
@@ -96,10 +108,13 @@ class Trainer(Loop):
             kernel = f"{s.cell} over time by rnnlab.scan ({s.scan})"
         if s.block == "residual":
             kernel += f" in {s.num_layers} residual blocks"
-        return (
-            f"{self.device.type}{threads}; {precision}; {kernel}; "
-            f"{s.batch_size} streams x {s.seq_len} steps per update"
-        )
+        streams = f"{self.streams.streams} streams x {s.seq_len} steps per update"
+        if self.world > 1:
+            streams = (
+                f"{self.world} ranks ({distributed.backend()}), {len(self.streams.rows)} of "
+                f"{streams} on rank 0"
+            )
+        return f"{self.device.type}{threads}; {precision}; {kernel}; {streams}"
 
     @property
     def chunks_per_epoch(self) -> int:
@@ -115,10 +130,15 @@ class Trainer(Loop):
     def batch_loss(self, index: int) -> torch.Tensor:
         if index == 0:
             self.state = None  # each pass starts from a zero state
-        x, y = chunk(self.x, self.y, index, self.settings.seq_len)
+        x, y = self.streams.chunk(index, self.settings.seq_len)
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         logits, state = self.model(x, self.state)
         self.state = detach_state(state)
-        return F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=IGNORE)
+        logits, y = logits.float().flatten(0, 1), y.flatten()
+        if self.world == 1:
+            return F.cross_entropy(logits, y, ignore_index=IGNORE)
+        total = F.cross_entropy(logits, y, ignore_index=IGNORE, reduction="sum")
+        return total * self.world / self.streams.predicted(index, self.settings.seq_len)
 
     def evaluation_due(self, within_pass: bool) -> bool:
         """At ``evals`` evenly spaced points of the run, checked after every step (so also in
@@ -133,8 +153,12 @@ class Trainer(Loop):
         return None if self.corpus.val is None else self.validation()
 
     def validation(self) -> Evaluation:
-        """The model's loss on the validation split, read in order."""
-        return evaluate(self.model, self.corpus.val, autocast=self.autocast)
+        """The model's loss on the validation split, read in order (each rank its share of
+        the streams, the sums added up)."""
+        part = (self.rank, self.world)
+        mine = evaluate(self.model, self.corpus.val, autocast=self.autocast, part=part)
+        nats, units = distributed.all_sum([mine.nats, mine.units])
+        return Evaluation(nats, len(self.corpus.val) - 1, units, mine.unit)
 
     def scores(self, report: Evaluation | None) -> dict[str, float]:
         return {} if report is None else {"loss": report.per_unit, "bits": report.bits_per_unit}
@@ -170,7 +194,7 @@ class Trainer(Loop):
         )
 
     def progress_line(self, loss: float, seconds: float) -> str:
-        speed = self.x.shape[0] * min(self.settings.seq_len, self.x.shape[1])
+        speed = self.streams.streams * min(self.settings.seq_len, self.streams.length)
         speed *= self.units_per_token / seconds
         self.rate = speed if self.rate is None else 0.9 * self.rate + 0.1 * speed
         unit = self.corpus.vocab.unit
@@ -196,15 +220,17 @@ class Trainer(Loop):
     # -- the carried state in the trainer state ------------------------------------------------
 
     def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """The carried state, all B streams' rows (gathered from the ranks)."""
         state = self.state
         kind = "none" if state is None else ("tensor" if torch.is_tensor(state) else "tuple")
         parts = () if state is None else (state,) if kind == "tensor" else state
-        tensors = {f"state.{i}": part for i, part in enumerate(parts)}
+        tensors = {f"state.{i}": distributed.gather_rows(p, 1) for i, p in enumerate(parts)}
         return tensors, {"state_kind": kind, "evals_done": self.evals_done}
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        rows = torch.from_numpy(self.streams.rows)
         parts = tuple(
-            tensors[f"state.{i}"].to(self.device)
+            tensors[f"state.{i}"].index_select(1, rows).to(self.device)
             for i in range(sum(k.startswith("state.") for k in tensors))
         )
         self.evals_done = int(meta["evals_done"])
@@ -223,15 +249,37 @@ def resume_settings(directory: str | Path) -> tuple[TrainSettings, dict]:
     if "training" not in config:
         raise ValueError(f"{directory} holds a model but no training settings; it cannot resume")
     data = config.get("data", {})
-    if not isinstance(data, dict) or not all(
-        isinstance(data.get(key, ""), str) for key in ("source", "sha256")
-    ):
+    if not isinstance(data, dict) or not _source_record(data):
         raise ValueError(f"{directory / CONFIG} is corrupt: its data record is not a source path")
     state = Path(directory) / TRAINER_STATE
     if state.is_file():  # the model the config describes must be the one the state holds
         saved = {k[6:]: v for k, v in tensor_shapes(state).items() if k.startswith("model.")}
         LanguageModel.check_fits(config, saved, state)
     return TrainSettings.from_config(config), data
+
+
+def _source_record(data: dict) -> bool:
+    """Whether ``data`` records a text as a digest and a path (or a list of paths)."""
+    source = data.get("source", "")
+    paths = source if isinstance(source, list) else [source]
+    return isinstance(data.get("sha256", ""), str) and all(isinstance(p, str) for p in paths)
+
+
+Sources = str | Path | list[str | Path]
+
+
+def read_corpus(
+    text: Sources | None, settings: TrainSettings, progress: bool = False
+) -> tuple[Corpus, str | list[str]]:
+    """The corpus of ``text`` and the name a checkpoint records for it: the built-in corpus for
+    None or ``DEFAULT_SOURCE`` (in memory), else the files and folders (through the token
+    cache; recorded by absolute path, a list for several)."""
+    paths = text if isinstance(text, list) else [text]
+    if text is None or [str(p) for p in paths] == [DEFAULT_SOURCE]:
+        return Corpus.from_text(python_sources(), settings), DEFAULT_SOURCE
+    corpus = Corpus.from_files(paths, settings, progress)
+    names = [str(Path(p).resolve()) for p in paths]
+    return corpus, names[0] if len(names) == 1 else names
 
 
 @dataclass
@@ -241,26 +289,28 @@ class Run:
 
     settings: TrainSettings
     corpus: Corpus
-    source: str
+    source: str | list[str]
     out: Path
 
 
 def start_run(
     given: dict,
-    text: str | Path | None = None,
+    text: Sources | None = None,
     out: str | Path | None = None,
     resume: str | Path | None = None,
+    progress: bool = False,
 ) -> Run:
     """A new run: the settings :func:`recommended_settings` gives for ``given`` (fields by name),
-    ``text`` (a file, or the built-in corpus) and ``out``. Or, with ``resume``, the run saved
-    there: its own settings (``given`` may repeat them, not change them) and its own text (another
-    file may be given, but it must be the same text), written to ``out`` or back to ``resume``."""
+    ``text`` (files and folders, or the built-in corpus) and ``out``. Or, with ``resume``, the
+    run saved there: its own settings (``given`` may repeat them, not change them) and its own
+    text (other files may be given, but they must hold the same text), written to ``out`` or
+    back to ``resume``. ``progress`` shows the encoding passes of a text not yet cached."""
     if resume is None:
         if text is None or out is None:
             raise ValueError("train needs --text FILE and --out DIR (or --resume DIR)")
         settings = recommended_settings(**given)
-        content, source = read_source(text, settings.level, settings.encoding)
-        return Run(settings, Corpus.from_text(content, settings), source, Path(out))
+        corpus, source = read_corpus(text, settings, progress)
+        return Run(settings, corpus, source, Path(out))
     settings, data = resume_settings(checkpoint_dir(resume))
     changed = [k for k, v in given.items() if getattr(settings, k) != v]
     if changed:
@@ -271,8 +321,8 @@ def start_run(
     source = text or data.get("source")
     if not source:
         raise ValueError(f"{resume} does not record its text; pass --text FILE")
-    content, source = read_source(source, settings.level, settings.encoding)
-    corpus = Corpus.from_text(content, settings)
+    out = output_dir(out if out is not None else resume)  # before the text is encoded
+    corpus, source = read_corpus(source, settings, progress)
     if corpus.digest != data.get("sha256"):
         raise ValueError(f"the text differs from the one the run in {resume} was trained on")
-    return Run(settings, corpus, source, Path(out if out is not None else resume))
+    return Run(settings, corpus, source, out)
