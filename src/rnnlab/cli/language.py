@@ -164,7 +164,8 @@ def _run_train(args: argparse.Namespace) -> int:
         flags = ", ".join(TrainSettings.flag(k) for k in sized)
         print(f"sized for a {settings.budget:g} s budget: {chosen} ({flags} to override)")
 
-    print(f"batch: {trainer.batch_line()}", flush=True)
+    if trainer.world == 1:  # with torchrun, the loop prints it
+        print(f"batch: {trainer.batch_line()}", flush=True)
 
     def stop(signum, frame):
         signal.signal(signal.SIGINT, previous)  # a second Ctrl-C interrupts at once

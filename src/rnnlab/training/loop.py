@@ -289,6 +289,8 @@ class Loop:
             self._stop = self._stop or stop
 
     def _fit(self) -> EpochResult:
+        if self.main and self.world > 1:
+            self.echo(f"batch: {self.batch_line()}")
         writer = self._tensorboard_writer() if self.main else None
         bar = tqdm(
             total=1000,

@@ -25,11 +25,11 @@ import torch.nn.functional as F
 from rnnlab.checkpoint import CONFIG, TRAINER_STATE, checkpoint_dir, read_json, tensor_shapes
 from rnnlab.data.streams import IGNORE, Streams, detach_state
 from rnnlab.data.text import DEFAULT_SOURCE, python_sources
+from rnnlab.outputs import output_dir
 from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.evaluation import Evaluation, evaluate
 from rnnlab.tasks.language.model import LanguageModel
 from rnnlab.tasks.language.settings import TrainSettings, recommended_settings
-from rnnlab.outputs import output_dir
 from rnnlab.training import distributed
 from rnnlab.training.loop import Loop, RunResult
 
