@@ -141,6 +141,7 @@ def encode_files(
         found = _trusted(entry, ids_path, stats)
         if found is not None:
             return found
+        entry.unlink(missing_ok=True)  # an entry not trusted is never trusted again
         for stale in folder.glob(f"{key}.ids.*.tmp"):  # a pass that died: we hold the lock
             stale.unlink(missing_ok=True)
         reader = _Reader(files, level, encoding)
@@ -157,7 +158,10 @@ def encode_files(
             raise
         meta = {"vocabulary": vocab.to_json(), "dtype": id_dtype(len(vocab)).name}
         write_json(entry, {**key_fields, "files": stats, **meta, "count": count, "sha256": digest})
-        return _trusted(entry, ids_path, stats)
+        found = _trusted(entry, ids_path, stats)
+        if found is None:
+            raise ValueError(f"the token cache entry {entry} could not be read back")
+        return found
     finally:
         os.close(lock)  # closing releases the lock
 

@@ -65,7 +65,7 @@ class TrainSettings(RunSettings, RecurrentSettings):
     seq_len: int = setting(64, "BPTT length: steps per chunk", POSITIVE_INT)
     val_fraction: float = setting(0.1, "last part of the text held out for validation", FRACTION)
     val_limit: int = setting(
-        1_000_000,
+        250_000,
         "validation reads at most this many symbols (the start of the held-out part)",
         POSITIVE_INT,
     )
