@@ -22,6 +22,7 @@ import torch
 from rnnlab.cli import main
 from rnnlab.data import tokens
 from rnnlab.data.streams import as_streams, chunk
+from rnnlab.data.text import read_text
 from rnnlab.data.tokens import encode_files
 from rnnlab.data.vocab import UNKNOWN
 from rnnlab.tasks.language import Corpus, Trainer, TrainSettings
@@ -165,3 +166,20 @@ def test_train_on_several_files_records_them_and_resumes_from_them(tmp_path, cap
     whole.write_text(TEXT)
     assert main(["evaluate", str(out), "--text", str(whole), "--limit", "1000"]) == 0
     assert "over 999 chars" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        (b"\xef\xbb\xbf" + TEXT.encode("utf-8"), "utf-8"),  # a UTF-8 byte-order mark
+        (TEXT.replace("—", "-").replace("Ü", "U").encode("latin-1"), "latin-1"),
+        (TEXT.encode("utf-16"), "utf-8"),  # its byte-order mark says UTF-16
+    ],
+)
+def test_encodings_and_byte_order_marks_read_as_in_memory(data, encoding, tmp_path, small_chunks):
+    path = tmp_path / "text.txt"
+    path.write_bytes(data)
+    text = read_text(path, "char", encoding)
+    encoded = encode_files([path], "char", encoding)
+    assert encoded.vocab.decode(np.asarray(encoded.ids)) == text
+    assert encoded.digest == hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -145,11 +145,12 @@ def encode_files(
         for stale in folder.glob(f"{key}.ids.*.tmp"):  # a pass that died: we hold the lock
             stale.unlink(missing_ok=True)
         reader = _Reader(files, level, encoding)
-        if vocab is None:
+        counted = vocab is None
+        if counted:
             vocab = _count(reader, level, max_vocab, progress)
         tmp = folder / f"{key}.ids.{os.getpid()}.tmp"
         try:
-            count, digest = _encode(reader, vocab, tmp, progress)
+            count, digest = _encode(reader, vocab, tmp, progress, check=not counted)
             if [_stat(f) for f in files] != stats:
                 raise ValueError("a text file changed while it was being encoded; run again")
             os.replace(tmp, ids_path)
@@ -191,25 +192,27 @@ def _trusted(entry: Path, ids_path: Path, stats: list[dict]) -> EncodedText | No
 
 
 class _Reader:
-    """The files' text, chunk by chunk: ``chunks()`` yields (piece, bytes read). A piece is a
-    str, or bytes where the text is ASCII (its bytes are its code points, and its UTF-8) or the
-    level is byte. Errors name the file and the byte offset."""
+    """The files' text, chunk by chunk: ``chunks()`` yields (piece, the bytes read). A piece is
+    a str, or bytes where the text is ASCII (its bytes are its code points, and its UTF-8) or the
+    level is byte. ``utf8`` says whether the current file's bytes are its text's UTF-8 (UTF-8
+    without a byte-order mark). Errors name the file and the byte offset."""
 
     def __init__(self, files: list[Path], level: str, encoding: str) -> None:
         self.files, self.level, self.encoding = files, level, encoding
         self.total = sum(f.stat().st_size for f in files)
         self.current = files[0]  # the file being read
+        self.utf8 = True
         try:
             codecs.lookup(encoding)
         except LookupError:
             raise ValueError(f"unknown encoding {encoding!r}") from None
 
-    def chunks(self) -> Iterator[tuple[str | bytes, int]]:
+    def chunks(self) -> Iterator[tuple[str | bytes, bytes]]:
         for path in self.files:
             self.current = path
             yield from self._file_chunks(path)
 
-    def _file_chunks(self, path: Path) -> Iterator[tuple[str | bytes, int]]:
+    def _file_chunks(self, path: Path) -> Iterator[tuple[str | bytes, bytes]]:
         try:
             file = open(path, "rb")  # noqa: SIM115 - closed below; a generator holds it
         except OSError as error:
@@ -218,11 +221,11 @@ class _Reader:
             data = file.read(CHUNK)
             if self.level == "byte":
                 while data:
-                    yield data, len(data)
+                    yield data, data
                     data = file.read(CHUNK)
                 return
             encoding = bom_encoding(data) or self.encoding
-            utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+            utf8 = self.utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
             if utf8 and b"\x00" in data[:65536]:
                 raise _binary(path)
             decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
@@ -246,7 +249,7 @@ class _Reader:
                     raise _binary(path)
                 first = False
                 if piece or data:
-                    yield piece, len(data)
+                    yield piece, data
                 if final:
                     return
                 offset += len(data)
@@ -311,14 +314,14 @@ def _count(reader: _Reader, level: str, max_vocab: int | None, progress: bool) -
     seen_ascii, seen = bytearray(), np.zeros(CODE_POINTS, dtype=bool)
     words, counter = _Words(), Counter()
     with _bar(reader, "vocabulary", progress) as bar:
-        for piece, size in reader.chunks():
+        for piece, data in reader.chunks():
             if level == "word":
                 counter.update(words.tokens(piece))
             elif isinstance(piece, bytes):
                 _ascii_seen(piece, seen_ascii)
             else:
                 seen[code_points(piece)] = True
-            bar.update(size)
+            bar.update(len(data))
     if level == "char":
         seen[list(seen_ascii)] = True
         return Vocabulary("char", tuple(chr(c) for c in np.flatnonzero(seen)))
@@ -326,13 +329,17 @@ def _count(reader: _Reader, level: str, max_vocab: int | None, progress: bool) -
     return Vocabulary.from_word_counts(counter, max_vocab)
 
 
-def _encode(reader: _Reader, vocab: Vocabulary, path: Path, progress: bool) -> tuple[int, str]:
-    """Pass 2: append the ids of the text to ``path``; returns their count and the SHA-256."""
+def _encode(
+    reader: _Reader, vocab: Vocabulary, path: Path, progress: bool, check: bool = True
+) -> tuple[int, str]:
+    """Pass 2: append the ids of the text to ``path``; returns their count and the SHA-256.
+    ``check``: refuse characters the vocabulary lacks (unneeded when it was counted from the
+    same text)."""
     dtype, digest, count = id_dtype(len(vocab)), hashlib.sha256(), 0
     index = {s: i for i, s in enumerate(vocab.symbols)}
     unk = index.get(vocab.unknown, -1)
     if vocab.level == "char":  # code point -> id (unk, or -1 where there is none)
-        table = np.full(CODE_POINTS, unk, dtype=np.int64)
+        table = np.full(CODE_POINTS, unk, dtype=np.int32)
         for symbol, i in index.items():
             if len(symbol) == 1:
                 table[ord(symbol)] = i
@@ -340,8 +347,9 @@ def _encode(reader: _Reader, vocab: Vocabulary, path: Path, progress: bool) -> t
         ascii_table = table[:256].clip(0).astype(np.uint8).tobytes() if dtype == np.uint8 else b""
     words = _Words()
     with open(path, "wb") as out, _bar(reader, "encoding", progress) as bar:
-        for piece, size in reader.chunks():
-            digest.update(piece if isinstance(piece, bytes) else piece.encode("utf-8"))
+        for piece, data in reader.chunks():
+            utf8 = isinstance(piece, bytes) or reader.utf8
+            digest.update(data if utf8 else piece.encode("utf-8"))
             if vocab.level == "byte":
                 ids = piece
             elif vocab.level == "word":
@@ -351,14 +359,14 @@ def _encode(reader: _Reader, vocab: Vocabulary, path: Path, progress: bool) -> t
                 ids = piece.translate(ascii_table)  # all known: one C loop, byte -> id
             else:
                 ids = table[code_points(piece)]
-                if unk < 0 and (ids < 0).any():
+                if check and unk < 0 and (ids < 0).any():
                     text = piece.decode("ascii") if isinstance(piece, bytes) else piece
                     vocab.encode(text, what=str(reader.current))  # raises, naming them
             if not isinstance(ids, bytes):
                 ids = ids.astype(dtype, copy=False).tobytes()
             out.write(ids)
             count += len(ids) // dtype.itemsize
-            bar.update(size)
+            bar.update(len(data))
         if vocab.level == "word":
             last = words.tokens("", final=True)
             out.write(np.array([index.get(t, unk) for t in last], dtype=dtype).tobytes())
