@@ -25,7 +25,11 @@ HERE = Path(__file__).parent
 
 def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """``torchrun --standalone --nproc_per_node 2 ARGS``, one thread per rank, loopback only."""
-    env = os.environ | {"OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
+    env = os.environ | {
+        "OMP_NUM_THREADS": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "GLOO_SOCKET_IFNAME": "lo",
+    }
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     return subprocess.run(

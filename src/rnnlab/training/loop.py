@@ -23,6 +23,12 @@ A task subclasses :class:`Loop` and supplies its batches, its loss and its evalu
 when evaluations happen (``evaluation_due``), which evaluations are kept (``keep``: by default
 every one, so the checkpoint is the end of the run), when it is finished (``finished``), the
 report it ends with (``final_report``) and writes (``write_report``), and the lines it prints.
+
+Under ``torchrun`` (R ranks; :mod:`rnnlab.training.distributed`) the same loop trains one model:
+the model is wrapped in DistributedDataParallel with ``batch_loss`` as its forward, so a task
+needs nothing of its own beyond reading its share of the data (``EpochTrainer`` does that for the
+example tasks). After every step the ranks agree on the loss, the clock and any stop request, so
+they take every decision alike; rank 0 alone prints, claims ``out`` and writes.
 """
 
 from __future__ import annotations
@@ -482,6 +488,8 @@ class Loop:
                 group["betas"] = tuple(group["betas"])
             self.optimizer.load_state_dict({"state": slots, "param_groups": groups})
             torch.set_rng_state(tensors["rng"])
+            if self.world > 1:  # rank 0's saved state: each rank its own dropout again
+                torch.manual_seed(self.settings.seed + self.rank + 1000 * int(meta["step"]))
             self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
             self.best, self.best_step = meta["best_val"], meta["best_step"]
             self.losses = [float(v) for v in meta["history"]]

@@ -1,4 +1,4 @@
-"""What every training loop does alike: the device, the autocast context, AdamW with weight
+"""What every training loop does alike: the autocast context, AdamW with weight
 decay on the weight matrices only (embeddings and projections; biases and other vectors are left
 undecayed, as in nanoGPT), and one update that stops before a non-finite loss or gradient."""
 
@@ -10,11 +10,6 @@ from contextlib import nullcontext
 
 import torch
 from torch import nn
-
-
-def training_device() -> torch.device:
-    """The GPU when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def autocast(precision: str, device: torch.device):
