@@ -155,8 +155,8 @@ class Trainer(Loop):
     def validation(self) -> Evaluation:
         """The model's loss on the validation split, read in order (each rank its share of
         the streams, the sums added up)."""
-        part = (self.rank, self.world)
-        mine = evaluate(self.model, self.corpus.val, autocast=self.autocast, part=part)
+        part, streams = (self.rank, self.world), max(16, self.world)  # a stream or more each
+        mine = evaluate(self.model, self.corpus.val, streams, autocast=self.autocast, part=part)
         nats, units = distributed.all_sum([mine.nats, mine.units])
         return Evaluation(nats, len(self.corpus.val) - 1, units, mine.unit)
 
