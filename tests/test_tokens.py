@@ -183,3 +183,12 @@ def test_encodings_and_byte_order_marks_read_as_in_memory(data, encoding, tmp_pa
     encoded = encode_files([path], "char", encoding)
     assert encoded.vocab.decode(np.asarray(encoded.ids)) == text
     assert encoded.digest == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_a_vocabulary_over_256_symbols_is_stored_as_uint16(tmp_path, small_chunks):
+    text = " ".join(f"w{i % 400}" for i in range(3000))
+    path = tmp_path / "words.txt"
+    path.write_text(text)
+    encoded = encode_files([path], "word")
+    assert encoded.ids.dtype == np.uint16 and len(encoded.vocab) == 402  # <unk>, " ", 400 words
+    assert encoded.vocab.decode(np.asarray(encoded.ids)) == text
