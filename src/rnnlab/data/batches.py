@@ -30,6 +30,14 @@ def bucket_batches(
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def share(count: int, part: tuple[int, int]) -> np.ndarray:
+    """The indices 0..count-1 that part r of R takes (``part`` = (r, R)): the r-th of R
+    near-equal contiguous runs, as ``numpy.array_split`` cuts them. Distributed ranks share
+    streams and batches by it."""
+    r, parts = part
+    return np.array_split(np.arange(count), parts)[r]
+
+
 def pad(sequences: Sequence[Tensor], value: int = 0) -> tuple[Tensor, Tensor]:
     """ids (B, T) padded with ``value`` to the longest sequence, and lengths (B,)."""
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.int64)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnnlab.data.batches import IGNORE
+from rnnlab.data.batches import IGNORE, share
 
 
 def as_streams(ids: Tensor, streams: int) -> tuple[Tensor, Tensor]:
@@ -49,12 +49,12 @@ class Streams:
         self.predictions = len(ids) - 1
         self.streams = min(streams, self.predictions)
         self.length = math.ceil(self.predictions / self.streams)
-        rank, world = part
-        if self.streams < world:
+        if self.streams < part[1]:
             raise ValueError(
-                f"{self.streams} streams cannot be shared by {world} processes; raise --batch-size"
+                f"{self.streams} streams cannot be shared by {part[1]} processes; "
+                "raise --batch-size"
             )
-        self.rows = np.array_split(np.arange(self.streams), world)[rank]
+        self.rows = share(self.streams, part)
 
     def chunk_count(self, seq_len: int) -> int:
         return math.ceil(self.length / seq_len)

@@ -51,19 +51,15 @@ def read_text(path: str | Path, level: str = "char", encoding: str = "utf-8") ->
         return data
     encoding = bom_encoding(data) or encoding
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8") and b"\x00" in data[:65536]:
-        raise _binary(path)
+        raise binary_error(path)
     try:
         text = data.decode(encoding)
     except LookupError:
         raise ValueError(f"unknown encoding {encoding!r}") from None
     except UnicodeDecodeError as error:
-        raise ValueError(
-            f"{path} is not valid {encoding} (byte {error.start} cannot be decoded); "
-            "pass its encoding with --encoding (for example --encoding latin-1), "
-            "or model raw bytes with --level byte"
-        ) from None
+        raise undecodable_error(path, encoding, error.start) from None
     if "\x00" in text[:65536]:
-        raise _binary(path)
+        raise binary_error(path)
     return text
 
 
@@ -82,9 +78,19 @@ def bom_encoding(data: bytes) -> str | None:
     return next((codec for mark, codec in BOMS if data.startswith(mark)), None)
 
 
-def _binary(path: Path) -> ValueError:
+def binary_error(path: Path) -> ValueError:
+    """The error for a text file that holds NUL bytes."""
     return ValueError(
         f"{path} looks binary (it contains NUL bytes); to model its raw bytes use --level byte"
+    )
+
+
+def undecodable_error(path: Path, encoding: str, offset: int) -> ValueError:
+    """The error for a text file whose byte at ``offset`` does not decode in ``encoding``."""
+    return ValueError(
+        f"{path} is not valid {encoding} (byte {offset} cannot be decoded); "
+        "pass its encoding with --encoding (for example --encoding latin-1), "
+        "or model raw bytes with --level byte"
     )
 
 

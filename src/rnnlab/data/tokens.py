@@ -38,7 +38,7 @@ import numpy as np
 from tqdm import tqdm
 
 from rnnlab.checkpoint import parse_json, write_json
-from rnnlab.data.text import bom_encoding
+from rnnlab.data.text import binary_error, bom_encoding, undecodable_error
 from rnnlab.data.vocab import Vocabulary, check_level, tokenize_words
 
 FORMAT = 1  # of the cache entries; a new format is a new key
@@ -227,7 +227,7 @@ class _Reader:
             encoding = bom_encoding(data) or self.encoding
             utf8 = self.utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
             if utf8 and b"\x00" in data[:65536]:
-                raise _binary(path)
+                raise binary_error(path)
             decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
             offset, first = 0, True
             while True:
@@ -239,14 +239,10 @@ class _Reader:
                     try:
                         piece = decoder.decode(data, final=final)
                     except UnicodeDecodeError as error:
-                        raise ValueError(
-                            f"{path} is not valid {encoding} (byte "
-                            f"{offset - pending + error.start} cannot be decoded); pass its "
-                            "encoding with --encoding (for example --encoding latin-1), or "
-                            "model raw bytes with --level byte"
-                        ) from None
+                        at = offset - pending + error.start  # in the file, not the chunk
+                        raise undecodable_error(path, encoding, at) from None
                 if first and ("\x00" if isinstance(piece, str) else b"\x00") in piece[:65536]:
-                    raise _binary(path)
+                    raise binary_error(path)
                 first = False
                 if piece or data:
                     yield piece, data
@@ -254,12 +250,6 @@ class _Reader:
                     return
                 offset += len(data)
                 data = file.read(CHUNK)
-
-
-def _binary(path: Path) -> ValueError:
-    return ValueError(
-        f"{path} looks binary (it contains NUL bytes); to model its raw bytes use --level byte"
-    )
 
 
 def code_points(piece: str | bytes) -> np.ndarray:

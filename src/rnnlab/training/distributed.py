@@ -25,6 +25,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from rnnlab.data import batches
+
 
 def start() -> bool:
     """Join the process group ``torchrun`` describes (if it describes one of two or more ranks
@@ -99,10 +101,9 @@ def agree_step(loss: float, elapsed: float, stop: bool) -> tuple[float, float, b
 
 
 def share(count: int, part: tuple[int, int] | None = None) -> np.ndarray:
-    """The indices 0..count-1 that rank r of R takes: the r-th of R near-equal contiguous parts
-    (``part`` defaults to this rank's)."""
-    r, world = part if part is not None else (rank(), world_size())
-    return np.array_split(np.arange(count), world)[r]
+    """The indices 0..count-1 that rank r of R takes (:func:`rnnlab.data.batches.share`;
+    ``part`` defaults to this rank's)."""
+    return batches.share(count, part if part is not None else (rank(), world_size()))
 
 
 def gather_rows(tensor: Tensor, dim: int) -> Tensor:

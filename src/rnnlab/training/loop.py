@@ -287,12 +287,13 @@ class Loop:
         finally:
             self._release_out()
 
-    def _tick(self, clock: float) -> None:
-        """Read the clock (the latest of the ranks' clocks, and any rank's stop request)."""
+    def _tick(self, clock: float, loss: float = 0.0) -> float:
+        """Read the clock; with R ranks, agree on it (the latest of the ranks' clocks), on any
+        rank's stop request and on ``loss`` (the ranks' mean, returned)."""
         self.elapsed = time.perf_counter() - clock
-        if self.world > 1:
-            _, self.elapsed, stop = distributed.agree_step(0.0, self.elapsed, self._stop_asked)
-            self._stop = self._stop or stop
+        loss, self.elapsed, stop = distributed.agree_step(loss, self.elapsed, self._stop_asked)
+        self._stop = self._stop or stop
+        return loss
 
     def _fit(self) -> EpochResult:
         if self.main and self.world > 1:
@@ -364,9 +365,7 @@ class Loop:
             loss = self.batch_loss(batch) if self.net is None else self.net(batch)
         value = update(loss, self.model, self.optimizer, s.clip, self._diverged)
         self.step += 1
-        self.elapsed = time.perf_counter() - clock
-        value, self.elapsed, stop = distributed.agree_step(value, self.elapsed, self._stop_asked)
-        self._stop = self._stop or stop
+        value = self._tick(clock, value)
         self.losses.append(value)
         return value
 
