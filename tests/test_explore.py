@@ -237,7 +237,12 @@ BAD = [
     ("/api/read", {"session": S1, "model": "char", "text": "a" * MAX_BODY}, 413, "over"),
     ("/api/read", {"session": S1, "model": "char", "text": "a", "layer": 2}, 400, "layer must"),
     ("/api/read", {"session": S1, "model": "word", "text": "a", "state": "c"}, 400, "state must"),
-    ("/api/read", {"session": S1, "model": "cls", "text": "a"}, 400, "not a language model"),
+    (
+        "/api/read",
+        {"session": S1, "model": "cls", "text": "a"},
+        400,
+        "not a recurrent language model",
+    ),
     ("/api/generate", {"model": "char", "temperature": "hot"}, 400, "temperature must be"),
     ("/api/generate", {"model": "char", "temperature": 0}, 400, "temperature must be"),
     ("/api/generate", {"model": "char", "length": 10**6}, 400, "length must be"),

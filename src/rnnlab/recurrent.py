@@ -48,6 +48,9 @@ class Recurrent(nn.Module):
             minGRU and minLSTM have no such kernel: they always run their scan over time.
         init: initialisation scheme name (``default``, ``orthogonal``, ``identity``).
         forget_bias: for LSTMs, the initial total forget-gate bias (commonly 1.0).
+        weight_drop: DropConnect on the recurrent weights in training mode (Wan et al. 2013, as
+            AWD-LSTM uses it): each forward pass drops this fraction of the elements of every
+            W_hh (one mask for the whole sequence) and scales the rest by 1 / (1 - p).
     """
 
     def __init__(
@@ -65,11 +68,14 @@ class Recurrent(nn.Module):
         fused: bool | None = None,
         init: str = "default",
         forget_bias: float | None = None,
+        weight_drop: float = 0.0,
         device=None,
         dtype=None,
     ) -> None:
         super().__init__()
         check_size("num_layers", num_layers)
+        if not isinstance(weight_drop, int | float) or not 0.0 <= weight_drop < 1.0:
+            raise ValueError(f"weight_drop must be a number in [0, 1), got {weight_drop!r}")
         if (
             isinstance(dropout, bool)
             or not isinstance(dropout, int | float)
@@ -101,6 +107,7 @@ class Recurrent(nn.Module):
         self.fused = fused
         self.init = init
         self.forget_bias = forget_bias
+        self.weight_drop = float(weight_drop)
 
         rows, hh_rows = self.cell.gates * hidden_size, self.cell.hh_rows(hidden_size)
         factory = {"device": device, "dtype": dtype}
@@ -140,9 +147,21 @@ class Recurrent(nn.Module):
             for suffix in self._suffixes
         ]
 
+    def forward_groups(self) -> list[tuple[Tensor, Tensor, Tensor | None, Tensor | None]]:
+        """:meth:`weight_groups` as the forward pass uses them: in training mode with
+        ``weight_drop`` p > 0, every W_hh with a fraction p of its elements dropped."""
+        groups = self.weight_groups()
+        if not (self.training and self.weight_drop):
+            return groups
+        return [
+            (ih, None if hh is None else F.dropout(hh, self.weight_drop), b_ih, b_hh)
+            for ih, hh, b_ih, b_hh in groups
+        ]
+
     def flat_weights(self) -> list[Tensor]:
-        """The weights in the flat order torch's fused kernels take (biases left out if none)."""
-        return [w for group in self.weight_groups() for w in group if w is not None]
+        """The forward pass's weights (:meth:`forward_groups`) in the flat order torch's fused
+        kernels take (biases left out if none)."""
+        return [w for group in self.forward_groups() for w in group if w is not None]
 
     def reset_parameters(self, init: str | None = None, forget_bias: float | None = None) -> None:
         """Re-initialise by scheme name; with no arguments, the scheme given at construction."""
@@ -264,7 +283,7 @@ class Recurrent(nn.Module):
 
     def _forward_steps(self, x: Tensor, state: State, mask: Tensor | None) -> tuple[Tensor, State]:
         """The readable path: for each layer and direction, W_ih x for all steps, then unroll."""
-        groups = self.weight_groups()
+        groups = self.forward_groups()
         finals: list[State] = []
         for layer in range(self.num_layers):
             outputs = []
@@ -298,6 +317,7 @@ class Recurrent(nn.Module):
             ("bidirectional", False),
             ("fused", None),
             ("init", "default"),
+            ("weight_drop", 0.0),
             ("forget_bias", None),
         ):
             if getattr(self, name) != default:

@@ -24,8 +24,9 @@ from rnnlab.demo import DEMO_BUDGET, run_demo
 from rnnlab.generation import Sampling
 from rnnlab.kernels import PRECISIONS
 from rnnlab.limits import OUTPUT_BATCH
-from rnnlab.tasks.language import LanguageModel, Trainer, TrainSettings, evaluate, start_run
-from rnnlab.tasks.language.settings import SIZED
+from rnnlab.tasks.language import Trainer, TrainSettings, evaluate, start_run
+from rnnlab.tasks.language.next_symbol import NextSymbolModel
+from rnnlab.tasks.language.settings import load_model, sized_for_budget
 from rnnlab.training.distributed import is_main
 
 
@@ -46,8 +47,9 @@ def add_commands(commands) -> None:
     train = commands.add_parser(
         "train",
         help="train a language model on a text file",
-        description="Train a character (or byte, or word) level language model by truncated "
-        "backpropagation through time and write a checkpoint directory (the best model by "
+        description="Train a character (or byte, or word) level language model, recurrent by "
+        "truncated backpropagation through time or a transformer (--arch transformer) on "
+        "windows of --context symbols, and write a checkpoint directory (the best model by "
         "validation loss, and the state to resume from). Ctrl-C stops after the current step "
         "and saves; --resume continues.",
         argument_default=argparse.SUPPRESS,
@@ -112,7 +114,8 @@ def add_commands(commands) -> None:
     evaluate = commands.add_parser(
         "evaluate",
         help="the loss of a checkpoint on a text, in nats and bits per character",
-        description="Read the text in order with the state carried and print the mean "
+        description="Read the text in order (a recurrent model with its state carried, a "
+        "transformer through a sliding window that keeps half its context) and print the mean "
         "cross-entropy in nats/char and bits/char (per byte at the byte level).",
     )
     evaluate.add_argument("checkpoint", metavar="DIR")
@@ -158,7 +161,8 @@ def _run_train(args: argparse.Namespace) -> int:
         flush=True,
     )
     print(f"speed: {trainer.speed_settings()}", flush=True)
-    sized = [k for k in SIZED if resume is None and settings.budget and k not in asked]
+    sizes = sized_for_budget(settings.budget, settings.arch) if settings.budget else {}
+    sized = [k for k in sizes if resume is None and k not in asked]
     if sized:
         chosen = ", ".join(f"{TrainSettings.flag(k)[2:]} {getattr(settings, k)}" for k in sized)
         flags = ", ".join(TrainSettings.flag(k) for k in sized)
@@ -195,13 +199,13 @@ def _run_train(args: argparse.Namespace) -> int:
     )
     print(result.summary(best, out))
     if args.sample_length > 0 and is_main():
-        model = LanguageModel.from_pretrained(out)
+        model = load_model(out)
         print("--- sample (temperature 0.8) ---")
         _print_sample(model, model.default_prime(), args.sample_length, temperature=0.8, seed=0)
     return 0
 
 
-def _print_sample(model: LanguageModel, prime: str, length: int, **options) -> None:
+def _print_sample(model: NextSymbolModel, prime: str, length: int, **options) -> None:
     """Print ``prime`` and its continuation as it is generated (flat memory at any length)."""
 
     def stream(piece: str) -> None:
@@ -215,7 +219,7 @@ def _print_sample(model: LanguageModel, prime: str, length: int, **options) -> N
 
 def _run_generate(args: argparse.Namespace) -> int:
 
-    model = LanguageModel.from_pretrained(args.checkpoint)
+    model = load_model(args.checkpoint)
     prime = args.prime if args.prime else model.default_prime()
     # Check the prime and the options before printing anything.
     model.vocab.encode(prime, what="the prime")
@@ -243,7 +247,7 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 def _run_evaluate(args: argparse.Namespace) -> int:
 
-    model = LanguageModel.from_pretrained(args.checkpoint)
+    model = load_model(args.checkpoint)
     encoded = encode_files(
         args.text, model.vocab.level, args.encoding, vocab=model.vocab, progress=sys.stderr.isatty()
     )

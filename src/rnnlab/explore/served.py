@@ -143,7 +143,7 @@ def load(directory: str | Path, id: str, text: str | None = None) -> Served:
     kind = read_json(directory / CONFIG).get("format")
     if kind not in KINDS:
         raise ValueError(
-            f"{directory} holds a {kind!r} model; rnnlab serve explores language models, "
+            f"{directory} holds a {kind!r} model; rnnlab serve explores recurrent language models, "
             "sequence classifiers and chatbots"
         )
     model = KINDS[kind].from_pretrained(directory)

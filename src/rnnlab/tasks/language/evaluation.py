@@ -1,8 +1,12 @@
-"""Validation loss of a language model on a text read in order, state carried.
+"""Validation loss of a language model on a text read in order.
 
-The ids are laid out as a few long streams (see :mod:`rnnlab.data.streams`) read chunk by chunk
-with the state carried, so every symbol but the first is predicted from all the text before it
-in its stream. Reported per symbol and per character (per byte at the byte level):
+A recurrent model reads the ids as a few long streams (see :mod:`rnnlab.data.streams`) chunk by
+chunk with the state carried, so every symbol but the first is predicted from all the text
+before it in its stream. A model with a bounded ``context`` (the transformer) reads them through
+a sliding window that keeps half its context when it moves on
+(:func:`~rnnlab.tasks.language.transformer.window_starts`), so every symbol but those of the
+first window is predicted from at least ``context // 2`` symbols before it. Reported per symbol
+and per character (per byte at the byte level):
 
     nats/char = sum_t -log p(s_t | s_<t) / (characters predicted),   bits = nats / ln 2
 """
@@ -17,7 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rnnlab.data.batches import share
 from rnnlab.data.streams import IGNORE, Streams
+from rnnlab.tasks.language.transformer import kept, window_starts
+
+WINDOW_BATCH = 64  # windows scored at once
 
 
 @dataclass(frozen=True)
@@ -51,17 +59,21 @@ def evaluate(
     part: tuple[int, int] = (0, 1),
 ) -> Evaluation:
     """The loss of ``model`` on ``ids`` (N,: a tensor or a NumPy array such as a memory map),
-    read as ``streams`` streams in order; with ``part`` (r, R), only the r-th share of the
-    streams is read (the sums then add up over the R parts)."""
+    read as ``streams`` streams in order, or through a sliding window for a model with a
+    ``context``; with ``part`` (r, R), only the r-th share of the streams (windows) is read
+    (the sums then add up over the R parts)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     lengths = model.vocab.lengths().to(device)
-    layout = Streams(ids, streams, part)
+    if model.context is not None:
+        batches = _windows(ids, model.context, part)
+    else:
+        batches = _stream_chunks(Streams(ids, streams, part), seq_len)
     nats, units, state = 0.0, 0.0, None
     try:
-        for index in range(layout.chunk_count(seq_len)):
-            xb, yb = (t.to(device) for t in layout.chunk(index, seq_len))
+        for xb, yb in batches:
+            xb, yb = xb.to(device), yb.to(device)
             with autocast():
                 logits, state = model(xb, state)
             nats += float(
@@ -73,6 +85,32 @@ def evaluate(
     finally:
         model.train(was_training)
     return Evaluation(nats, len(ids) - 1, units, model.vocab.unit)
+
+
+def _stream_chunks(layout: Streams, seq_len: int):
+    """(inputs, targets) of each chunk of the streams, in order (the state carries over)."""
+    for index in range(layout.chunk_count(seq_len)):
+        yield layout.chunk(index, seq_len)
+
+
+def _windows(ids, context: int, part: tuple[int, int], batch: int = WINDOW_BATCH):
+    """(inputs, targets), ``batch`` windows at a time, of the r-th share of the sliding windows
+    (see :func:`~rnnlab.tasks.language.transformer.window_starts`): each (b, context), the
+    targets a window does not score (the first ``kept`` of all but the first window, and any
+    past the end) set to IGNORE."""
+    starts = window_starts(len(ids), context)
+    mine = [starts[i] for i in share(len(starts), part)]
+    keep = kept(context)
+    for first in range(0, len(mine), batch):
+        rows = mine[first : first + batch]
+        x = np.zeros((len(rows), context), dtype=np.int64)
+        y = np.full((len(rows), context), IGNORE, dtype=np.int64)
+        for row, start in enumerate(rows):
+            piece = np.asarray(ids[start : start + context + 1])
+            x[row, : len(piece) - 1], y[row, : len(piece) - 1] = piece[:-1], piece[1:]
+            if start > 0:
+                y[row, :keep] = IGNORE
+        yield torch.from_numpy(x), torch.from_numpy(y)
 
 
 def unigram_entropy(ids, vocab) -> float:

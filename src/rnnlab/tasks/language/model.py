@@ -10,12 +10,11 @@ use: x_t projected to the hidden size if needed, then per block x = x + RNN(Laye
 x = x + FFN(LayerNorm(x)), and p = softmax(W_hy LayerNorm(x)).
 
 Trained by cross-entropy on the next symbol; saved as a checkpoint directory (``config.json``
-with the architecture and vocabulary, ``model.safetensors`` with the weights).
+with the architecture and vocabulary, ``model.safetensors`` with the weights). Checkpoints and
+generation are :class:`~rnnlab.tasks.language.next_symbol.NextSymbolModel`'s.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -23,18 +22,17 @@ from torch import Tensor, nn
 
 from rnnlab.checks import check_choice
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.generation import Sampling, Step, generate_batch, generate_ids
+from rnnlab.generation import Step
 from rnnlab.kernels import PreparedLinear, resolve_precision
-from rnnlab.limits import require_memory
-from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 from rnnlab.stepper import Stepper
 from rnnlab.tasks.language.blocks import BLOCKS, ResidualBlock
+from rnnlab.tasks.language.next_symbol import NextSymbolModel
 
 FORMAT = "rnnlab.language_model"
 
 
-class LanguageModel(Pretrained, nn.Module):
+class LanguageModel(NextSymbolModel):
     """A recurrent next-symbol model over a :class:`~rnnlab.data.Vocabulary`.
 
     Args:
@@ -44,10 +42,12 @@ class LanguageModel(Pretrained, nn.Module):
         embedding_size: size of the learned embedding, or None to feed one-hot vectors.
         block: ``plain`` (stacked layers) or ``residual`` (pre-norm residual blocks with a
             feed-forward layer, one recurrent layer each; ``dropout`` on both branches).
+        weight_drop: DropConnect on the stacked layers' W_hh in training (see
+            :class:`rnnlab.Recurrent`); the plain stack only.
     """
 
     FORMAT = FORMAT
-    KIND = "language model"
+    KIND = "recurrent language model"
 
     def __init__(
         self,
@@ -60,6 +60,7 @@ class LanguageModel(Pretrained, nn.Module):
         init: str = "default",
         forget_bias: float | None = None,
         block: str = "plain",
+        weight_drop: float = 0.0,
     ) -> None:
         super().__init__()
         if embedding_size is not None and embedding_size < 1:
@@ -75,6 +76,7 @@ class LanguageModel(Pretrained, nn.Module):
             "init": init,
             "forget_bias": forget_bias,
             "block": block,
+            "weight_drop": weight_drop,
         }
         size = len(vocab)
         self.embedding = nn.Embedding(size, embedding_size) if embedding_size else None
@@ -100,6 +102,7 @@ class LanguageModel(Pretrained, nn.Module):
             dropout=dropout if num_layers > 1 else 0.0,
             init=init,
             forget_bias=forget_bias,
+            weight_drop=weight_drop,
         )
 
     @property
@@ -129,23 +132,7 @@ class LanguageModel(Pretrained, nn.Module):
             torch.cat(parts) for parts in zip(*finals, strict=True)
         )
 
-    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.pretrained) ----------
-
-    def config(self) -> dict:
-        """Everything needed to rebuild the model (not its weights)."""
-        return {"format": FORMAT, "model": dict(self.settings), "vocab": self.vocab.to_json()}
-
-    @classmethod
-    def _from_config(cls, config: dict) -> LanguageModel:
-        return cls(Vocabulary.from_json(config["vocab"]), **config["model"])
-
     # -- generation ---------------------------------------------------------------------------
-
-    def default_prime(self) -> str:
-        """What generation starts from when no prime is given: a newline if the model knows it."""
-        if self.vocab.level == "byte" or "\n" in self.vocab.symbols:
-            return "\n"
-        return self.vocab.symbols[-1]
 
     def step_function(self, batch_size: int = 1, precision: str = "auto") -> Step:
         """``step(ids (B, T), state) -> (logits (B, T, V), state)`` for generation.
@@ -215,71 +202,6 @@ class LanguageModel(Pretrained, nn.Module):
 
         step.precision, step.kernel = precision, steppers[0].kernel
         return step
-
-    def generate(
-        self,
-        prime: str | None = None,
-        length: int = 500,
-        *,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        greedy: bool = False,
-        seed: int | None = None,
-        stream: Callable[[str], object] | None = None,
-        precision: str = "auto",
-    ) -> str:
-        """Continue ``prime`` by ``length`` sampled symbols and return the new text.
-
-        ``stream`` is called with each piece of text as soon as it is chosen. A prime with
-        characters the model never saw raises ValueError naming them. The network runs through
-        :meth:`step_function`, its products in ``precision`` (``auto``: bfloat16 where native).
-        """
-        sampling, prime_ids, generator = self._sampling_setup(
-            prime, length, temperature, top_k, top_p, greedy, seed
-        )
-        step = self.step_function(batch_size=1, precision=precision)
-        decode = self.vocab.decoder()
-        pieces = []
-        for next_id in generate_ids(step, prime_ids, length, sampling, generator):
-            piece = decode(next_id)
-            pieces.append(piece)
-            if stream is not None and piece:
-                stream(piece)
-        return "".join(pieces)
-
-    def generate_batch(
-        self,
-        streams: int,
-        prime: str | None = None,
-        length: int = 500,
-        *,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        greedy: bool = False,
-        seed: int | None = None,
-        precision: str = "auto",
-    ) -> list[str]:
-        """``streams`` independent continuations of ``prime``, stepped together as one batch
-        (much faster per symbol than one at a time); the arguments are :meth:`generate`'s."""
-        if streams < 1:
-            raise ValueError(f"streams must be >= 1, got {streams}")
-        require_memory(streams * length * 16, f"{streams:,} samples of {length:,} symbols")
-        sampling, prime_ids, generator = self._sampling_setup(
-            prime, length, temperature, top_k, top_p, greedy, seed
-        )
-        step = self.step_function(batch_size=streams, precision=precision)
-        ids = generate_batch(step, prime_ids.expand(streams, -1), length, sampling, generator)
-        return [self.vocab.decode(row) for row in ids]
-
-    def _sampling_setup(self, prime, length, temperature, top_k, top_p, greedy, seed):
-        if length < 0:
-            raise ValueError(f"length must be >= 0, got {length}")
-        sampling = Sampling(temperature, top_k, top_p, greedy)
-        prime_ids = self.vocab.encode(prime or self.default_prime(), what="the prime")
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        return sampling, prime_ids.to(self.head.weight.device), generator
 
 
 def _rows(state, layer: int):

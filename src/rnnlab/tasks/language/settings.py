@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import ClassVar
 
+import torch
+
 from rnnlab.cells import CELLS, MinimalCell
+from rnnlab.checkpoint import CONFIG, checkpoint_dir, read_json
 from rnnlab.data.vocab import LEVELS
 from rnnlab.scan import METHODS as SCAN_METHODS
 from rnnlab.settings import (
+    AT_LEAST_2,
     FRACTION,
     POSITIVE_INT,
     TEXT,
+    WIDTH,
     Check,
     RecurrentSettings,
     RunSettings,
@@ -21,6 +27,24 @@ from rnnlab.settings import (
 )
 from rnnlab.tasks.language.blocks import BLOCKS
 from rnnlab.tasks.language.model import LanguageModel
+from rnnlab.tasks.language.next_symbol import NextSymbolModel
+from rnnlab.tasks.language.transformer import POSITIONS, TransformerLM
+
+ARCHS = ("recurrent", "transformer")
+#: the settings that only one architecture reads (the other must leave them at their defaults)
+ONLY = {
+    "recurrent": (
+        "cell",
+        "embedding_size",
+        "block",
+        "weight_drop",
+        "scan",
+        "seq_len",
+        "init",
+        "forget_bias",
+    ),
+    "transformer": ("heads", "context", "positions"),
+}
 
 
 @task_settings(
@@ -45,6 +69,25 @@ class TrainSettings(RunSettings, RecurrentSettings):
     }
 
     level: str = setting("char", "symbols: char, byte or word", one_of(LEVELS), group="model")
+    arch: str = setting(
+        "recurrent",
+        "recurrent: the --cell network; transformer: a causal transformer of --layers blocks "
+        "--hidden wide with --heads, --context and --positions (the recurrent options do not "
+        "apply to it)",
+        one_of(ARCHS),
+        group="model",
+    )
+    heads: int = setting(4, "transformer: attention heads per block", WIDTH, group="model")
+    context: int = setting(
+        64,
+        "transformer: the most symbols one prediction sees; it trains on windows of this many, "
+        "and reads longer texts by a window that keeps half of them when it slides",
+        AT_LEAST_2,
+        group="model",
+    )
+    positions: str = setting(
+        "learned", "transformer: learned or rotary positions", one_of(POSITIONS), group="model"
+    )
     embedding_size: int | None = embedding_setting(
         64, "learned embedding of this size for the inputs", one_hot=True
     )
@@ -55,6 +98,13 @@ class TrainSettings(RunSettings, RecurrentSettings):
         one_of(BLOCKS),
         group="model",
     )
+    weight_drop: float = setting(
+        0.0,
+        "DropConnect on the recurrent weights W_hh in training (AWD-LSTM's weight dropout); "
+        "plain blocks",
+        FRACTION,
+        group="model",
+    )
     scan: str = setting(
         "auto",
         "mingru/minlstm: the recurrence over time by a loop (sequential), the chunked scan, or "
@@ -62,7 +112,9 @@ class TrainSettings(RunSettings, RecurrentSettings):
         one_of(SCAN_METHODS),
         group="model",
     )
-    seq_len: int = setting(64, "BPTT length: steps per chunk", POSITIVE_INT)
+    seq_len: int = setting(
+        64, "BPTT length: steps per chunk (the transformer's is its --context)", POSITIVE_INT
+    )
     val_fraction: float = setting(0.1, "last part of the text held out for validation", FRACTION)
     val_limit: int = setting(
         250_000,
@@ -82,8 +134,26 @@ class TrainSettings(RunSettings, RecurrentSettings):
         super().__post_init__()
         if self.scan != "auto" and not issubclass(CELLS[self.cell][0], MinimalCell):
             raise ValueError(f"scan applies to mingru and minlstm, not {self.cell}")
+        if self.arch == "transformer" and self.hidden_size % self.heads:
+            raise ValueError(
+                f"hidden_size {self.hidden_size} is not a multiple of {self.heads} heads"
+            )
+        other = "recurrent" if self.arch == "transformer" else "transformer"
+        defaults = {f.name: f.default for f in fields(self)}
+        for name in ONLY[other]:
+            if getattr(self, name) != defaults[name]:
+                raise ValueError(
+                    f"{self.flag(name)} applies to the {other} model, not --arch {self.arch}"
+                )
 
-    def build_model(self, vocab) -> LanguageModel:
+    @property
+    def chunk_length(self) -> int:
+        """The symbols one training row reads: the BPTT length, or the transformer's context."""
+        return self.context if self.arch == "transformer" else self.seq_len
+
+    def build_model(self, vocab) -> NextSymbolModel:
+        if self.arch == "transformer":
+            return TransformerLM(vocab, **self.arguments(TransformerLM))
         model = LanguageModel(vocab, **self.arguments(LanguageModel))
         for module in model.modules():
             if isinstance(module, MinimalCell):
@@ -91,24 +161,63 @@ class TrainSettings(RunSettings, RecurrentSettings):
         return model
 
 
-#: The model size, dropout and peak learning rate that reached the lowest validation loss on
-#: tiny Shakespeare in a given wall-clock budget on the 2-core bench machine (bfloat16; see
-#: benchmarks/RESULTS.md): (budgets up to this many seconds, settings).
-BUDGET_SIZES: tuple[tuple[float, dict], ...] = (
-    (150.0, {"hidden_size": 256, "dropout": 0.0, "lr": 8e-3}),
-    (float("inf"), {"hidden_size": 512, "dropout": 0.25, "lr": 5e-3}),
-)
-SIZED = ("hidden_size", "dropout", "lr")
+#: the model classes by their checkpoints' format
+MODELS: dict[str, type[NextSymbolModel]] = {m.FORMAT: m for m in (LanguageModel, TransformerLM)}
 
 
-def sized_for_budget(budget: float) -> dict:
-    """The entry of :data:`BUDGET_SIZES` for ``budget`` seconds."""
-    return next(dict(sizes) for limit, sizes in BUDGET_SIZES if budget <= limit)
+def model_class(config: dict) -> type[NextSymbolModel]:
+    """The class of the language model, recurrent or transformer, a checkpoint's ``config``
+    describes; ValueError for any other format."""
+    kind = config.get("format")
+    if kind not in MODELS:
+        raise ValueError(f"the checkpoint is not a language model (format {kind!r})")
+    return MODELS[kind]
+
+
+def load_model(directory) -> NextSymbolModel:
+    """The language model, recurrent or transformer, saved in checkpoint ``directory``."""
+    path = checkpoint_dir(directory)
+    return model_class(read_json(path / CONFIG)).from_pretrained(path)
+
+
+#: Per architecture, the settings that reached the lowest validation loss on tiny Shakespeare in
+#: a given wall-clock budget on the 2-core bench machine (see benchmarks/RESULTS.md): (budgets up
+#: to this many seconds, settings). The recurrent entries were fitted for the LSTM (bfloat16);
+#: the transformer's start from nanoGPT's CPU "baby GPT" and were tuned at 60 s and 300 s.
+BUDGET_SIZES: dict[str, tuple[tuple[float, dict], ...]] = {
+    "recurrent": (
+        (150.0, {"hidden_size": 256, "dropout": 0.0, "lr": 8e-3}),
+        (float("inf"), {"hidden_size": 512, "dropout": 0.25, "lr": 5e-3}),
+    ),
+    "transformer": tuple(
+        (limit, {"hidden_size": 128, "num_layers": 4, "heads": 4, "context": 64} | entry)
+        for limit, entry in (
+            (150.0, {"dropout": 0.0, "lr": 5e-3, "batch_size": 12}),
+            (float("inf"), {"dropout": 0.0, "lr": 2e-3, "batch_size": 12}),
+        )
+    ),
+}
+
+
+def sized_for_budget(budget: float | None, arch: str = "recurrent") -> dict:
+    """The entry of :data:`BUDGET_SIZES` for ``budget`` seconds of ``arch``. Without a budget:
+    nothing for the recurrent model (its defaults are the fields'), the longest budget's
+    settings for the transformer. Without a GPU the transformer computes in float32: at these
+    sizes bfloat16 autocast trained it 10 to 20% slower on the bench CPU (the recurrent kernel
+    gains from it)."""
+    sizes = BUDGET_SIZES[arch]
+    if budget is None:
+        entry = {} if arch == "recurrent" else dict(sizes[-1][1])
+    else:
+        entry = next(dict(entry) for limit, entry in sizes if budget <= limit)
+    if arch == "transformer" and not torch.cuda.is_available():
+        entry["precision"] = "float32"
+    return entry
 
 
 def recommended_settings(budget: float | None = None, **given) -> TrainSettings:
-    """Settings for training for ``budget`` seconds: the defaults, with the model size, dropout
-    and learning rate of :func:`sized_for_budget` where ``given`` does not set them (without a
-    budget, the plain defaults: a 2 x 384 LSTM for 10 epochs)."""
-    sized = sized_for_budget(budget) if budget else {}
+    """Settings for training for ``budget`` seconds: the defaults, with the sizes of
+    :func:`sized_for_budget` for the architecture where ``given`` does not set them (without a
+    budget and for the recurrent model, the plain defaults: a 2 x 384 LSTM for 10 epochs)."""
+    sized = sized_for_budget(budget, given.get("arch", "recurrent"))
     return TrainSettings(**(sized | given), budget=budget)

@@ -28,8 +28,7 @@ from rnnlab.data.text import DEFAULT_SOURCE, python_sources
 from rnnlab.outputs import output_dir
 from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.evaluation import Evaluation, evaluate
-from rnnlab.tasks.language.model import LanguageModel
-from rnnlab.tasks.language.settings import TrainSettings, recommended_settings
+from rnnlab.tasks.language.settings import TrainSettings, model_class, recommended_settings
 from rnnlab.training import distributed
 from rnnlab.training.loop import Loop, RunResult
 
@@ -43,7 +42,7 @@ class TrainResult(RunResult):
 
 
 class Trainer(Loop):
-    """Trains a :class:`LanguageModel` on a :class:`Corpus` on the shared
+    """Trains a language model (recurrent or transformer) on a :class:`Corpus` on the shared
     :class:`~rnnlab.training.loop.Loop`; see the module docstring.
 
     Args:
@@ -80,7 +79,7 @@ class Trainer(Loop):
         super().__init__(
             settings,
             lambda: settings.build_model(corpus.vocab),
-            self.streams.chunk_count(settings.seq_len),
+            self.streams.chunk_count(settings.chunk_length),
             out,
             data={"source": source, "sha256": corpus.digest},
             **options,
@@ -102,13 +101,18 @@ class Trainer(Loop):
             if s.precision == "auto":
                 precision += " (auto: no native bfloat16 here)"
         threads = f", {torch.get_num_threads()} threads" if self.device.type == "cpu" else ""
-        if self.model.cell.fused_kernel is not None:
+        if s.arch == "transformer":
+            kernel = (
+                f"transformer {s.num_layers} x {s.hidden_size}, {s.heads} heads, "
+                f"{s.positions} positions, attention by scaled_dot_product_attention"
+            )
+        elif self.model.cell.fused_kernel is not None:
             kernel = f"torch's fused {s.cell} kernel"
         else:
             kernel = f"{s.cell} over time by rnnlab.scan ({s.scan})"
-        if s.block == "residual":
+        if s.arch == "recurrent" and s.block == "residual":
             kernel += f" in {s.num_layers} residual blocks"
-        streams = f"{self.streams.streams} streams x {s.seq_len} steps per update"
+        streams = f"{self.streams.streams} streams x {s.chunk_length} steps per update"
         if self.world > 1:
             streams = (
                 f"{self.world} ranks ({distributed.backend()}), {len(self.streams.rows)} of "
@@ -130,7 +134,7 @@ class Trainer(Loop):
     def batch_loss(self, index: int) -> torch.Tensor:
         if index == 0:
             self.state = None  # each pass starts from a zero state
-        x, y = self.streams.chunk(index, self.settings.seq_len)
+        x, y = self.streams.chunk(index, self.settings.chunk_length)
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         logits, state = self.model(x, self.state)
         self.state = detach_state(state)
@@ -138,7 +142,7 @@ class Trainer(Loop):
         if self.world == 1:
             return F.cross_entropy(logits, y, ignore_index=IGNORE)
         total = F.cross_entropy(logits, y, ignore_index=IGNORE, reduction="sum")
-        return total * self.world / self.streams.predicted(index, self.settings.seq_len)
+        return total * self.world / self.streams.predicted(index, self.settings.chunk_length)
 
     def evaluation_due(self, within_pass: bool) -> bool:
         """At ``evals`` evenly spaced points of the run, checked after every step (so also in
@@ -194,7 +198,7 @@ class Trainer(Loop):
         )
 
     def progress_line(self, loss: float, seconds: float) -> str:
-        speed = self.streams.streams * min(self.settings.seq_len, self.streams.length)
+        speed = self.streams.streams * min(self.settings.chunk_length, self.streams.length)
         speed *= self.units_per_token / seconds
         self.rate = speed if self.rate is None else 0.9 * self.rate + 0.1 * speed
         unit = self.corpus.vocab.unit
@@ -254,7 +258,7 @@ def resume_settings(directory: str | Path) -> tuple[TrainSettings, dict]:
     state = Path(directory) / TRAINER_STATE
     if state.is_file():  # the model the config describes must be the one the state holds
         saved = {k[6:]: v for k, v in tensor_shapes(state).items() if k.startswith("model.")}
-        LanguageModel.check_fits(config, saved, state)
+        model_class(config).check_fits(config, saved, state)
     return TrainSettings.from_config(config), data
 
 

@@ -1,0 +1,121 @@
+"""What every next-symbol model shares, whatever computes it: its vocabulary, its checkpoint
+config, and generation (prime, then sample the next symbol and feed it back) through the
+model's ``step_function``.
+
+A subclass sets ``FORMAT`` and ``KIND``, keeps the constructor's arguments in ``self.settings``
+(saved as the config's ``model`` section) and supplies ``forward(ids, state) -> (logits,
+state)`` and ``step_function(batch_size, precision)``; its ``context`` says how many symbols
+it can see (None: unbounded, the recurrent state carries them all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Self
+
+import torch
+from torch import nn
+
+from rnnlab.data.vocab import Vocabulary
+from rnnlab.generation import Sampling, Step, generate_batch, generate_ids
+from rnnlab.limits import require_memory
+from rnnlab.pretrained import Pretrained
+
+
+class NextSymbolModel(Pretrained, nn.Module):
+    """Base of :class:`~rnnlab.tasks.language.LanguageModel` and
+    :class:`~rnnlab.tasks.language.TransformerLM`; see the module docstring."""
+
+    vocab: Vocabulary
+    settings: dict
+    context: int | None = None  # the symbols it can see; None: all (a carried state)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def step_function(self, batch_size: int = 1, precision: str = "auto") -> Step:
+        raise NotImplementedError
+
+    # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.pretrained) ----------
+
+    def config(self) -> dict:
+        """Everything needed to rebuild the model (not its weights)."""
+        return {"format": self.FORMAT, "model": dict(self.settings), "vocab": self.vocab.to_json()}
+
+    @classmethod
+    def _from_config(cls, config: dict) -> Self:
+        return cls(Vocabulary.from_json(config["vocab"]), **config["model"])
+
+    # -- generation ---------------------------------------------------------------------------
+
+    def default_prime(self) -> str:
+        """What generation starts from when no prime is given: a newline if the model knows it."""
+        if self.vocab.level == "byte" or "\n" in self.vocab.symbols:
+            return "\n"
+        return self.vocab.symbols[-1]
+
+    def generate(
+        self,
+        prime: str | None = None,
+        length: int = 500,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        seed: int | None = None,
+        stream: Callable[[str], object] | None = None,
+        precision: str = "auto",
+    ) -> str:
+        """Continue ``prime`` by ``length`` sampled symbols and return the new text.
+
+        ``stream`` is called with each piece of text as soon as it is chosen. A prime with
+        characters the model never saw raises ValueError naming them. The network runs through
+        :meth:`step_function`, its products in ``precision`` (``auto``: bfloat16 where native).
+        """
+        sampling, prime_ids, generator = self._sampling_setup(
+            prime, length, temperature, top_k, top_p, greedy, seed
+        )
+        step = self.step_function(batch_size=1, precision=precision)
+        decode = self.vocab.decoder()
+        pieces = []
+        for next_id in generate_ids(step, prime_ids, length, sampling, generator):
+            piece = decode(next_id)
+            pieces.append(piece)
+            if stream is not None and piece:
+                stream(piece)
+        return "".join(pieces)
+
+    def generate_batch(
+        self,
+        streams: int,
+        prime: str | None = None,
+        length: int = 500,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        seed: int | None = None,
+        precision: str = "auto",
+    ) -> list[str]:
+        """``streams`` independent continuations of ``prime``, stepped together as one batch
+        (much faster per symbol than one at a time); the arguments are :meth:`generate`'s."""
+        if streams < 1:
+            raise ValueError(f"streams must be >= 1, got {streams}")
+        require_memory(streams * length * 16, f"{streams:,} samples of {length:,} symbols")
+        sampling, prime_ids, generator = self._sampling_setup(
+            prime, length, temperature, top_k, top_p, greedy, seed
+        )
+        step = self.step_function(batch_size=streams, precision=precision)
+        ids = generate_batch(step, prime_ids.expand(streams, -1), length, sampling, generator)
+        return [self.vocab.decode(row) for row in ids]
+
+    def _sampling_setup(self, prime, length, temperature, top_k, top_p, greedy, seed):
+        if length < 0:
+            raise ValueError(f"length must be >= 0, got {length}")
+        sampling = Sampling(temperature, top_k, top_p, greedy)
+        prime_ids = self.vocab.encode(prime or self.default_prime(), what="the prime")
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        return sampling, prime_ids.to(self.device), generator
