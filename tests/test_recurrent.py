@@ -217,6 +217,33 @@ def test_dropout_acts_between_layers_in_training_only(fused):
     assert_same(layer(x)[0], plain(x)[0])
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("fused", [None, False])
+def test_weight_drop_is_torch_with_a_masked_w_hh_in_training_only(cell, fused):
+    layer = rnnlab.Recurrent(cell, I, H, 2, weight_drop=0.4, fused=fused, dtype=torch.float64)
+    reference = CELL_CASES[cell](input_size=I, hidden_size=H, num_layers=2).double()
+    x = torch.randn(T, B, I, dtype=torch.float64)
+    torch.manual_seed(7)  # the masks the layer draws: one per W_hh, in layer order
+    masked = {
+        name: torch.nn.functional.dropout(value, 0.4) if "weight_hh" in name else value
+        for name, value in layer.state_dict().items()
+    }
+    reference.load_state_dict(masked)
+    torch.manual_seed(7)
+    output, state = layer(x)
+    expected, expected_state = reference(x)
+    assert_same(output, expected)
+    assert_same(state_tuple(state), state_tuple(expected_state))
+    dropped = masked["weight_hh_l0"] == 0
+    assert 0.2 < dropped.double().mean() < 0.6
+    output.sum().backward()  # a dropped element gets no gradient, the others do
+    assert bool((layer.weight_hh_l0.grad[dropped] == 0).all())
+    assert bool((layer.weight_hh_l0.grad[~dropped] != 0).any())
+    layer.eval()  # and in eval mode the weights are the weights
+    reference.load_state_dict(layer.state_dict())
+    assert_same(layer(x)[0], reference(x)[0])
+
+
 # -- bad arguments ----------------------------------------------------------------------------
 
 
@@ -231,6 +258,7 @@ def test_dropout_acts_between_layers_in_training_only(fused):
         ({"cell": "lstm", "nonlinearity": "relu"}, "nonlinearity"),
         ({"dropout": 1.0}, "dropout"),
         ({"dropout": -0.1}, "dropout"),
+        ({"weight_drop": 1.0}, "weight_drop"),
         ({"fused": "yes"}, "fused"),
         ({"init": "xavier"}, "init"),
         ({"cell": "gru", "init": "identity"}, "identity"),
