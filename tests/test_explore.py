@@ -241,7 +241,7 @@ BAD = [
         "/api/read",
         {"session": S1, "model": "cls", "text": "a"},
         400,
-        "not a recurrent language model",
+        "not a language model",
     ),
     ("/api/generate", {"model": "char", "temperature": "hot"}, 400, "temperature must be"),
     ("/api/generate", {"model": "char", "temperature": 0}, 400, "temperature must be"),

@@ -168,8 +168,8 @@ MODELS: dict[str, type[NextSymbolModel]] = {m.FORMAT: m for m in (LanguageModel,
 def model_class(config: dict) -> type[NextSymbolModel]:
     """The class of the language model, recurrent or transformer, a checkpoint's ``config``
     describes; ValueError for any other format."""
-    kind = config.get("format")
-    if kind not in MODELS:
+    kind = config.get("format") if isinstance(config, dict) else None
+    if not isinstance(kind, str) or kind not in MODELS:
         raise ValueError(f"the checkpoint is not a language model (format {kind!r})")
     return MODELS[kind]
 
@@ -203,7 +203,7 @@ def sized_for_budget(budget: float | None, arch: str = "recurrent") -> dict:
     """The entry of :data:`BUDGET_SIZES` for ``budget`` seconds of ``arch``. Without a budget:
     nothing for the recurrent model (its defaults are the fields'), the longest budget's
     settings for the transformer. Without a GPU the transformer computes in float32: at these
-    sizes bfloat16 autocast trained it 10 to 20% slower on the bench CPU (the recurrent kernel
+    sizes bfloat16 autocast trained it 9 to 21% slower on the bench CPU (the recurrent kernel
     gains from it)."""
     sizes = BUDGET_SIZES[arch]
     if budget is None:
