@@ -113,3 +113,13 @@ def test_a_save_that_dies_keeps_the_previous_checkpoint_loadable(tmp_path, monke
     pairs = zip(again.parameters(), model.parameters(), strict=True)
     assert all(torch.equal(a, b) for a, b in pairs)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_weight_drop_is_a_setting_of_the_saved_model(tmp_path):
+    from rnnlab.tasks.language import TrainSettings, load_model
+
+    vocab = Vocabulary.build("char", "abcabc")
+    model = TrainSettings(weight_drop=0.3, num_layers=1, dropout=0.0).build_model(vocab)
+    assert model.rnn.weight_drop == 0.3
+    model.save_pretrained(tmp_path / "m")
+    assert load_model(tmp_path / "m").rnn.weight_drop == 0.3

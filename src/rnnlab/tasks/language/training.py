@@ -1,8 +1,9 @@
 """Training a language model by truncated BPTT, with checkpoints that resume exactly.
 
 One step: read the next chunk of T columns of the B training streams (state carried, detached,
-from the previous chunk; zeroed at the start of each epoch), minimise the mean cross-entropy of
-the next symbol with AdamW, the gradient norm clipped to ``clip``, the learning rate from
+from the previous chunk; zeroed at the start of each epoch; a transformer reads chunks of its
+``context`` and carries nothing), minimise the mean cross-entropy of the next symbol with
+AdamW, the gradient norm clipped to ``clip``, the learning rate from
 :func:`rnnlab.training.schedule.learning_rate`. At ``evals`` evenly spaced points of the run the
 validation split is read in order; the best model so far is saved as the checkpoint
 (``model.safetensors``), and everything needed to continue (latest weights, optimizer moments,
