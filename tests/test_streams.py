@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rnnlab.data import IGNORE, as_streams, chunk_count, chunks
+from rnnlab.data.batches import share, share_bounds
 
 
 @given(st.integers(2, 300), st.integers(1, 40), st.integers(1, 50))
@@ -20,3 +22,11 @@ def test_streams_hold_every_prediction_once(n, streams, seq_len):
     pieces = list(chunks(x, y, seq_len))
     assert len(pieces) == chunk_count(x, seq_len)
     assert torch.equal(torch.cat([p[0] for p in pieces], dim=1), x)
+
+
+@given(st.integers(0, 200), st.integers(1, 9))
+def test_shares_are_numpy_array_split_runs_that_cover_everything_once(count, parts):
+    expected = np.array_split(np.arange(count), parts)
+    for r in range(parts):
+        assert list(share(count, (r, parts))) == list(expected[r])
+        assert list(share_bounds(count, (r, parts))) == list(expected[r])

@@ -30,12 +30,21 @@ def bucket_batches(
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def share(count: int, part: tuple[int, int]) -> np.ndarray:
-    """The indices 0..count-1 that part r of R takes (``part`` = (r, R)): the r-th of R
-    near-equal contiguous runs, as ``numpy.array_split`` cuts them. Distributed ranks share
-    streams and batches by it."""
+def share_bounds(count: int, part: tuple[int, int]) -> range:
+    """The indices 0..count-1 that part r of R takes (``part`` = (r, R)), as a range: the r-th
+    of R near-equal contiguous runs, the first ``count % R`` runs one longer (as
+    ``numpy.array_split`` cuts them). Distributed ranks share streams, batches and evaluation
+    windows by it."""
     r, parts = part
-    return np.array_split(np.arange(count), parts)[r]
+    size, longer = divmod(count, parts)
+    first = r * size + min(r, longer)
+    return range(first, first + size + (r < longer))
+
+
+def share(count: int, part: tuple[int, int]) -> np.ndarray:
+    """:func:`share_bounds` as an array of indices."""
+    bounds = share_bounds(count, part)
+    return np.arange(bounds.start, bounds.stop)
 
 
 def pad(sequences: Sequence[Tensor], value: int = 0) -> tuple[Tensor, Tensor]:

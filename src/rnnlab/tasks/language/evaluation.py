@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnlab.data.batches import share
+from rnnlab.data.batches import share_bounds
 from rnnlab.data.streams import IGNORE, Streams
 from rnnlab.tasks.language.transformer import kept, window_starts
 
@@ -99,7 +99,8 @@ def _windows(ids, context: int, part: tuple[int, int], batch: int = WINDOW_BATCH
     targets a window does not score (the first ``kept`` of all but the first window, and any
     past the end) set to IGNORE."""
     starts = window_starts(len(ids), context)
-    mine = [starts[i] for i in share(len(starts), part)]
+    bounds = share_bounds(len(starts), part)
+    mine = starts[bounds.start : bounds.stop]
     keep = kept(context)
     for first in range(0, len(mine), batch):
         rows = mine[first : first + batch]

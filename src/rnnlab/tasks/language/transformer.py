@@ -43,13 +43,14 @@ def kept(context: int) -> int:
     return context // 2
 
 
-def window_starts(length: int, context: int) -> list[int]:
+def window_starts(length: int, context: int) -> range:
     """The starts of the windows that score ``length`` - 1 predictions (of ids[1:] from ids):
     window k reads ids[s_k : s_k + context] and scores its predictions from position
-    ``kept(context)`` on (the first window scores all of them), with s_k = k (context - kept)."""
+    ``kept(context)`` on (the first window scores all of them), with s_k = k (context - kept).
+    A range, so that a text of any length costs no memory here."""
     stride = context - kept(context)
     count = 1 + max(0, math.ceil((length - 1 - context) / stride))
-    return [k * stride for k in range(count)]
+    return range(0, count * stride, stride)
 
 
 class Rotary(nn.Module):
