@@ -339,6 +339,10 @@ CASES = [
     ("train --text {text} --out {tmp}/a --heads 2", ["--heads applies to the transformer"]),
     ("train --text {text} --out {tmp}/a --arch transformer --hidden 10 --heads 4", ["multiple"]),
     ("train --text {text} --out {tmp}/a --arch transformer --context 1", ["--context", ">= 2"]),
+    (
+        "train --text {text} --out {tmp}/a --arch transformer --hidden 12 --positions rotary",
+        ["rotary positions need an even head size, got 3"],
+    ),
     ("train --text {text} --out {tmp}/a --arch attention", ["--arch", "invalid choice"]),
     ("generate {clf}", ["not a language model", "rnnlab.sequence_classifier"]),
     ("compare --text {text} --budget 1 --archs lstm,bert", ["unknown contender 'bert'"]),

@@ -28,7 +28,7 @@ from rnnlab.settings import (
 from rnnlab.tasks.language.blocks import BLOCKS
 from rnnlab.tasks.language.model import LanguageModel
 from rnnlab.tasks.language.next_symbol import NextSymbolModel
-from rnnlab.tasks.language.transformer import POSITIONS, TransformerLM
+from rnnlab.tasks.language.transformer import POSITIONS, TransformerLM, check_shape
 
 ARCHS = ("recurrent", "transformer")
 #: the settings that only one architecture reads (the other must leave them at their defaults)
@@ -134,10 +134,8 @@ class TrainSettings(RunSettings, RecurrentSettings):
         super().__post_init__()
         if self.scan != "auto" and not issubclass(CELLS[self.cell][0], MinimalCell):
             raise ValueError(f"scan applies to mingru and minlstm, not {self.cell}")
-        if self.arch == "transformer" and self.hidden_size % self.heads:
-            raise ValueError(
-                f"hidden_size {self.hidden_size} is not a multiple of {self.heads} heads"
-            )
+        if self.arch == "transformer":  # before any text is read
+            check_shape(self.hidden_size, self.heads, self.positions)
         other = "recurrent" if self.arch == "transformer" else "transformer"
         defaults = {f.name: f.default for f in fields(self)}
         for name in ONLY[other]:

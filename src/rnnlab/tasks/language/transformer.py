@@ -53,6 +53,15 @@ def window_starts(length: int, context: int) -> range:
     return range(0, count * stride, stride)
 
 
+def check_shape(hidden_size: int, heads: int, positions: str) -> None:
+    """Refuse a width that the heads do not divide, or an odd head size for rotary positions."""
+    check_choice("positions", positions, POSITIONS)
+    if heads < 1 or hidden_size % heads:
+        raise ValueError(f"hidden_size {hidden_size} is not a multiple of {heads} heads")
+    if positions == "rotary" and (hidden_size // heads) % 2:
+        raise ValueError(f"rotary positions need an even head size, got {hidden_size // heads}")
+
+
 class Rotary(nn.Module):
     """Rotary position embedding for heads of size ``size`` (even) at positions < ``context``."""
 
@@ -146,11 +155,7 @@ class TransformerLM(NextSymbolModel):
         positions: str = "learned",
     ) -> None:
         super().__init__()
-        check_choice("positions", positions, POSITIONS)
-        if heads < 1 or hidden_size % heads:
-            raise ValueError(f"hidden_size {hidden_size} is not a multiple of {heads} heads")
-        if positions == "rotary" and (hidden_size // heads) % 2:
-            raise ValueError(f"rotary positions need an even head size, got {hidden_size // heads}")
+        check_shape(hidden_size, heads, positions)
         if context < 2:
             raise ValueError(f"context must be at least 2, got {context}")
         self.vocab, self.context = vocab, context
