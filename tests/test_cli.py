@@ -107,12 +107,13 @@ def test_evaluate_prints_nats_and_bits_per_char(trained, capsys):
     assert bits == pytest.approx(nats / 0.693147, rel=1e-3)
 
 
-def test_resume_continues_a_stopped_run_and_refuses_changed_settings(trained, capsys):
+def test_resume_refuses_a_finished_run_and_changed_settings(trained, capsys):
     ck = trained / "ck"
     steps = read_tensors(ck / TRAINER_STATE)[1]["step"]
-    assert main(["train", "--resume", str(ck), "--sample-length", "0"]) == 0
-    out = capsys.readouterr().out  # already finished: nothing more to do
-    assert f"resuming {ck} at step {steps}" in out and f"trained {steps} steps" in out
+    before = {p.name: p.read_bytes() for p in ck.iterdir()}
+    assert main(["train", "--resume", str(ck), "--sample-length", "0"]) == 2
+    one_error_line(capsys, f"is finished \\({steps} steps\\); there is nothing to resume")
+    assert {p.name: p.read_bytes() for p in ck.iterdir()} == before
     assert main(["train", "--resume", str(ck), "--hidden", "32"]) == 2
     one_error_line(capsys, "--hidden differs")
     other = trained / "other.txt"

@@ -13,16 +13,20 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 
-from rnnlab.cli.options import add_settings, add_train_action, given
+from rnnlab.cli.options import add_settings, add_train_action
 from rnnlab.limits import check_text_length
-from rnnlab.tasks.chat import Chatbot, ChatSettings, ChatTrainer, Decoding, chat_report, chat_split
-from rnnlab.tasks.chat.dialogues import BUILTINS, builtin, one_line, read_dialogues
-from rnnlab.tasks.chat.training import chat_pairs
-from rnnlab.tasks.translate.training import encode_pairs
+from rnnlab.tasks.chat import (
+    CHAT,
+    Chatbot,
+    ChatSettings,
+    Decoding,
+    evaluate_chatbot,
+    read_dialogue_options,
+)
+from rnnlab.tasks.chat.dialogues import BUILTINS, one_line
 
 COMMAND = "chat"
 ACTIONS = ("train", "evaluate", "talk")
@@ -46,7 +50,7 @@ def _add_dialogues(parser: argparse.ArgumentParser, required: bool = True) -> No
         "a folder)",
     )
     source.add_argument("--builtin", choices=BUILTINS, help="a built-in corpus")
-    parser.add_argument("--encoding", default="utf-8", help="of the dialogues file (utf-8)")
+    parser.add_argument("--encoding", help="of the dialogues file (utf-8)")
 
 
 def _add_decoding(parser: argparse.ArgumentParser) -> None:
@@ -71,15 +75,14 @@ def add_commands(commands) -> None:
 
     train = add_train_action(
         which,
-        ChatSettings,
+        CHAT,
         help="train a chatbot on dialogues",
         description="Train a chatbot on (context, reply) pairs made from conversations; whole "
         "conversations are held out (seeded). After every epoch: the held-out perplexity and "
         "recall@1 among 10 candidates; at the end generated replies (distinct-1/2, BLEU) and "
         "example exchanges. report.json holds the scores.",
     )
-    _add_dialogues(train)
-    train.set_defaults(run=_run_train)
+    _add_dialogues(train, required=False)
 
     evaluate = which.add_parser(
         "evaluate",
@@ -108,56 +111,6 @@ def add_commands(commands) -> None:
     talk.set_defaults(run=_run_talk)
 
 
-def _dialogues(args: argparse.Namespace):
-    if getattr(args, "builtin", None):
-        return builtin(args.builtin)
-    return read_dialogues(args.dialogues, getattr(args, "encoding", "utf-8"))
-
-
-def _describe(dialogues) -> str:
-    left = []
-    if dialogues.duplicates:
-        left.append(f"{dialogues.duplicates:,} repeated conversations")
-    if dialogues.malformed:
-        left.append(f"{dialogues.malformed:,} malformed entries")
-    return f"{len(dialogues):,} conversations, {dialogues.turns:,} turns" + (
-        f" ({' and '.join(left)} left out)" if left else ""
-    )
-
-
-def _run_train(args: argparse.Namespace) -> int:
-    settings = ChatSettings(**given(args, ChatSettings))
-    out = Path(args.out)
-    dialogues = _dialogues(args)
-    split, groups = chat_split(dialogues, settings)
-    print(
-        f"{_describe(dialogues)}; {len(split.train) + len(split.test):,} replies "
-        f"({split.train.too_long:,} over {settings.max_length} tokens skipped): "
-        f"{len(split.train):,} for training, {len(split.test):,} held out "
-        f"({len(set(groups)):,} conversations)",
-        flush=True,
-    )
-    trainer = ChatTrainer(
-        split, groups, settings, out, progress=sys.stderr.isatty(), sources=[dialogues.source]
-    )
-    print(
-        f"vocabularies: {len(split.source_vocab):,} context, {len(split.target_vocab):,} reply "
-        f"{settings.level}s; context {settings.context} earlier turns; {trainer.setup_line()}",
-        flush=True,
-    )
-    result = trainer.fit()
-    _print_report(result.report)
-    print(result.summary(f"; {split.scored}: {result.report.summary()}", out))
-    return 0
-
-
-def _print_report(report) -> None:
-    for context, truth, reply in report.examples:
-        print(f"  {' / '.join(context.splitlines())}\n    -> {reply}\n    true reply: {truth}")
-    if report.signature:
-        print(f"BLEU: sacrebleu {report.signature}")
-
-
 def _decoding(args: argparse.Namespace) -> Decoding:
     d = ChatSettings()
     return Decoding(
@@ -173,21 +126,9 @@ def _decoding(args: argparse.Namespace) -> Decoding:
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     model = Chatbot.from_pretrained(args.checkpoint)
-    decoding = _decoding(args)
-    settings = ChatSettings(
-        level=model.target_vocab.level, context=model.context, max_length=model.max_length
-    )
-    dialogues = _dialogues(args)
-    pairs, groups = chat_pairs(dialogues, settings)
-    print(f"{_describe(dialogues)}; {len(pairs):,} replies ({pairs.too_long:,} too long)")
-    sources, targets = encode_pairs(
-        pairs, model.source_vocab, model.target_vocab, model.max_context
-    )
-    report = chat_report(
-        model, sources, targets, pairs.sources, pairs.targets, groups, decoding=decoding
-    )
-    _print_report(report)
-    print(report.summary())
+    dialogues = read_dialogue_options(vars(args))
+    report = evaluate_chatbot(model, dialogues, _decoding(args), lambda line: print(line))
+    print("\n".join([*report.example_lines(), report.summary()]))
     return 0
 
 

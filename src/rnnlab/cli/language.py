@@ -4,19 +4,17 @@ Parse, call :mod:`rnnlab.tasks.language`, print; errors are ValueErrors (see :mo
 from __future__ import annotations
 
 import argparse
-import math
-import signal
 import sys
 
 from rnnlab.cli.options import (
     add_settings,
-    given,
+    add_training,
     non_negative_int,
     out_dir,
     positive_float,
     positive_int,
     random_seed,
-    report_dir,
+    run_train,
     unit_interval,
 )
 from rnnlab.data.tokens import encode_files
@@ -24,10 +22,10 @@ from rnnlab.demo import DEMO_BUDGET, run_demo
 from rnnlab.generation import Sampling
 from rnnlab.kernels import PRECISIONS
 from rnnlab.limits import OUTPUT_BATCH
-from rnnlab.tasks.language import Trainer, TrainSettings, evaluate, start_run
+from rnnlab.tasks.language import LANGUAGE, TrainSettings, evaluate
 from rnnlab.tasks.language.next_symbol import NextSymbolModel
-from rnnlab.tasks.language.settings import load_model, sized_for_budget
-from rnnlab.training.distributed import is_main
+from rnnlab.tasks.language.settings import load_model
+from rnnlab.tasks.language.training import SAMPLE_LENGTH, SAMPLE_TEMPERATURE
 
 
 def add_commands(commands) -> None:
@@ -61,19 +59,14 @@ def add_commands(commands) -> None:
         help="the training text: files and folders, read as one corpus (encoded once into a "
         "token cache, read through a memory map); python-stdlib: the built-in corpus",
     )
-    train.add_argument("--out", type=out_dir, metavar="DIR", help="checkpoint directory to write")
-    train.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
-    train.add_argument(
-        "--tensorboard", type=report_dir, metavar="DIR", help="write TensorBoard logs here"
-    )
     train.add_argument(
         "--sample-length",
         type=non_negative_int,
-        default=300,
+        default=SAMPLE_LENGTH,
         metavar="N",
-        help="print a sample of N symbols at the end (300; 0 for none)",
+        help=f"print a sample of N symbols at the end ({SAMPLE_LENGTH}; 0 for none)",
     )
-    add_settings(train, TrainSettings)
+    add_training(train, LANGUAGE)
     train.set_defaults(run=_run_train)
 
     generate = commands.add_parser(
@@ -136,73 +129,14 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    resume = getattr(args, "resume", None)
-    asked = given(args, TrainSettings)
-    text, tty = getattr(args, "text", None), sys.stderr.isatty()
-    run = start_run(asked, text, getattr(args, "out", None), resume, progress=tty and is_main())
-    corpus, settings, out = run.corpus, run.settings, run.out
-    trainer = Trainer(
-        corpus,
-        settings,
-        out,
-        progress=tty,
-        tensorboard=getattr(args, "tensorboard", None),
-        source=run.source,
-    )
-    if resume is not None:
-        trainer.load_state(resume)
-        print(f"resuming {resume} at step {trainer.step}", flush=True)
-    unit = corpus.vocab.unit
-    print(
-        f"{len(corpus.train):,} training and "
-        f"{0 if corpus.val is None else len(corpus.val):,} validation symbols, "
-        f"vocabulary {len(corpus.vocab)} ({settings.level} level); "
-        f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters",
-        flush=True,
-    )
-    print(f"speed: {trainer.speed_settings()}", flush=True)
-    sizes = sized_for_budget(settings.budget, settings.arch) if settings.budget else {}
-    sized = [k for k in sizes if resume is None and k not in asked]
-    if sized:
-        chosen = ", ".join(f"{TrainSettings.flag(k)[2:]} {getattr(settings, k)}" for k in sized)
-        flags = ", ".join(TrainSettings.flag(k) for k in sized)
-        print(f"sized for a {settings.budget:g} s budget: {chosen} ({flags} to override)")
-
-    if trainer.world == 1:  # with torchrun, the loop prints it
-        print(f"batch: {trainer.batch_line()}", flush=True)
-
-    def stop(signum, frame):
-        signal.signal(signal.SIGINT, previous)  # a second Ctrl-C interrupts at once
-        signal.signal(signal.SIGTERM, terminated)
-        if is_main():
-            print("\nstopping after this step and saving ...", file=sys.stderr, flush=True)
-        trainer.request_stop()
-
-    # Ctrl-C, or torchrun passing on a Ctrl-C (it sends SIGTERM to every rank)
-    previous = signal.signal(signal.SIGINT, stop)
-    terminated = signal.signal(signal.SIGTERM, stop)
-    try:
-        result = trainer.fit()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        signal.signal(signal.SIGTERM, terminated)
-    if result.stopped:
-        print(f"stopped at step {result.steps}; continue with: rnnlab train --resume {out}")
-        return 130
-    best = (
-        ""
-        if result.best_val is None
-        else (
-            f"; best validation {result.best_val:.4f} nats/{unit} "
-            f"({result.best_val / math.log(2):.4f} bits/{unit}) at step {result.best_step}"
+    trainer, status = run_train(args, LANGUAGE)
+    if status == 0 and args.sample_length > 0 and trainer.main:
+        model = load_model(trainer.out)
+        print(f"--- sample (temperature {SAMPLE_TEMPERATURE}) ---")
+        _print_sample(
+            model, model.default_prime(), args.sample_length, temperature=SAMPLE_TEMPERATURE, seed=0
         )
-    )
-    print(result.summary(best, out))
-    if args.sample_length > 0 and is_main():
-        model = load_model(out)
-        print("--- sample (temperature 0.8) ---")
-        _print_sample(model, model.default_prime(), args.sample_length, temperature=0.8, seed=0)
-    return 0
+    return status
 
 
 def _print_sample(model: NextSymbolModel, prime: str, length: int, **options) -> None:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import Field
 
-from rnnlab.data.labelled import LabelledData, read_labelled
+from rnnlab.data.labelled import LABELLED_OPTIONS, LabelledData, read_labelled_options
 from rnnlab.data.text import read_text
 from rnnlab.outputs import output_dir, output_file
 from rnnlab.settings import (
@@ -36,6 +36,7 @@ from rnnlab.settings import (
     Settings,
     flag_of,
 )
+from rnnlab.training.run import TrainingTask, run_training
 
 
 class Parser(argparse.ArgumentParser):
@@ -149,15 +150,50 @@ def _add_option(target, settings: type[Settings], item: Field, default) -> None:
     target.add_argument(flag_of(item), **options)
 
 
-def add_train_action(which, settings: type[Settings], help: str, description: str):
-    """The ``train`` action of a task's command: its settings as options (all SUPPRESS, see
-    :func:`given`) and ``--out``; the caller adds the data options."""
-    train = which.add_parser(
-        "train", help=help, description=description, argument_default=argparse.SUPPRESS
+def add_training(parser: argparse.ArgumentParser, task: TrainingTask) -> None:
+    """What every training command takes: ``--out``, ``--resume``, ``--tensorboard`` and the
+    task's settings as options (all SUPPRESS, see :func:`given`); the run is
+    :func:`run_train`'s. The caller adds the data options (not required: a resumed run reads
+    its own)."""
+    parser.add_argument("--out", type=out_dir, metavar="DIR", help="checkpoint directory to write")
+    parser.add_argument(
+        "--resume", metavar="DIR", help="continue the run saved in DIR (after Ctrl-C)"
     )
-    add_out(train)
-    add_settings(train, settings)
+    parser.add_argument(
+        "--tensorboard", type=report_dir, metavar="DIR", help="write TensorBoard logs here"
+    )
+    add_settings(parser, task.settings)
+    parser.set_defaults(run=lambda args: run_train(args, task)[1])
+
+
+def add_train_action(which, task: TrainingTask, help: str, description: str):
+    """The ``train`` action of a task's command (see :func:`add_training`)."""
+    train = which.add_parser(
+        "train",
+        help=help,
+        description=f"{description} Ctrl-C stops after the current step and saves; --resume "
+        "DIR continues.",
+        argument_default=argparse.SUPPRESS,
+    )
+    add_training(train, task)
     return train
+
+
+def run_train(args: argparse.Namespace, task: TrainingTask) -> tuple[object, int]:
+    """Run ``task``'s training from the parsed ``args``; the trainer and the exit status (130
+    for a run that Ctrl-C stopped)."""
+    options = {k: getattr(args, k) for k in task.data_options if getattr(args, k, None) is not None}
+    trainer, result = run_training(
+        task,
+        given(args, task.settings),
+        options,
+        getattr(args, "out", None),
+        getattr(args, "resume", None),
+        tensorboard=getattr(args, "tensorboard", None),
+        echo=lambda line: print(line, flush=True),
+        progress=sys.stderr.isatty(),
+    )
+    return trainer, 130 if result.stopped else 0
 
 
 def given(args: argparse.Namespace, settings: type[Settings]) -> dict:
@@ -165,13 +201,14 @@ def given(args: argparse.Namespace, settings: type[Settings]) -> dict:
     return {f.name: getattr(args, f.name) for f in settings.options() if hasattr(args, f.name)}
 
 
-def add_labelled_data(parser: argparse.ArgumentParser) -> None:
-    """--data and the table options of labelled texts (:func:`rnnlab.data.labelled.read_labelled`),
-    which the classifier and the conditional generator read."""
+def add_labelled_data(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """--data and the table options of labelled texts (:data:`LABELLED_OPTIONS`), which the
+    classifier and the conditional generator read; not ``required`` for training (a resumed
+    run reads its own)."""
     parser.add_argument(
         "--data",
         nargs="+",
-        required=True,
+        required=required,
         metavar="PATH",
         help="class files (one class per file, one example per line) or a folder of them; or "
         "one CSV/TSV file with a text and a label column",
@@ -187,23 +224,13 @@ def add_labelled_data(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         help="whether the table's first row is a header (default: detected)",
     )
-    parser.add_argument("--encoding", default="utf-8", help="of the data files (utf-8)")
+    parser.add_argument("--encoding", help="of the data files (utf-8)")
 
 
 def read_labelled_args(args: argparse.Namespace) -> LabelledData:
     """The labelled texts :func:`add_labelled_data`'s options name; says how many were empty."""
-    data = read_labelled(
-        args.data,
-        getattr(args, "text_column", None),
-        getattr(args, "label_column", None),
-        getattr(args, "encoding", "utf-8"),
-        getattr(args, "header", None),
-    )
-    if data.note:
-        print(data.note, flush=True)
-    if data.skipped:
-        print(f"skipped {data.skipped} empty example(s)", flush=True)
-    return data
+    options = {k: getattr(args, k, None) for k in LABELLED_OPTIONS}
+    return read_labelled_options(options, lambda line: print(line, flush=True))
 
 
 def add_texts(parser: argparse.ArgumentParser, what: str) -> None:
@@ -226,13 +253,3 @@ def texts_given(args: argparse.Namespace, what: str) -> list[str]:
     if not texts:
         raise ValueError(f"nothing to {what}: give texts or --file FILE")
     return texts
-
-
-def add_out(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument(
-        "--out",
-        required=required,
-        type=out_dir,
-        metavar="DIR",
-        help="checkpoint directory to write",
-    )

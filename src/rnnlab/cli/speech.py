@@ -8,10 +8,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from rnnlab.checkpoint import write_json
 from rnnlab.cli.options import (
+    add_settings,
     add_train_action,
     argument_type,
     finite_float,
@@ -23,31 +22,24 @@ from rnnlab.cli.options import (
     report_dir,
 )
 from rnnlab.data.text import read_text
-from rnnlab.limits import MAX_BEAM
 from rnnlab.settings import FRACTION, Check
 from rnnlab.tasks.speech import (
     COMMANDS,
     MANIFEST,
+    SPEECH,
     Augmentation,
+    SpeechDecoding,
     SpeechRecognizer,
-    SpeechSettings,
-    SpeechSplit,
-    SpeechTrainer,
-    hear,
+    evaluate_recognizer,
     make_dataset,
     normalise,
     read_audio,
     read_manifest,
-    score,
 )
-from rnnlab.tasks.speech.audio import add_noise
-from rnnlab.tasks.speech.training import ALIGNMENT, REPORT, outside, write_alignment
+from rnnlab.tasks.speech.training import ALIGNMENT, REPORT, write_alignment
 
 COMMAND = "speech"
 VOCABULARIES = ("digits", "commands")
-beam_width = argument_type(
-    Check(int, lambda v: isinstance(v, int) and 1 <= v <= MAX_BEAM, f"an integer in 1..{MAX_BEAM}")
-)
 speed_range = argument_type(Check(float, lambda v: 0 <= v < 0.5, "in [0, 0.5)"))
 
 
@@ -110,15 +102,14 @@ def add_commands(commands) -> None:
 
     train = add_train_action(
         which,
-        SpeechSettings,
+        SPEECH,
         help="train a recogniser on a data set",
         description="Train a bidirectional recurrent recogniser by CTC. Held-out voices are "
         "decoded greedily after every epoch (character and word error rate); at the end the "
         "per-voice rates and examples are printed, and report.json and alignment.png are "
         "written with the checkpoint (the model at the end of the run).",
     )
-    _add_data(train)
-    train.set_defaults(run=_run_train)
+    _add_data(train, required=False)
 
     transcribe = which.add_parser(
         "transcribe",
@@ -152,38 +143,23 @@ def add_commands(commands) -> None:
     evaluate.set_defaults(run=_run_evaluate)
 
 
-def _add_data(parser: argparse.ArgumentParser) -> None:
+def _add_data(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument(
         "--data",
         "--manifest",
         dest="data",
-        required=True,
+        required=required,
         metavar="PATH",
         help="a data set folder or a manifest CSV (path, transcript[, voice, split])",
     )
 
 
 def _add_decoding(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--beam", type=beam_width, default=1, help="beam width; 1 is greedy (1)")
-    parser.add_argument(
-        "--lm",
-        metavar="DIR",
-        help="a character language model (rnnlab train) in a beam search (of 8 if --beam is 1)",
-    )
-    parser.add_argument(
-        "--lm-weight", type=non_negative_float, default=0.5, help="its weight λ (0.5)"
-    )
+    add_settings(parser, SpeechDecoding, only=("beam", "lm", "lm_weight"))
 
 
-def _decoding(args: argparse.Namespace, model: SpeechRecognizer) -> dict:
-    from rnnlab.tasks.language import LanguageModel
-    from rnnlab.tasks.speech.fusion import language_scores
-
-    lm = None
-    if args.lm is not None:
-        lm = language_scores(LanguageModel.from_pretrained(args.lm), model.alphabet)
-    beam = args.beam if lm is None or args.beam > 1 else 8
-    return {"beam": beam, "lm": lm, "lm_weight": args.lm_weight}
+def _decoding(args: argparse.Namespace) -> SpeechDecoding:
+    return SpeechDecoding(**given(args, SpeechDecoding))
 
 
 def _run_make_data(args: argparse.Namespace) -> int:
@@ -217,42 +193,9 @@ def _run_make_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_train(args: argparse.Namespace) -> int:
-    settings = SpeechSettings(**given(args, SpeechSettings))
-    out = Path(args.out)
-    utterances = read_manifest(args.data)
-    split = SpeechSplit.of(utterances, settings, progress=sys.stderr.isatty())
-    for part, what in ((split.train, "training"), (split.test, "held-out")):
-        if part.skipped:
-            print(part.skip_note(what), flush=True)
-    seconds = split.train.seconds
-    print(
-        f"{len(split.train):,} training utterances ({seconds / 60:.1f} min of audio, "
-        f"{len(set(split.train.voices))} voices), {len(split.test):,} held out "
-        f"({len(set(split.test.voices))} voices; {split.held_out_by}); "
-        f"alphabet {split.alphabet!r}",
-        flush=True,
-    )
-    trainer = SpeechTrainer(
-        split, settings, out, progress=sys.stderr.isatty(), sources=[utterances.source]
-    )
-    print(trainer.setup_line(), flush=True)
-    result = trainer.fit()
-    report = result.report
-    print(report.format_examples())
-    print(report.format_voices())
-    speed = seconds * result.epochs / max(result.elapsed, 1e-9) if result.steps else 0.0
-    details = (
-        f" ({speed:.0f} s of audio per second); {split.scored_name} CER {report.cer:.4f}, "
-        f"WER {report.wer:.4f} ({report.decoding})"
-    )
-    print(result.summary(details, out))
-    return 0
-
-
 def _run_transcribe(args: argparse.Namespace) -> int:
     model = SpeechRecognizer.from_pretrained(args.checkpoint)
-    decoding = _decoding(args, model)
+    decoding = _decoding(args).arguments_for(model)
     recordings = [read_audio(path, model.sample_rate) for path in args.recordings]
     texts = model.transcribe(recordings, **decoding)
     for path, text in zip(args.recordings, texts, strict=True):
@@ -262,28 +205,16 @@ def _run_transcribe(args: argparse.Namespace) -> int:
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     model = SpeechRecognizer.from_pretrained(args.checkpoint)
-    decoding = _decoding(args, model)
     utterances = read_manifest(args.data)
-    if args.split != "all":
-        if not all(utterances.splits):
-            raise ValueError(f"{utterances.source} has no split column; use --split all")
-        utterances = utterances.subset(
-            [i for i, s in enumerate(utterances.splits) if s == args.split]
-        )
-        if not len(utterances):
-            raise ValueError(f"{utterances.source} has no {args.split} rows")
-
-    allowed = outside(model.alphabet, "with characters the recogniser does not write")
-    noise = None
-    if args.snr is not None:
-        rng = np.random.default_rng(0)
-        noise = lambda samples: add_noise(samples, args.snr, rng)  # noqa: E731
-    heard = hear(utterances, model.features, allowed, sys.stderr.isatty(), noise)
-    if not len(heard):
-        raise ValueError(f"no utterance could be scored: {heard.skip_note('listed')}")
-    if heard.skipped:
-        print(heard.skip_note("listed"), flush=True)
-    report, posteriors = score(model, heard, **decoding)
+    report, heard, posteriors = evaluate_recognizer(
+        model,
+        utterances,
+        _decoding(args),
+        args.split,
+        args.snr,
+        progress=sys.stderr.isatty(),
+        echo=lambda line: print(line, flush=True),
+    )
     print(report.format_examples())
     print(report.format_voices())
     noisy = f", white noise at {args.snr:g} dB SNR" if args.snr is not None else ""

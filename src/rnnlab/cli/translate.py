@@ -7,26 +7,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from rnnlab.cli.options import (
     add_settings,
     add_texts,
     add_train_action,
-    given,
     out_file,
     texts_given,
 )
 from rnnlab.plots import attention_plot
-from rnnlab.tasks.translate import (
-    PairSplit,
-    Seq2Seq,
-    Seq2SeqSettings,
-    Seq2SeqTrainer,
-    translation_report,
-)
-from rnnlab.tasks.translate.pairs import read_pairs, sentence_tokens
-from rnnlab.tasks.translate.training import encode_pairs, grouped_references
+from rnnlab.tasks.translate import TRANSLATE, Seq2Seq, Seq2SeqSettings, evaluate_translator
+from rnnlab.tasks.translate.pairs import sentence_tokens
 
 COMMAND = "translate"
 ACTIONS = ("train", "evaluate", "text")
@@ -36,11 +27,11 @@ PAIRS = ("source_column", "target_column", "max_length")  # how a pairs file is 
 DECODING = ("beam", "alpha")
 
 
-def _add_pairs(parser: argparse.ArgumentParser) -> None:
+def _add_pairs(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument(
-        "--pairs", required=True, metavar="FILE", help="tab-separated pairs, one per line"
+        "--pairs", required=required, metavar="FILE", help="tab-separated pairs, one per line"
     )
-    parser.add_argument("--encoding", default="utf-8", help="of the pairs file (utf-8)")
+    parser.add_argument("--encoding", help="of the pairs file (utf-8)")
 
 
 def add_commands(commands) -> None:
@@ -56,7 +47,7 @@ def add_commands(commands) -> None:
 
     train = add_train_action(
         which,
-        Seq2SeqSettings,
+        TRANSLATE,
         help="train a translator on sentence pairs",
         description="Train an encoder-decoder on tab-separated sentence pairs. Whole groups of "
         "pairs sharing a source sentence are held out (seeded); after every epoch their "
@@ -64,8 +55,7 @@ def add_commands(commands) -> None:
         "search too and a few example translations. The checkpoint is the model at the end "
         "of the run; report.json holds the scores.",
     )
-    _add_pairs(train)
-    train.set_defaults(run=_run_train)
+    _add_pairs(train, required=False)
 
     evaluate = which.add_parser(
         "evaluate",
@@ -100,77 +90,22 @@ def add_commands(commands) -> None:
     text.set_defaults(run=_run_text)
 
 
-def _run_train(args: argparse.Namespace) -> int:
-
-    settings = Seq2SeqSettings(**given(args, Seq2SeqSettings))
-    out = Path(args.out)
-    pairs = read_pairs(
-        args.pairs,
-        settings.level,
-        settings.source_column,
-        settings.target_column,
-        settings.max_length,
-        args.encoding,
-    )
-    split = PairSplit.of(pairs, settings)
-    print(
-        f"{len(pairs):,} pairs ({pairs.empty} with an empty side and {pairs.too_long} over "
-        f"{settings.max_length} tokens skipped); {len(split.train):,} for training, "
-        f"{len(split.test):,} held out ({len(split.sentences):,} distinct sources)",
-        flush=True,
-    )
-    trainer = Seq2SeqTrainer(
-        split, settings, out, progress=sys.stderr.isatty(), sources=[pairs.path]
-    )
-    print(
-        f"vocabularies: {len(split.source_vocab):,} source, {len(split.target_vocab):,} target "
-        f"{settings.level}s; attention {settings.attention}; {trainer.setup_line()}",
-        flush=True,
-    )
-    result = trainer.fit()
-    _print_report(result.report)
-    print(result.summary(f"; {split.scored}: {result.report.summary()}", out))
-    return 0
-
-
-def _print_report(report) -> None:
-    for source, references, translation in report.examples:
-        print(f"  {source}\n    -> {translation}\n    reference: {' | '.join(references)}")
-    if report.signature:
-        print(f"BLEU: sacrebleu {report.signature}")
-
-
 def _run_evaluate(args: argparse.Namespace) -> int:
     model = Seq2Seq.from_pretrained(args.checkpoint)
-    d = Seq2SeqSettings()
-    longest = getattr(args, "max_length", model.max_length)
-    pairs = read_pairs(
-        args.pairs,
-        model.source_vocab.level,
-        getattr(args, "source_column", d.source_column),
-        getattr(args, "target_column", d.target_column),
-        longest,
-        args.encoding,
-    )
-    if pairs.empty or pairs.too_long:
-        print(
-            f"skipped {pairs.empty} pair(s) with an empty side and {pairs.too_long} over "
-            f"{longest} tokens",
-            flush=True,
-        )
-    for number, source in enumerate(pairs.sources, 1):
-        model.encode_source(source, f"the source of pair {number}")  # empty or over-long
-    sources, targets = encode_pairs(pairs, model.source_vocab, model.target_vocab)
-    report = translation_report(
+    d = Seq2SeqSettings
+    report = evaluate_translator(
         model,
-        sources,
-        targets,
-        *grouped_references(pairs),
+        {"pairs": args.pairs, "encoding": args.encoding},
+        (
+            getattr(args, "source_column", d.source_column),
+            getattr(args, "target_column", d.target_column),
+        ),
+        getattr(args, "max_length", None),
         beam=getattr(args, "beam", 1),
-        alpha=getattr(args, "alpha", Seq2SeqSettings.alpha),
+        alpha=getattr(args, "alpha", d.alpha),
+        echo=lambda line: print(line, flush=True),
     )
-    _print_report(report)
-    print(report.summary())
+    print("\n".join([*report.example_lines(), report.summary()]))
     return 0
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +75,29 @@ class LabelledData:
         kept = self.subset(keep)
         kept.skipped = self.skipped
         return kept, len(self) - len(keep)
+
+
+#: the options that say which labelled texts to read and how (:func:`read_labelled_options`)
+LABELLED_OPTIONS = ("data", "text_column", "label_column", "encoding", "header")
+
+
+def read_labelled_options(options: dict, echo: Callable[[str], object] = print) -> LabelledData:
+    """The labelled texts that ``options`` (:data:`LABELLED_OPTIONS`, by name) describe; how they
+    were read and how many examples were empty go to ``echo``."""
+    if not options.get("data"):
+        raise ValueError("no data given: --data PATH (class files, a folder or a table)")
+    data = read_labelled(
+        options["data"],
+        options.get("text_column"),
+        options.get("label_column"),
+        options.get("encoding") or "utf-8",
+        options.get("header"),
+    )
+    if data.note:
+        echo(data.note)
+    if data.skipped:
+        echo(f"skipped {data.skipped} empty example(s)")
+    return data
 
 
 def read_labelled(

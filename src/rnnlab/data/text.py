@@ -5,8 +5,10 @@ built-in default corpus, which every Python install has.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import sys
 import sysconfig
+from collections.abc import Sequence
 from pathlib import Path
 
 DEFAULT_CORPUS_CHARS = 2_000_000
@@ -120,3 +122,19 @@ def python_sources(limit: int = DEFAULT_CORPUS_CHARS) -> str:
             "give a text file with --text"
         )
     return "".join(parts)
+
+
+def sources_digest(sources: Sequence[str | Path]) -> str:
+    """The SHA-256 of the bytes of each source that is a file, in order, and of the name of
+    each that is none (a built-in data set): what a resumed run checks its data against."""
+    digest = hashlib.sha256()
+    for source in sources:
+        path = Path(source)
+        digest.update(str(len(str(source))).encode())
+        if path.is_file():
+            with path.open("rb") as file:
+                while block := file.read(2**20):
+                    digest.update(block)
+        else:
+            digest.update(str(source).encode())
+    return digest.hexdigest()

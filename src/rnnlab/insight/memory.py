@@ -183,7 +183,7 @@ class MemoryRun(Loop):
     """One network trained on one task at one length, on the shared loop: fresh random batches,
     a constant learning rate (AdamW without weight decay is Adam), the held-out set scored every
     ``eval_every`` updates (one pass; and once before training), finished once solved or once
-    a held-out loss at a pass's end is not finite (``diverged`` then names that step)."""
+    a held-out loss at a pass's end is not finite (``blown_up`` then names that step)."""
 
     FINAL_LR = 1.0  # no decay: the rate the memory-task papers use, throughout
 
@@ -213,7 +213,6 @@ class MemoryRun(Loop):
         self.generator = torch.Generator().manual_seed(settings.seed)
         test = task.batch(test_size, length, torch.Generator().manual_seed(10_000 + settings.seed))
         self.test_x, self.test_y = (t.to(self.device) for t in test)
-        self.diverged: int | None = None  # the step where the run blew up, if it did
         self.evaluation()  # the untrained network's score, at step 0
 
     @property
@@ -238,14 +237,19 @@ class MemoryRun(Loop):
         return loss, self.task.accuracy(prediction, self.test_y)
 
     def scores(self, report: tuple[float, float | None]) -> dict[str, float]:
-        loss = report[0]
-        whole_pass = self.step > 0 and self.step % self.eval_every == 0
-        if whole_pass and not math.isfinite(loss) and self.diverged is None:
-            self.diverged = self.step
-        return {"loss": loss}
+        return {"loss": report[0]}
+
+    @property
+    def blown_up(self) -> int | None:
+        """The first step that ended a pass with a held-out loss that is not finite."""
+        for record in self.records:
+            step = record["step"]
+            if step > 0 and step % self.eval_every == 0 and not math.isfinite(record["loss"]):
+                return step
+        return None
 
     def finished(self) -> bool:
-        return self.diverged is not None or self.loss / self.task.baseline <= SOLVED
+        return self.blown_up is not None or self.loss / self.task.baseline <= SOLVED
 
     def progress_line(self, loss: float, seconds: float) -> str:
         task = self.task
@@ -298,10 +302,11 @@ def train_memory(
         test_size=test_size,
         progress=progress,
     )
+    diverged = None
     try:
         run.fit()
     except Diverged as error:  # stopped before the update: the weights are the last finite ones
-        run.diverged = error.step
+        diverged = error.step
     if run.records[-1]["step"] != run.step:
         run.evaluation()
     settings = {
@@ -325,7 +330,7 @@ def train_memory(
         run.report[1],
         settings,
         [(r["step"], r["elapsed"], r["loss"]) for r in run.records],
-        run.diverged,
+        diverged or run.blown_up,
     )
 
 

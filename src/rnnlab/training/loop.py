@@ -7,22 +7,26 @@
             loss = batch_loss(batch)                      under autocast (bfloat16 where native)
             check the loss, backpropagate, clip the gradient norm, check it, step
             when an evaluation is due (``evaluation_due``; by default after every pass):
-                report = evaluate(final); record scores(report); save the resumable state
-                (RESUMABLE tasks); save the model if keep(scores)
+                report = evaluate(final); record scores(report); save the trainer state;
+                save the model if it is the best so far by ``monitor`` (every one without)
+    on a stop: save the trainer state (``--resume`` continues exactly there)
     final_report(); write_report() into the checkpoint directory
 
 A run's progress p in [0, 1] is the larger of the fraction of its steps and the fraction of its
 budget, so a budgeted run ends its schedule when its time is up. The loop owns the device, the
-precision, the seed, the optimizer, the schedule, the progress bar, TensorBoard, the checked
-update (a non-finite loss or gradient norm raises :class:`Diverged` before the weights change,
-so what was saved stays the last good model), the claim on ``out`` (a directory that holds
-another run is refused), every save (atomic), the resumable trainer state and the summary line.
+precision, the seed, the optimizer, the schedule, the clock (``clock``, a function of seconds),
+the progress bar, TensorBoard, the checked update (a non-finite loss or gradient norm raises
+:class:`Diverged` before the weights change, so what was saved stays the last good model), the
+best score so far, the run directory (:class:`~rnnlab.training.run_directory.RunDirectory`),
+the trainer state (:class:`~rnnlab.training.trainer_state.TrainerState`) and the summary line.
 
 A task subclasses :class:`Loop` and supplies its batches, its loss and its evaluation:
-``batches()``, ``batch_loss(batch)``, ``evaluate(final)`` and ``scores(report)``; it may change
-when evaluations happen (``evaluation_due``), which evaluations are kept (``keep``: by default
-every one, so the checkpoint is the end of the run), when it is finished (``finished``), the
-report it ends with (``final_report``) and writes (``write_report``), and the lines it prints.
+``batches()``, ``batch_loss(batch)``, ``evaluate(final)`` and ``scores(report)``. Its other hooks
+are questions that change nothing: when to evaluate (``evaluation_due``), which figure makes a
+model the best (``monitor``, lower is better; None keeps every evaluation's model), whether it
+is finished early (``finished``); and the report it ends with (``final_report``) and writes
+(``write_report``), the lines it prints, and its own part of the trainer state
+(``state_tensors``/``load_state_tensors``).
 
 Under ``torchrun`` (R ranks; :mod:`rnnlab.training.distributed`) the same loop trains one model:
 the model is wrapped in DistributedDataParallel with ``batch_loss`` as its forward, so a task
@@ -33,9 +37,10 @@ they take every decision alike; rank 0 alone prints, claims ``out`` and writes.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,25 +50,17 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from rnnlab.checkpoint import (
-    CONFIG,
-    TRAINER_STATE,
-    WEIGHTS,
-    lock_directory,
-    read_tensors,
-    remove_stale_temporaries,
-    unlock_directory,
-    write_json,
-    write_tensors,
-)
+from rnnlab.checkpoint import TRAINER_STATE, WEIGHTS
 from rnnlab.data.batches import bucket_batches
+from rnnlab.data.text import sources_digest
 from rnnlab.kernels import resolve_precision
 from rnnlab.limits import TRAINING_BYTES_PER_PARAMETER, require_memory
-from rnnlab.outputs import output_dir
 from rnnlab.settings import RunSettings
 from rnnlab.training import distributed
+from rnnlab.training.run_directory import RunDirectory
 from rnnlab.training.schedule import learning_rate
 from rnnlab.training.setup import adamw, autocast, update
+from rnnlab.training.trainer_state import BROKEN, TrainerState
 
 
 class Diverged(ValueError):
@@ -112,12 +109,14 @@ class Loop:
         echo: where progress lines go; progress: show a tqdm bar on stderr.
         on_step: called as ``on_step(loop, step, loss)`` after every step.
         tensorboard: a directory for TensorBoard event files.
+        clock: the seconds the run's budget is measured in (``time.perf_counter``).
     """
 
     BETAS = (0.9, 0.999)  # AdamW's
     FINAL_LR = 0.1  # the learning rate at the end of the run, as a fraction of the peak
-    RESUMABLE = False  # whether the run saves a trainer state to continue from
+    RESTORE_BEST = False  # whether the run goes back to its best model before its final report
     ECHO_EVERY = 1  # print every n-th evaluation's line (and the last)
+    BATCH_UNIT = "examples"  # what ``--batch-size`` counts
 
     def __init__(
         self,
@@ -132,12 +131,15 @@ class Loop:
         progress: bool = True,
         on_step: Callable[[Loop, int, float], object] | None = None,
         tensorboard: str | Path | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.settings = settings
         self.out = Path(out) if out is not None else None
+        self.directory = RunDirectory(out) if out is not None else None
         self.data = data or {}
         self.echo = echo or tqdm.write
         self.progress_bar, self.on_step, self.tensorboard = progress, on_step, tensorboard
+        self.clock = clock
         distributed.start()
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.main = self.rank == 0  # the rank that prints and writes
@@ -168,13 +170,14 @@ class Loop:
         self.losses: list[float] = []  # per step
         self.records: list[dict] = []  # per evaluation
         self.report = None  # the last evaluation's
+        self.evaluated_at = 0.0  # the run's progress at its last evaluation
         self.final_evaluated = False  # whether that evaluation was the run's final one
-        self.best: float | None = None  # the best score so far, where ``keep`` tracks one
+        self.best: float | None = None  # the best ``monitor`` value so far
         self.best_step: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None  # its weights, RESTORE_BEST
         self._stop = False  # agreed by every rank
         self._stop_asked = False  # by this rank
         self._resumed_from: Path | None = None
-        self._lock: int | None = None  # the lock on ``out`` while the run holds it
 
     # -- what a task supplies -----------------------------------------------------------------
 
@@ -199,10 +202,10 @@ class Loop:
         """Whether to evaluate now: after every pass by default (``within_pass`` is False)."""
         return not within_pass
 
-    def keep(self, scores: dict[str, float]) -> bool:
-        """Whether to save this evaluation's model: every one by default, so the checkpoint is
-        the end of the run."""
-        return True
+    def monitor(self, scores: dict[str, float]) -> float | None:
+        """The figure that makes a model the best so far, lower being better; None (the
+        default) keeps every evaluation's model, so the checkpoint is the end of the run."""
+        return None
 
     def finished(self) -> bool:
         """Whether the task is done before its steps or budget are (a task that can be solved)."""
@@ -232,14 +235,28 @@ class Loop:
         """What the saved weights' header records."""
         return {"step": self.step, **scores}
 
+    def setup_lines(self) -> list[str]:
+        """What a training command prints before the run starts (after the data's lines)."""
+        return [self.setup_line()]
+
+    def summary_lines(self, result: EpochResult) -> list[str]:
+        """What a training command prints after a run that was not stopped: by default the
+        summary line."""
+        return [result.summary("", self.out)]
+
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """A task's own part of the trainer state: tensors and JSON (none by default)."""
+        return {}, {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        """Restore what :meth:`state_tensors` saved."""
+
     # -- the loop -----------------------------------------------------------------------------
 
     def setup_line(self) -> str:
         """The model's size and where it trains: ``N parameters; cpu, bfloat16``."""
         parameters = sum(p.numel() for p in self.model.parameters())
         return f"{parameters:,} parameters; {self.device.type}, {self.precision}"
-
-    BATCH_UNIT = "examples"  # what ``--batch-size`` counts
 
     def batch_line(self) -> str:
         """The world size and the batch per rank and over all ranks (``train`` prints it)."""
@@ -274,7 +291,7 @@ class Loop:
     def fit(self) -> EpochResult:
         """Train until the run is done; returns what it did and the final report."""
         try:
-            if self.out is not None:
+            if self.directory is not None:
                 claimed: Exception | None = None
                 if self.main:
                     try:
@@ -285,12 +302,13 @@ class Loop:
                     raise claimed or ValueError(f"rank 0 could not take {self.out}")
             return self._fit()
         finally:
-            self._release_out()
+            if self.directory is not None:
+                self.directory.release()
 
-    def _tick(self, clock: float, loss: float = 0.0) -> float:
+    def _tick(self, start: float, loss: float = 0.0) -> float:
         """Read the clock; with R ranks, agree on it (the latest of the ranks' clocks), on any
         rank's stop request and on ``loss`` (the ranks' mean, returned)."""
-        self.elapsed = time.perf_counter() - clock
+        self.elapsed = self.clock() - start
         loss, self.elapsed, stop = distributed.agree_step(loss, self.elapsed, self._stop_asked)
         self._stop = self._stop or stop
         return loss
@@ -306,13 +324,13 @@ class Loop:
             bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}",
             dynamic_ncols=True,
         )
-        clock = time.perf_counter() - self.elapsed
+        start = self.clock() - self.elapsed
         try:
             while not self.done():
                 for batch in self.batches():
-                    started = time.perf_counter()
-                    loss = self._train_step(batch, clock)
-                    line = self.progress_line(loss, time.perf_counter() - started)
+                    began = self.clock()
+                    loss = self._train_step(batch, start)
+                    line = self.progress_line(loss, max(self.clock() - began, 1e-9))
                     bar.set_postfix_str(line, refresh=False)
                     bar.update(int(1000 * min(1.0, self.progress())) - bar.n)
                     if writer is not None and self.step % 10 == 0:
@@ -324,36 +342,45 @@ class Loop:
                         self.on_step(self, self.step, loss)
                     if self.evaluation_due(within_pass=True):
                         self.evaluation(writer)
-                        self._tick(clock)
+                        self._tick(start)
                     if self.done():
                         break
                 if not self._stop and self.evaluation_due(within_pass=False):
                     self.evaluation(writer)
-                    self._tick(clock)
+                    self._tick(start)
             if self.progress() >= 1 and self.records and not self.final_evaluated:
                 self.evaluation(writer)  # the budget ran out during a non-final evaluation
-            if self._stop and self.RESUMABLE:
+            if self._stop:
                 self.save_state()
         finally:
             bar.close()
             if writer is not None:
                 writer.close()
-        result = self.result()
+        report = None
+        if not self.stopped():
+            if self.RESTORE_BEST and self.best_state is not None:
+                self.model.load_state_dict(self.best_state)
+            report = self.final_report()
+        result = self.result(report)
         if self.out is not None and not result.stopped and self.main:
             self.write_report(result)
         return result
 
-    def result(self) -> EpochResult:
+    def stopped(self) -> bool:
+        """Whether the run was stopped on request before its end (and can be resumed)."""
+        return self._stop and self.progress() < 1
+
+    def result(self, report=None) -> EpochResult:
         return EpochResult(
             steps=self.step,
             epochs=self.step / self.steps_per_epoch,
             elapsed=self.elapsed,
-            stopped=self._stop and self.progress() < 1,
+            stopped=self.stopped(),
             history=list(self.records),
-            report=self.final_report(),
+            report=report,
         )
 
-    def _train_step(self, batch, clock: float) -> float:
+    def _train_step(self, batch, start: float) -> float:
         """One update; then the clock is read and, with R ranks, the loss, the clock and the
         stop requests are agreed (so every rank takes the same decisions after it)."""
         s = self.settings
@@ -365,7 +392,7 @@ class Loop:
             loss = self.batch_loss(batch) if self.net is None else self.net(batch)
         value = update(loss, self.model, self.optimizer, s.clip, self._diverged)
         self.step += 1
-        value = self._tick(clock, value)
+        value = self._tick(start, value)
         self.losses.append(value)
         return value
 
@@ -379,9 +406,11 @@ class Loop:
         )
 
     def evaluation(self, writer=None) -> None:
-        """Evaluate now: record the scores, keep (save) the model if the task says so, save the
-        resumable state, and print the line (``fit`` calls it when an evaluation is due)."""
+        """Evaluate now: record the scores, keep (save) the model if it is the best so far (by
+        :meth:`monitor`), save the trainer state, and print the line (``fit`` calls it when an
+        evaluation is due)."""
         final = self.final_evaluated = self.progress() >= 1
+        self.evaluated_at = self.progress()
         self.report = self.evaluate(final=final)
         scores = self.scores(self.report)
         since = self.losses[self.records[-1]["step"] if self.records else 0 :] or [math.nan]
@@ -393,9 +422,13 @@ class Loop:
             **scores,
         }
         self.records.append(record)
-        kept = self.keep(scores)
-        if self.RESUMABLE:  # first, so that a run killed before its weights are saved resumes
-            self.save_state()
+        value = self.monitor(scores)
+        kept = value is None or self.best is None or value < self.best
+        if kept:
+            self.best, self.best_step = value, self.step
+            if self.RESTORE_BEST:
+                self.best_state = copy.deepcopy(self.model.state_dict())
+        self.save_state()  # first, so that a run killed before its weights are saved resumes
         if kept and self.out is not None and self.main:
             self.model.save_pretrained(self.out, self.model_meta(scores))
         if writer is not None:
@@ -407,117 +440,66 @@ class Loop:
     # -- checkpoints --------------------------------------------------------------------------
 
     def _claim_out(self) -> None:
-        """Take ``out`` for this run: lock it (a second run is refused), remove the temporary
-        files of writers that died, and write the run's config. A directory that holds another
-        run's weights or trainer state is refused; one whose run died before its first save
-        (a config alone) is taken over."""
-        output_dir(self.out)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self._lock = lock_directory(self.out)
-        remove_stale_temporaries(self.out)
-        continuing = self._resumed_from is not None and self._resumed_from == self.out.resolve()
-        if continuing:
-            return
-        if any((self.out / name).is_file() for name in (WEIGHTS, TRAINER_STATE)):
-            how = f"continue it with --resume {self.out} or " if self.RESUMABLE else ""
-            raise ValueError(f"{self.out} already holds a checkpoint; {how}choose another --out")
+        """Take ``out`` for this run (see :class:`RunDirectory`), writing the run's config."""
         config = self.model.config()
         config["training"] = self.settings.to_config()
         config["data"] = self.data
-        write_json(self.out / CONFIG, config)
-
-    def _release_out(self) -> None:
-        if self._lock is not None:
-            unlock_directory(self._lock)
-            self._lock = None
-
-    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
-        """A task's own part of the trainer state: tensors and JSON (none by default)."""
-        return {}, {}
-
-    def load_state_tensors(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-        """Restore what :meth:`state_tensors` saved."""
+        hint = f"continue it with --resume {self.out} or "
+        self.directory.claim(config, self._resumed_from, hint)
 
     def save_state(self) -> None:
-        """Everything needed to continue the run, in one file written at once: the latest
-        weights, the optimizer's moments, the random-number state, the step, the clock and the
-        records (JSON, in the file's header). Every rank calls it (a task's state may be
+        """Everything needed to continue the run, in one file written at once (see
+        :mod:`rnnlab.training.trainer_state`). Every rank calls it (a task's state may be
         gathered from all); rank 0 writes."""
         if self.out is None:
             return
         own, meta = self.state_tensors()
         if not self.main:
             return
-        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        optimizer = self.optimizer.state_dict()
-        for index, slots in optimizer["state"].items():
-            tensors.update({f"optim.{index}.{k}": v for k, v in slots.items()})
-        tensors["rng"] = torch.get_rng_state()
-        tensors.update(own)
+        if self.RESTORE_BEST and self.best_state is not None:
+            own |= {f"best.{k}": v for k, v in self.best_state.items()}
         meta |= {
             "step": self.step,
             "elapsed": self.elapsed,
             "best_val": self.best,
             "best_step": self.best_step,
+            "evaluated_at": self.evaluated_at,
             "history": self.losses,
             "records": self.records,
-            "param_groups": optimizer["param_groups"],
         }
-        write_tensors(self.out / TRAINER_STATE, tensors, meta)
+        TrainerState.capture(self.model, self.optimizer, meta, own).write(self.out / TRAINER_STATE)
 
     def load_state(self, directory: str | Path) -> None:
-        """Continue from the trainer state saved in ``directory``."""
+        """Continue from the trainer state saved in ``directory``; a run that is finished is
+        refused (there is nothing to continue)."""
         path = Path(directory) / TRAINER_STATE
         if not path.is_file():
             raise ValueError(f"{directory} holds no {TRAINER_STATE}: there is no run to resume")
-        tensors, meta = read_tensors(path)
+        state = TrainerState.read(path, self.optimizer)
         self._resumed_from = Path(directory).resolve()
+        meta = state.meta
         try:
-            self._check_state(tensors, meta)
-            self.model.load_state_dict(
-                {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-            )
-            slots: dict[int, dict] = {}
-            for key, value in tensors.items():
-                if key.startswith("optim."):
-                    _, index, name = key.split(".", 2)
-                    slots.setdefault(int(index), {})[name] = value
-            groups = meta["param_groups"]
-            for group in groups:
-                group["betas"] = tuple(group["betas"])
-            self.optimizer.load_state_dict({"state": slots, "param_groups": groups})
-            torch.set_rng_state(tensors["rng"])
+            state.restore(self.model, self.optimizer)
             if self.world > 1:  # rank 0's saved state: each rank its own dropout again
                 torch.manual_seed(self.settings.seed + self.rank + 1000 * int(meta["step"]))
             self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
             self.best, self.best_step = meta["best_val"], meta["best_step"]
+            self.evaluated_at = float(meta.get("evaluated_at", 0.0))
             self.losses = [float(v) for v in meta["history"]]
             self.records = [dict(r) for r in meta.get("records", [])]
-            self.load_state_tensors(tensors, meta)
-        except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as error:
-            message = " ".join(str(error).split())
-            raise ValueError(f"{path} is corrupt or from another run ({message})") from None
-
-    def _check_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-        """Refuse a trainer state that no run could have saved: a step that is not a count, a
-        clock that is not a finite number of seconds, a history or records that are not lists,
-        or optimizer moments whose shapes are not their parameters'."""
-        step, elapsed = meta["step"], meta["elapsed"]
-        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-            raise ValueError(f"step must be a count, got {step!r}")
-        if not isinstance(elapsed, int | float) or not 0 <= elapsed < math.inf:
-            raise ValueError(f"elapsed must be a finite number of seconds, got {elapsed!r}")
-        if not isinstance(meta["history"], list) or not isinstance(meta.get("records", []), list):
-            raise ValueError("history and records must be lists")
-        shapes = [p.shape for group in self.optimizer.param_groups for p in group["params"]]
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, index, name = key.split(".", 2)
-                if name != "step" and value.shape != shapes[int(index)]:
-                    raise ValueError(
-                        f"{key} has shape {list(value.shape)}, its parameter "
-                        f"{list(shapes[int(index)])}"
-                    )
+            best = state.prefixed("best.")
+            if self.RESTORE_BEST and best:
+                self.best_state = copy.deepcopy(self.model.state_dict())
+                for name, value in best.items():  # names and shapes checked against the model
+                    self.best_state[name].copy_(value)
+            self.load_state_tensors(state.tensors, meta)
+        except BROKEN as error:
+            raise TrainerState.corrupt(path, error) from None
+        if self.progress() >= 1:
+            raise ValueError(
+                f"the run in {directory} is finished ({self.step} steps); there is nothing to "
+                "resume: train a new run with another --out"
+            )
 
     def _tensorboard_writer(self):
         if self.tensorboard is None:
@@ -547,7 +529,11 @@ class EpochTrainer(Loop):
     """The loop over examples of the given ``lengths`` that the supervised tasks share: every
     pass a new order of length-bucketed batches of example indices
     (:func:`~rnnlab.data.batches.bucket_batches`), an evaluation after every pass. ``sources``
-    (the data files) are recorded in the config."""
+    (the data files) are recorded in the config.
+
+    The trainer state holds the batch order's generator as it was when the pass in progress
+    was drawn and how many of its batches are done, so a resumed run draws the same pass and
+    goes on from the next batch: it takes the steps an uninterrupted run takes."""
 
     def __init__(
         self,
@@ -557,16 +543,32 @@ class EpochTrainer(Loop):
         out: str | Path | None = None,
         *,
         sources: list[str] | None = None,
+        data: dict | None = None,
         **options,
     ) -> None:
         self.lengths = list(lengths)
         if not self.lengths:
             raise ValueError("there are no training examples")
         steps = math.ceil(len(self.lengths) / settings.batch_size)
-        super().__init__(settings, build, steps, out, data={"sources": sources or []}, **options)
+        sources = sources or []
+        data = {"sources": sources, "sha256": sources_digest(sources), **(data or {})}
+        super().__init__(settings, build, steps, out, data=data, **options)
         self.rng = np.random.default_rng(settings.seed)  # the order of the batches
+        self._pass: list[list[int]] | None = None  # the pass in progress
+        self._pass_rng: dict | None = None  # the generator's state before it was drawn
+        self._taken = 0  # its batches handed out
 
-    def batches(self) -> list[list[int]]:
+    def batches(self) -> Iterator[list[int]]:
+        """The batches of the pass in progress from where it is, or of a new one."""
+        if self._pass is None:
+            self._pass_rng = copy.deepcopy(self.rng.bit_generator.state)
+            self._pass, self._taken = self._draw(), 0
+        while self._taken < len(self._pass):
+            self._taken += 1  # counted when handed out: a stop after its step saves it done
+            yield self._pass[self._taken - 1]
+        self._pass = None
+
+    def _draw(self) -> list[list[int]]:
         """A new order of length-bucketed batches; with R ranks, every rank draws the same
         batches (the same seed) and takes its near-equal share of each, the few that have fewer
         examples than ranks left out, so ``--batch-size`` is the batch over all ranks."""
@@ -578,3 +580,20 @@ class EpochTrainer(Loop):
             for batch in batches
             if len(batch) >= self.world
         ]
+
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
+        if self._pass is None:
+            return {}, {"order": {"rng": self.rng.bit_generator.state, "taken": None}}
+        return {}, {"order": {"rng": self._pass_rng, "taken": self._taken}}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        order = meta["order"]
+        self.rng.bit_generator.state = order["rng"]
+        if order["taken"] is not None:
+            self._pass_rng = copy.deepcopy(order["rng"])
+            self._pass, self._taken = self._draw(), int(order["taken"])
+
+    def held_out(self, test, train):
+        """What the reports score: ``test``, the held-out part, or ``train`` when nothing is
+        held out (``--test-fraction 0``)."""
+        return test if len(test) else train

@@ -4,14 +4,18 @@ the conversation so far and writes a reply, MMI reranking, and the dialogue meas
 from rnnlab.tasks.chat.dialogues import Conversation, Dialogues, builtin, read_dialogues
 from rnnlab.tasks.chat.model import Chatbot, Decoding, Reply
 from rnnlab.tasks.chat.training import (
+    CHAT,
     ChatReport,
     ChatSettings,
     ChatTrainer,
     chat_report,
     chat_split,
+    evaluate_chatbot,
+    read_dialogue_options,
 )
 
 __all__ = [
+    "CHAT",
     "ChatReport",
     "ChatSettings",
     "ChatTrainer",
@@ -23,5 +27,7 @@ __all__ = [
     "builtin",
     "chat_report",
     "chat_split",
+    "evaluate_chatbot",
+    "read_dialogue_options",
     "read_dialogues",
 ]

@@ -80,6 +80,17 @@ class Dialogues:
     def turns(self) -> int:
         return sum(len(c.turns) for c in self.conversations)
 
+    def describe(self) -> str:
+        """``N conversations, T turns``, and what was left out."""
+        left = []
+        if self.duplicates:
+            left.append(f"{self.duplicates:,} repeated conversations")
+        if self.malformed:
+            left.append(f"{self.malformed:,} malformed entries")
+        return f"{len(self):,} conversations, {self.turns:,} turns" + (
+            f" ({' and '.join(left)} left out)" if left else ""
+        )
+
 
 def _dialogues(conversations: list[Conversation], source: str) -> Dialogues:
     """Keep each conversation with 2+ turns once, in order of first appearance."""

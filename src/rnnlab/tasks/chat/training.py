@@ -24,6 +24,7 @@ The report (:class:`ChatReport`), on the held-out pairs:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -41,7 +42,14 @@ from rnnlab.settings import (
     setting,
     task_settings,
 )
-from rnnlab.tasks.chat.dialogues import TURN, DialoguePairs, Dialogues, dialogue_pairs
+from rnnlab.tasks.chat.dialogues import (
+    TURN,
+    DialoguePairs,
+    Dialogues,
+    builtin,
+    dialogue_pairs,
+    read_dialogues,
+)
 from rnnlab.tasks.chat.model import Chatbot, Decoding
 from rnnlab.tasks.translate.model import Seq2Seq
 from rnnlab.tasks.translate.pairs import Pairs, sentence_tokens
@@ -50,9 +58,11 @@ from rnnlab.tasks.translate.training import (
     Seq2SeqSettings,
     Seq2SeqTrainer,
     corpus_bleu,
+    encode_pairs,
     grouped_references,
 )
 from rnnlab.training.loop import EpochResult
+from rnnlab.training.run import TrainingTask
 
 CHAT_REPORT = "report.json"
 CANDIDATES = 10
@@ -175,6 +185,14 @@ class ChatReport:
     def to_json(self) -> dict:
         return asdict(self)
 
+    def example_lines(self) -> list[str]:
+        """The example exchanges, each with its true reply, and sacrebleu's signature."""
+        lines = [
+            f"  {' / '.join(context.splitlines())}\n    -> {reply}\n    true reply: {truth}"
+            for context, truth, reply in self.examples
+        ]
+        return lines + ([f"BLEU: sacrebleu {self.signature}"] if self.signature else [])
+
     def summary(self) -> str:
         line = (
             f"recall@1 {self.recall['1']:.3f} (MMI {self.recall_mmi['1']:.3f}) of "
@@ -281,10 +299,25 @@ class ChatTrainer(Seq2SeqTrainer):
         drop = self.empty_rng.random(len(sources)) < self.settings.unconditional
         return [self.model.empty if d else s for s, d in zip(sources, drop, strict=True)]
 
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
+        tensors, meta = super().state_tensors()
+        return tensors, meta | {"empty_rng": self.empty_rng.bit_generator.state}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        super().load_state_tensors(tensors, meta)
+        self.empty_rng.bit_generator.state = meta["empty_rng"]
+
+    def setup_lines(self) -> list[str]:
+        s, split = self.settings, self.split
+        return [
+            f"vocabularies: {len(split.source_vocab):,} context, {len(split.target_vocab):,} "
+            f"reply {s.level}s; context {s.context} earlier turns; {self.setup_line()}"
+        ]
+
     def evaluate(self, final: bool = False) -> ChatReport:
         """Teacher-forced measures after every epoch; generated replies at the end."""
         split = self.split
-        held = len(split.test) > 0
+        held = self.held_out(split.test, split.train) is split.test
         pairs = split.test if held else split.train
         return chat_report(
             self.model,
@@ -317,3 +350,60 @@ class ChatTrainer(Seq2SeqTrainer):
                 "final": result.report.to_json(),
             },
         )
+
+
+#: the options that say which dialogues to read and how
+DIALOGUE_OPTIONS = ("dialogues", "builtin", "encoding")
+
+
+def read_dialogue_options(options: dict) -> Dialogues:
+    """The dialogues ``options`` (:data:`DIALOGUE_OPTIONS`) name: a built-in corpus or a file."""
+    if options.get("builtin"):
+        return builtin(options["builtin"])
+    if not options.get("dialogues"):
+        raise ValueError("no dialogues given: --dialogues PATH or --builtin NAME")
+    return read_dialogues(options["dialogues"], options.get("encoding") or "utf-8")
+
+
+def chatbot_trainer(
+    settings: ChatSettings, options: dict, out: str | Path | None = None, **loop
+) -> ChatTrainer:
+    """The trainer of ``rnnlab chat train``: the dialogues ``options`` name, cut into (context,
+    reply) pairs and split by conversation."""
+    echo = loop.setdefault("echo", print)
+    dialogues = read_dialogue_options(options)
+    split, groups = chat_split(dialogues, settings)
+    echo(
+        f"{dialogues.describe()}; {len(split.train) + len(split.test):,} replies "
+        f"({split.train.too_long:,} over {settings.max_length} tokens skipped): "
+        f"{len(split.train):,} for training, {len(split.test):,} held out "
+        f"({len(set(groups)):,} conversations)"
+    )
+    return ChatTrainer(split, groups, settings, out, sources=[dialogues.source], **loop)
+
+
+def evaluate_chatbot(
+    model: Chatbot, dialogues: Dialogues, decoding: Decoding, echo: Callable[[str], object] = print
+) -> ChatReport:
+    """The held-out measures of ``model`` on every (context, reply) pair of ``dialogues``."""
+    settings = ChatSettings(
+        level=model.target_vocab.level, context=model.context, max_length=model.max_length
+    )
+    pairs, groups = chat_pairs(dialogues, settings)
+    echo(f"{dialogues.describe()}; {len(pairs):,} replies ({pairs.too_long:,} too long)")
+    sources, targets = encode_pairs(
+        pairs, model.source_vocab, model.target_vocab, model.max_context
+    )
+    return chat_report(
+        model, sources, targets, pairs.sources, pairs.targets, groups, decoding=decoding
+    )
+
+
+#: ``rnnlab chat train`` on the spine (:func:`rnnlab.training.run.run_training`)
+CHAT = TrainingTask(
+    command="chat train",
+    settings=ChatSettings,
+    trainer=chatbot_trainer,
+    models=(Chatbot,),
+    data_options=DIALOGUE_OPTIONS,
+)

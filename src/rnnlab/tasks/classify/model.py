@@ -190,6 +190,14 @@ class SequenceClassifier(Pretrained, nn.Module):
             self.train(was_training)
         return probs
 
+    def top_labels(self, texts: Sequence[str], k: int = 1) -> list[list[tuple[str, float]]]:
+        """For each text, its ``k`` likeliest labels (at most all) with their probabilities."""
+        values, indices = self.predict_proba(texts).topk(min(k, len(self.labels)), dim=1)
+        return [
+            [(self.labels[i], p) for p, i in zip(pv, iv, strict=True)]
+            for pv, iv in zip(values.tolist(), indices.tolist(), strict=True)
+        ]
+
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         """For each text, its likeliest label and that label's probability."""
         values, indices = self.predict_proba(texts).max(dim=1)

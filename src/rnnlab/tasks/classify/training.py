@@ -25,7 +25,13 @@ import torch.nn.functional as F
 
 from rnnlab.checkpoint import write_json
 from rnnlab.data.batches import pad
-from rnnlab.data.labelled import LabelledData, stratified_split, tokens
+from rnnlab.data.labelled import (
+    LABELLED_OPTIONS,
+    LabelledData,
+    read_labelled_options,
+    stratified_split,
+    tokens,
+)
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.plots import confusion_plot
 from rnnlab.settings import (
@@ -34,6 +40,7 @@ from rnnlab.settings import (
     HeldOutSettings,
     RecurrentSettings,
     RunSettings,
+    Settings,
     embedding_setting,
     one_of,
     setting,
@@ -42,6 +49,7 @@ from rnnlab.settings import (
 from rnnlab.tasks.classify.model import POOLS, SequenceClassifier
 from rnnlab.tasks.classify.report import ClassificationReport
 from rnnlab.training.loop import EpochResult, EpochTrainer
+from rnnlab.training.run import TrainingTask
 
 REPORT = "report.json"
 CONFUSION = "confusion.png"
@@ -71,6 +79,13 @@ class ClassifierSettings(HeldOutSettings, RunSettings, RecurrentSettings):
 
     def build_model(self, vocab: Vocabulary, labels: list[str]) -> SequenceClassifier:
         return SequenceClassifier(vocab, labels, **self.arguments(SequenceClassifier))
+
+
+@task_settings()
+class PredictSettings(Settings):
+    """How ``classify predict`` answers."""
+
+    top: int = setting(1, "labels per text", POSITIVE_INT)
 
 
 #: Per level, the settings that differ from the defaults: words are sparser than characters (a
@@ -140,6 +155,12 @@ class Split:
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.train_y.numpy(), minlength=len(self.labels))
 
+    def majority(self) -> float:
+        """The share of the largest class in all the examples: the accuracy of always
+        answering it."""
+        counts = np.bincount(torch.cat([self.train_y, self.test_y]).numpy())
+        return float(counts.max() / counts.sum())
+
 
 class ClassifierTrainer(EpochTrainer):
     """Trains a :class:`SequenceClassifier` on a :class:`Split`; see the module docstring and
@@ -172,31 +193,102 @@ class ClassifierTrainer(EpochTrainer):
 
     def evaluate(self, final: bool = False) -> ClassificationReport:
         """The report of the current model on the held-out split (the training split if none)."""
-        ids, y = self.split.test_ids, self.split.test_y
-        if not ids:
-            ids, y = self.split.train_ids, self.split.train_y
+        split = self.split
+        ids = self.held_out(split.test_ids, split.train_ids)
+        y = split.test_y if ids is split.test_ids else split.train_y
         probs = self.model.proba_of_ids(ids, 512, self.autocast)
-        return ClassificationReport.of(y.tolist(), probs.argmax(1).tolist(), self.split.labels)
+        return ClassificationReport.of(y.tolist(), probs.argmax(1).tolist(), split.labels)
 
     def scores(self, report: ClassificationReport) -> dict[str, float]:
         return {"accuracy": report.accuracy, "macro_f1": report.macro_f1}
 
+    def setup_lines(self) -> list[str]:
+        s = self.settings
+        rare = f", <unk> for fewer than {s.min_count}" if s.min_count > 1 else ""
+        return [
+            f"vocabulary {len(self.split.vocab):,} ({s.level} level{rare}); {self.setup_line()}"
+        ]
+
+    def summary_lines(self, result: EpochResult) -> list[str]:
+        report, split = result.report, self.split
+        details = (
+            f"; {split.scored} accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f} "
+            f"(majority class {split.majority():.4f})"
+        )
+        return [
+            report.format_classes(),
+            report.format_confusion(),
+            result.summary(details, self.out),
+        ]
+
     def write_report(self, result: EpochResult) -> None:
-        report = result.report
-        write_json(
-            self.out / REPORT,
-            {
-                "split": self.split.scored,
-                "train_examples": len(self.split.train_ids),
-                "held_out_examples": len(self.split.test_ids),
-                "duplicates_dropped": self.split.duplicates,
-                "held_out_seen_in_training": self.split.overlap,
-                "epochs": result.history,
-                "final": report.to_json(),
-            },
+        split = self.split
+        write_classification(
+            self.out,
+            result.report,
+            f"{split.scored} split",
+            split=split.scored,
+            train_examples=len(split.train_ids),
+            held_out_examples=len(split.test_ids),
+            duplicates_dropped=split.duplicates,
+            held_out_seen_in_training=split.overlap,
+            epochs=result.history,
         )
-        title = (
-            f"{self.split.scored} split: accuracy {report.accuracy:.3f}, "
-            f"macro-F1 {report.macro_f1:.3f}"
+
+
+def write_classification(
+    out: str | Path, report: ClassificationReport, what: str, **record
+) -> None:
+    """``report.json`` (``record``, then the report as ``final``) and ``confusion.png`` in
+    ``out``: what ``classify train`` leaves with the checkpoint and ``classify evaluate --out``
+    writes."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / REPORT, {**record, "final": report.to_json()})
+    title = f"{what}: accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}"
+    confusion_plot(out / CONFUSION, report.confusion, report.labels, title=title)
+
+
+def evaluate_classifier(model: SequenceClassifier, data: LabelledData) -> ClassificationReport:
+    """The report of ``model`` on labelled ``data``, whose labels must all be the model's."""
+    index = {label: i for i, label in enumerate(model.labels)}
+    unknown = sorted(set(data.labels) - set(index))
+    if unknown:
+        shown = ", ".join(repr(label) for label in unknown[:5])
+        raise ValueError(
+            f"the data has {len(unknown)} label(s) the model was not trained on: {shown}; "
+            f"it knows {', '.join(model.labels)}"
         )
-        confusion_plot(self.out / CONFUSION, report.confusion, report.labels, title=title)
+    probs = model.predict_proba(data.texts)
+    return ClassificationReport.of(
+        [index[label] for label in data.labels], probs.argmax(1).tolist(), model.labels
+    )
+
+
+def classifier_trainer(
+    settings: ClassifierSettings, options: dict, out: str | Path | None = None, **loop
+) -> ClassifierTrainer:
+    """The trainer of ``rnnlab classify train``: the labelled texts ``options`` name
+    (:data:`~rnnlab.data.labelled.LABELLED_OPTIONS`), split and encoded."""
+    echo = loop.setdefault("echo", print)
+    data = read_labelled_options(options, echo)
+    split = Split.of(data, settings)
+    echo(
+        f"{len(data):,} examples in {len(data.counts())} classes (largest "
+        f"{split.majority():.1%}); {len(split.train_ids):,} for training, "
+        f"{len(split.test_ids):,} held out"
+        + (f" ({split.overlap} of them also in training, same label)" if split.overlap else "")
+        + (f"; {split.duplicates} repeated examples dropped" if settings.dedupe else "")
+    )
+    return ClassifierTrainer(split, settings, out, sources=data.sources, **loop)
+
+
+#: ``rnnlab classify train`` on the spine (:func:`rnnlab.training.run.run_training`)
+CLASSIFY = TrainingTask(
+    command="classify train",
+    settings=ClassifierSettings,
+    trainer=classifier_trainer,
+    models=(SequenceClassifier,),
+    data_options=LABELLED_OPTIONS,
+    recommended=lambda given, options: recommended_classifier_settings(**given),
+)

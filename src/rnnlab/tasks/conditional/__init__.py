@@ -2,6 +2,7 @@
 
 from rnnlab.tasks.conditional.model import ConditionalGenerator
 from rnnlab.tasks.conditional.training import (
+    CONDITIONAL,
     ConditionalSettings,
     ConditionalTrainer,
     GenerationReport,
@@ -10,6 +11,7 @@ from rnnlab.tasks.conditional.training import (
 )
 
 __all__ = [
+    "CONDITIONAL",
     "ConditionalGenerator",
     "ConditionalSettings",
     "ConditionalTrainer",

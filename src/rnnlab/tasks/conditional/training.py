@@ -25,7 +25,12 @@ import torch.nn.functional as F
 
 from rnnlab.checkpoint import write_json
 from rnnlab.data.batches import IGNORE, pad
-from rnnlab.data.labelled import LabelledData, stratified_split
+from rnnlab.data.labelled import (
+    LABELLED_OPTIONS,
+    LabelledData,
+    read_labelled_options,
+    stratified_split,
+)
 from rnnlab.data.vocab import END, Vocabulary, target_vocabulary
 from rnnlab.kernels import at_least_fp32
 from rnnlab.settings import (
@@ -41,6 +46,7 @@ from rnnlab.settings import (
 )
 from rnnlab.tasks.conditional.model import CONDITIONS, ConditionalGenerator
 from rnnlab.training.loop import EpochResult, EpochTrainer
+from rnnlab.training.run import TrainingTask
 
 GENERATION_REPORT = "report.json"
 
@@ -223,9 +229,8 @@ class ConditionalTrainer(EpochTrainer):
         """The held-out loss per label; the final report also generates ``samples`` texts per
         label for the novelty figure."""
         split = self.split
-        ids, y = (
-            (split.test_ids, split.test_y) if len(split.test) else (split.train_ids, split.train_y)
-        )
+        held = self.held_out(split.test, split.train) is split.test
+        ids, y = (split.test_ids, split.test_y) if held else (split.train_ids, split.train_y)
         return generation_report(
             self.model,
             ids,
@@ -251,3 +256,41 @@ class ConditionalTrainer(EpochTrainer):
                 "final": result.report.to_json(),
             },
         )
+
+    def setup_lines(self) -> list[str]:
+        return [
+            f"vocabulary {len(self.split.vocab)} characters; condition "
+            f"{self.settings.condition}; {self.setup_line()}"
+        ]
+
+    def summary_lines(self, result: EpochResult) -> list[str]:
+        report, s = result.report, self.settings
+        details = f"; {self.split.scored} loss {report.loss:.4f} nats/char"
+        if report.novelty is not None:
+            details += f"; {report.novelty:.1%} of {s.samples} samples per label are novel"
+        return [report.format_labels(), result.summary(details, self.out)]
+
+
+def conditional_trainer(
+    settings: ConditionalSettings, options: dict, out: str | Path | None = None, **loop
+) -> ConditionalTrainer:
+    """The trainer of ``rnnlab generate-from-label train``: the labelled texts ``options``
+    name (:data:`~rnnlab.data.labelled.LABELLED_OPTIONS`), split by label."""
+    echo = loop.setdefault("echo", print)
+    data = read_labelled_options(options, echo)
+    split = LabelSplit.of(data, settings)
+    echo(
+        f"{len(data):,} texts with {len(split.labels)} labels; {len(split.train):,} for "
+        f"training, {len(split.test):,} held out"
+    )
+    return ConditionalTrainer(split, settings, out, sources=data.sources, **loop)
+
+
+#: ``rnnlab generate-from-label train`` on the spine (:func:`rnnlab.training.run.run_training`)
+CONDITIONAL = TrainingTask(
+    command="generate-from-label train",
+    settings=ConditionalSettings,
+    trainer=conditional_trainer,
+    models=(ConditionalGenerator,),
+    data_options=LABELLED_OPTIONS,
+)

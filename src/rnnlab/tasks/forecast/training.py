@@ -12,7 +12,6 @@ validation MASE (early stopping's choice), and the test part is only scored, by
 
 from __future__ import annotations
 
-import copy
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
@@ -35,9 +34,11 @@ from rnnlab.settings import (
 )
 from rnnlab.tasks.forecast.backtest import BacktestReport, backtest, mase_scale, scores
 from rnnlab.tasks.forecast.model import DISTRIBUTIONS, MODES, Forecaster
-from rnnlab.tasks.forecast.series import MISSING, SPREADS, Series, detect_season
+from rnnlab.tasks.forecast.predict import SERIES_OPTIONS, read_series
+from rnnlab.tasks.forecast.series import DATASETS, MISSING, SPREADS, Series, detect_season
 from rnnlab.tasks.forecast.windows import PARTS, SeriesSplit
 from rnnlab.training.loop import EpochResult, EpochTrainer
+from rnnlab.training.run import TrainingTask
 
 FORECAST_REPORT = "report.json"
 
@@ -131,6 +132,7 @@ class ForecastTrainer(EpochTrainer):
     :class:`~rnnlab.tasks.forecast.backtest.BacktestReport` on the test part (None without one)."""
 
     ECHO_EVERY = 10  # epochs are short and many
+    RESTORE_BEST = True
 
     def __init__(
         self,
@@ -164,7 +166,6 @@ class ForecastTrainer(EpochTrainer):
             out,
             **options,
         )
-        self.best_state = None  # the weights of the best epoch so far
 
     def batch_loss(self, batch: list[int]) -> torch.Tensor:
         x = self.train.x[batch].to(self.device)
@@ -198,18 +199,14 @@ class ForecastTrainer(EpochTrainer):
         name = "val_mase" if self.checked is self.validation else "train_mase"
         return {name: report["mase"]}
 
-    def keep(self, scores: dict[str, float]) -> bool:
-        """Save this epoch's model only when it forecasts the validation part best so far."""
+    def monitor(self, scores: dict[str, float]) -> float:
+        """The validation MASE: the checkpoint (and the model the run ends with, by
+        ``RESTORE_BEST``) is the epoch that forecasts the validation part best."""
         (value,) = scores.values()
-        if self.best is None or value < self.best:
-            self.best, self.best_state = value, copy.deepcopy(self.model.state_dict())
-            return True
-        return False
+        return value
 
     def final_report(self) -> BacktestReport | None:
-        """Go back to the best epoch and backtest it on the test part (None without one)."""
-        if self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
+        """The best epoch's backtest on the test part (None without one)."""
         if not len(self.split.origins("test")):
             return None
         return backtest(self.model, self.split, self.settings.samples, self.settings.seed)
@@ -228,3 +225,56 @@ class ForecastTrainer(EpochTrainer):
                 "test": report.to_json() if report else None,
             },
         )
+
+    def setup_lines(self) -> list[str]:
+        s = self.settings
+        season = f"season {s.season}" if s.season else "no season found"
+        return [
+            f"window {s.window}, horizon {s.horizon}, {season}; {s.mode} {s.distribution} "
+            f"{s.cell}, {self.setup_line()}"
+        ]
+
+    def summary_lines(self, result: EpochResult) -> list[str]:
+        checked = "validation" if len(self.validation) else "training"
+        table = [result.report.format_table()] if result.report is not None else []
+        details = f"; kept the epoch with the best {checked} MASE, {self.best:.3f}"
+        return [*table, result.summary(details, self.out)]
+
+
+def recommended_forecast_settings(given: dict, options: dict) -> ForecastSettings:
+    """``given``, the horizon of a built-in series (``options["dataset"]``) where none is."""
+    dataset = options.get("dataset")
+    if dataset in DATASETS and "horizon" not in given:
+        given = given | {"horizon": DATASETS[dataset]["horizon"]}
+    return ForecastSettings(**given)
+
+
+def forecaster_trainer(
+    settings: ForecastSettings, options: dict, out: str | Path | None = None, **loop
+) -> ForecastTrainer:
+    """The trainer of ``rnnlab forecast train``: the series ``options`` name
+    (:data:`~rnnlab.tasks.forecast.predict.SERIES_OPTIONS`), planned and split in time."""
+    echo = loop.setdefault("echo", print)
+    series = read_series(options, settings.missing)
+    settings, split = plan(series, settings)
+    parts = ", ".join(
+        f"{stop - start} {part}"
+        for part, (start, stop) in ((part, split.bounds(part)) for part in PARTS)
+    )
+    echo(
+        f"{series.source}: {len(series):,} rows ({parts})"
+        + (f"; {series.trimmed} leading rows with gaps dropped" if series.trimmed else "")
+        + (f"; {series.gaps} missing values interpolated" if series.gaps else "")
+    )
+    return ForecastTrainer(split, settings, out, sources=[series.source], **loop)
+
+
+#: ``rnnlab forecast train`` on the spine (:func:`rnnlab.training.run.run_training`)
+FORECAST = TrainingTask(
+    command="forecast train",
+    settings=ForecastSettings,
+    trainer=forecaster_trainer,
+    models=(Forecaster,),
+    data_options=SERIES_OPTIONS,
+    recommended=recommended_forecast_settings,
+)

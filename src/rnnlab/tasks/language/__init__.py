@@ -7,30 +7,28 @@ from rnnlab.tasks.language.model import LanguageModel
 from rnnlab.tasks.language.next_symbol import NextSymbolModel
 from rnnlab.tasks.language.settings import TrainSettings, load_model, recommended_settings
 from rnnlab.tasks.language.training import (
-    Run,
+    LANGUAGE,
     Trainer,
     TrainResult,
+    language_trainer,
     read_corpus,
-    resume_settings,
-    start_run,
 )
 from rnnlab.tasks.language.transformer import TransformerLM
 
 __all__ = [
+    "LANGUAGE",
     "Corpus",
     "Evaluation",
     "LanguageModel",
     "NextSymbolModel",
-    "Run",
     "TrainResult",
     "TrainSettings",
     "Trainer",
     "TransformerLM",
     "evaluate",
+    "language_trainer",
     "load_model",
     "read_corpus",
     "recommended_settings",
-    "resume_settings",
-    "start_run",
     "unigram_entropy",
 ]

@@ -23,15 +23,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from rnnlab.checkpoint import CONFIG, TRAINER_STATE, checkpoint_dir, read_json, tensor_shapes
+from rnnlab.checkpoint import CONFIG
 from rnnlab.data.streams import IGNORE, Streams, detach_state
 from rnnlab.data.text import DEFAULT_SOURCE, python_sources
-from rnnlab.outputs import output_dir
 from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.evaluation import Evaluation, evaluate
-from rnnlab.tasks.language.settings import TrainSettings, model_class, recommended_settings
+from rnnlab.tasks.language.model import LanguageModel
+from rnnlab.tasks.language.settings import TrainSettings, recommended_settings, sized_for_budget
+from rnnlab.tasks.language.transformer import TransformerLM
 from rnnlab.training import distributed
 from rnnlab.training.loop import Loop, RunResult
+from rnnlab.training.run import TrainingTask
 
 
 @dataclass
@@ -62,7 +64,6 @@ class Trainer(Loop):
 
     BETAS = (0.9, 0.99)
     BATCH_UNIT = "streams"
-    RESUMABLE = True
 
     def __init__(
         self,
@@ -87,7 +88,6 @@ class Trainer(Loop):
         )
         self.units_per_token = corpus.units_per_token()
         self.state = None  # carried from chunk to chunk
-        self.evals_done = 0  # evaluation points of the run passed
         self.rate: float | None = None  # symbols per second, smoothed
 
     def speed_settings(self) -> str:
@@ -121,6 +121,37 @@ class Trainer(Loop):
             )
         return f"{self.device.type}{threads}; {precision}; {kernel}; {streams}"
 
+    def setup_lines(self) -> list[str]:
+        """The text and the model, the speed settings, the sizes chosen for a budget and the
+        batch (``rnnlab train`` prints them)."""
+        corpus, s = self.corpus, self.settings
+        parameters = sum(p.numel() for p in self.model.parameters())
+        lines = [
+            f"{len(corpus.train):,} training and "
+            f"{0 if corpus.val is None else len(corpus.val):,} validation symbols, "
+            f"vocabulary {len(corpus.vocab)} ({s.level} level); {parameters:,} parameters",
+            f"speed: {self.speed_settings()}",
+        ]
+        sizes = sized_for_budget(s.budget, s.arch) if s.budget else {}
+        sized = [k for k, v in sizes.items() if getattr(s, k) == v]
+        if sized and self._resumed_from is None:
+            chosen = ", ".join(f"{TrainSettings.flag(k)[2:]} {getattr(s, k)}" for k in sized)
+            flags = ", ".join(TrainSettings.flag(k) for k in sized)
+            lines.append(f"sized for a {s.budget:g} s budget: {chosen} ({flags} to override)")
+        if self.world == 1:  # with torchrun, the loop prints it
+            lines.append(f"batch: {self.batch_line()}")
+        return lines
+
+    def summary_lines(self, result: TrainResult) -> list[str]:
+        best = ""
+        if result.best_val is not None:
+            unit = self.corpus.vocab.unit
+            best = (
+                f"; best validation {result.best_val:.4f} nats/{unit} "
+                f"({result.best_val / math.log(2):.4f} bits/{unit}) at step {result.best_step}"
+            )
+        return [result.summary(best, self.out)]
+
     @property
     def chunks_per_epoch(self) -> int:
         """Chunks of ``seq_len`` steps in one pass over the streams (the loop's steps per epoch)."""
@@ -147,12 +178,14 @@ class Trainer(Loop):
 
     def evaluation_due(self, within_pass: bool) -> bool:
         """At ``evals`` evenly spaced points of the run, checked after every step (so also in
-        the middle of a pass); a due point is taken, with any others the run has passed since."""
-        done, evals = self.progress(), self.settings.evals
-        if not within_pass or done < min(1.0, (self.evals_done + 1) / evals):
-            return False
-        self.evals_done = min(evals, max(self.evals_done + 1, int(done * evals)))
-        return True
+        the middle of a pass): when the run has passed a point since its last evaluation (one
+        evaluation for several points passed at once)."""
+        return within_pass and self._points(self.progress()) > self._points(self.evaluated_at)
+
+    def _points(self, progress: float) -> int:
+        """The evaluation points at or before ``progress``."""
+        evals = self.settings.evals
+        return min(evals, math.floor(progress * evals + 1e-9))
 
     def evaluate(self, final: bool = False) -> Evaluation | None:
         return None if self.corpus.val is None else self.validation()
@@ -168,13 +201,9 @@ class Trainer(Loop):
     def scores(self, report: Evaluation | None) -> dict[str, float]:
         return {} if report is None else {"loss": report.per_unit, "bits": report.bits_per_unit}
 
-    def keep(self, scores: dict[str, float]) -> bool:
-        """The model with the lowest validation loss so far (every one without validation)."""
-        value = scores.get("loss")
-        if value is not None and self.best is not None and value >= self.best:
-            return False
-        self.best, self.best_step = value, self.step
-        return True
+    def monitor(self, scores: dict[str, float]) -> float | None:
+        """The validation loss: the checkpoint is the best model (every one without validation)."""
+        return scores.get("loss")
 
     def model_meta(self, scores: dict[str, float]) -> dict:
         if not scores:
@@ -206,12 +235,12 @@ class Trainer(Loop):
         bits = loss / self.units_per_token / math.log(2)
         return f"step {self.step} loss {loss:.3f} {bits:.3f} bits/{unit} {self.rate:,.0f} {unit}s/s"
 
-    def result(self) -> TrainResult:
+    def result(self, report=None) -> TrainResult:
         return TrainResult(
             steps=self.step,
             epochs=self.step / self.steps_per_epoch,
             elapsed=self.elapsed,
-            stopped=self._stop and self.progress() < 1,
+            stopped=self.stopped(),
             history=list(self.losses),
             evals=self.evals,
             best_val=self.best if self.corpus.val is not None else None,
@@ -230,7 +259,7 @@ class Trainer(Loop):
         kind = "none" if state is None else ("tensor" if torch.is_tensor(state) else "tuple")
         parts = () if state is None else (state,) if kind == "tensor" else state
         tensors = {f"state.{i}": distributed.gather_rows(p, 1) for i, p in enumerate(parts)}
-        return tensors, {"state_kind": kind, "evals_done": self.evals_done}
+        return tensors, {"state_kind": kind}
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         rows = torch.from_numpy(self.streams.rows)
@@ -238,7 +267,8 @@ class Trainer(Loop):
             tensors[f"state.{i}"].index_select(1, rows).to(self.device)
             for i in range(sum(k.startswith("state.") for k in tensors))
         )
-        self.evals_done = int(meta["evals_done"])
+        if "evaluated_at" not in meta:  # a state saved before the loop kept it
+            self.evaluated_at = int(meta["evals_done"]) / self.settings.evals
         kind = meta["state_kind"]
         self.state = None if kind == "none" else parts[0] if kind == "tensor" else parts
         if not self.records:  # a state saved before records were kept: its evaluations
@@ -246,28 +276,6 @@ class Trainer(Loop):
                 {"epoch": step / self.steps_per_epoch, "step": step, "loss": loss}
                 for step, loss in meta.get("evals", [])
             ]
-
-
-def resume_settings(directory: str | Path) -> tuple[TrainSettings, dict]:
-    """The settings and the data record of the run saved in ``directory``."""
-    config = read_json(Path(directory) / CONFIG)
-    if "training" not in config:
-        raise ValueError(f"{directory} holds a model but no training settings; it cannot resume")
-    data = config.get("data", {})
-    if not isinstance(data, dict) or not _source_record(data):
-        raise ValueError(f"{directory / CONFIG} is corrupt: its data record is not a source path")
-    state = Path(directory) / TRAINER_STATE
-    if state.is_file():  # the model the config describes must be the one the state holds
-        saved = {k[6:]: v for k, v in tensor_shapes(state).items() if k.startswith("model.")}
-        model_class(config).check_fits(config, saved, state)
-    return TrainSettings.from_config(config), data
-
-
-def _source_record(data: dict) -> bool:
-    """Whether ``data`` records a text as a digest and a path (or a list of paths)."""
-    source = data.get("source", "")
-    paths = source if isinstance(source, list) else [source]
-    return isinstance(data.get("sha256", ""), str) and all(isinstance(p, str) for p in paths)
 
 
 Sources = str | Path | list[str | Path]
@@ -287,47 +295,38 @@ def read_corpus(
     return corpus, names[0] if len(names) == 1 else names
 
 
-@dataclass
-class Run:
-    """What a training run starts from: its settings, its text, where the text came from (for
-    the config) and where the run is written."""
+def language_trainer(
+    settings: TrainSettings, options: dict, out: str | Path | None = None, **loop
+) -> Trainer:
+    """The trainer of ``rnnlab train``: the text ``options["text"]`` names (files and folders,
+    or the built-in corpus), read through the token cache; what :data:`LANGUAGE` runs."""
+    text = options.get("text")
+    if not text:
+        raise ValueError("train needs --text FILE and --out DIR (or --resume DIR)")
+    progress = bool(loop.get("progress")) and distributed.is_main()
+    corpus, source = read_corpus(text, settings, progress)
+    return Trainer(corpus, settings, out, source=source, **loop)
 
-    settings: TrainSettings
-    corpus: Corpus
-    source: str | list[str]
-    out: Path
+
+def _saved_text(record: dict) -> dict:
+    """The text a language model's data record names (its ``source``: a path or several)."""
+    source = record.get("source")
+    paths = source if isinstance(source, list) else [source]
+    if not all(isinstance(p, str) for p in paths) or not isinstance(record.get("sha256"), str):
+        raise ValueError(f"{CONFIG} is corrupt: its data record's source is not a path")
+    return {"text": source} if source else {}
 
 
-def start_run(
-    given: dict,
-    text: Sources | None = None,
-    out: str | Path | None = None,
-    resume: str | Path | None = None,
-    progress: bool = False,
-) -> Run:
-    """A new run: the settings :func:`recommended_settings` gives for ``given`` (fields by name),
-    ``text`` (files and folders, or the built-in corpus) and ``out``. Or, with ``resume``, the
-    run saved there: its own settings (``given`` may repeat them, not change them) and its own
-    text (other files may be given, but they must hold the same text), written to ``out`` or
-    back to ``resume``. ``progress`` shows the encoding passes of a text not yet cached."""
-    if resume is None:
-        if text is None or out is None:
-            raise ValueError("train needs --text FILE and --out DIR (or --resume DIR)")
-        settings = recommended_settings(**given)
-        corpus, source = read_corpus(text, settings, progress)
-        return Run(settings, corpus, source, Path(out))
-    settings, data = resume_settings(checkpoint_dir(resume))
-    changed = [k for k, v in given.items() if getattr(settings, k) != v]
-    if changed:
-        raise ValueError(
-            f"{TrainSettings.flag(changed[0])} differs from the run in {resume}; a resumed run "
-            "keeps its settings"
-        )
-    source = text or data.get("source")
-    if not source:
-        raise ValueError(f"{resume} does not record its text; pass --text FILE")
-    out = output_dir(out if out is not None else resume)  # before the text is encoded
-    corpus, source = read_corpus(source, settings, progress)
-    if corpus.digest != data.get("sha256"):
-        raise ValueError(f"the text differs from the one the run in {resume} was trained on")
-    return Run(settings, corpus, source, out)
+SAMPLE_LENGTH = 300  # symbols of the sample ``rnnlab train`` prints at the end
+SAMPLE_TEMPERATURE = 0.8
+
+#: ``rnnlab train`` on the spine (:func:`rnnlab.training.run.run_training`)
+LANGUAGE = TrainingTask(
+    command="train",
+    settings=TrainSettings,
+    trainer=language_trainer,
+    models=(LanguageModel, TransformerLM),
+    data_options=("text",),
+    recommended=lambda given, options: recommended_settings(**given),
+    saved_options=_saved_text,
+)

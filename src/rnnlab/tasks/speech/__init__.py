@@ -20,10 +20,13 @@ from rnnlab.tasks.speech.ctc import error_rates, greedy, prefix_beam_search
 from rnnlab.tasks.speech.features import LogMel, mel_filterbank
 from rnnlab.tasks.speech.model import SpeechRecognizer, normalise
 from rnnlab.tasks.speech.training import (
+    SPEECH,
+    SpeechDecoding,
     SpeechReport,
     SpeechSettings,
     SpeechSplit,
     SpeechTrainer,
+    evaluate_recognizer,
     hear,
     score,
 )
@@ -31,8 +34,10 @@ from rnnlab.tasks.speech.training import (
 __all__ = [
     "COMMANDS",
     "MANIFEST",
+    "SPEECH",
     "Augmentation",
     "LogMel",
+    "SpeechDecoding",
     "SpeechRecognizer",
     "SpeechReport",
     "SpeechSettings",
@@ -40,6 +45,7 @@ __all__ = [
     "SpeechTrainer",
     "Utterances",
     "error_rates",
+    "evaluate_recognizer",
     "greedy",
     "hear",
     "make_dataset",

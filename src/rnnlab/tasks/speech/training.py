@@ -30,17 +30,21 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.checkpoint import write_json
+from rnnlab.limits import MAX_BEAM
 from rnnlab.plots import alignment_plot
 from rnnlab.settings import (
+    NON_NEGATIVE,
+    TEXT,
     Check,
     HeldOutSettings,
     RecurrentSettings,
     RunSettings,
+    Settings,
     setting,
     task_settings,
 )
-from rnnlab.tasks.speech.audio import read_audio
-from rnnlab.tasks.speech.corpus import SAMPLE_RATE, Utterances
+from rnnlab.tasks.speech.audio import add_noise, read_audio
+from rnnlab.tasks.speech.corpus import SAMPLE_RATE, Utterances, read_manifest
 from rnnlab.tasks.speech.ctc import ErrorRate
 from rnnlab.tasks.speech.features import HOP, LogMel, augment
 from rnnlab.tasks.speech.model import (
@@ -52,6 +56,12 @@ from rnnlab.tasks.speech.model import (
     steps_of,
 )
 from rnnlab.training.loop import EpochResult, EpochTrainer
+from rnnlab.training.run import TrainingTask
+
+#: a beam search's width
+BEAM = Check(
+    int, lambda v: isinstance(v, int) and 1 <= v <= MAX_BEAM, f"an integer in 1..{MAX_BEAM}"
+)
 
 REPORT = "report.json"
 ALIGNMENT = "alignment.png"
@@ -368,6 +378,16 @@ class SpeechTrainer(EpochTrainer):
     def scores(self, report: SpeechReport) -> dict[str, float]:
         return {"cer": report.cer, "wer": report.wer}
 
+    def summary_lines(self, result: EpochResult) -> list[str]:
+        report, split = result.report, self.split
+        seconds = split.train.seconds
+        speed = seconds * result.epochs / max(result.elapsed, 1e-9) if result.steps else 0.0
+        details = (
+            f" ({speed:.0f} s of audio per second); {split.scored_name} CER {report.cer:.4f}, "
+            f"WER {report.wer:.4f} ({report.decoding})"
+        )
+        return [report.format_examples(), report.format_voices(), result.summary(details, self.out)]
+
     def write_report(self, result: EpochResult) -> None:
         split = self.split
         write_json(
@@ -402,3 +422,98 @@ def write_alignment(
         model.subsample,
         title=f"{heard.transcripts[row]!r} -> {text!r}",
     )
+
+
+@task_settings()
+class SpeechDecoding(Settings):
+    """How a recogniser's posteriors are read out: greedily, or by a beam search that may
+    weigh in a character language model (``lm``, a checkpoint directory)."""
+
+    #: the beam a language model gets when none is asked for
+    LM_BEAM: ClassVar[int] = 8
+
+    beam: int = setting(1, "beam width; 1 is greedy", BEAM)
+    lm: str | None = setting(
+        None,
+        "a character language model (rnnlab train) in a beam search (of 8 if --beam is 1)",
+        TEXT,
+        metavar="DIR",
+    )
+    lm_weight: float = setting(0.5, "its weight λ", NON_NEGATIVE)
+
+    def arguments_for(self, model: SpeechRecognizer) -> dict:
+        """What :func:`score` and :meth:`SpeechRecognizer.transcribe` take: the beam (of
+        ``LM_BEAM`` when a language model is given and no beam), the model's language scores
+        over ``model``'s alphabet, its weight."""
+        from rnnlab.tasks.language.model import LanguageModel
+        from rnnlab.tasks.speech.fusion import language_scores
+
+        if self.lm is None:
+            return {"beam": self.beam, "lm": None, "lm_weight": self.lm_weight}
+        lm = language_scores(LanguageModel.from_pretrained(self.lm), model.alphabet)
+        beam = self.beam if self.beam > 1 else self.LM_BEAM
+        return {"beam": beam, "lm": lm, "lm_weight": self.lm_weight}
+
+
+def evaluate_recognizer(
+    model: SpeechRecognizer,
+    utterances: Utterances,
+    decoding: SpeechDecoding,
+    part: str = "test",
+    snr: float | None = None,
+    progress: bool = False,
+    echo: Callable[[str], object] = print,
+) -> tuple[SpeechReport, Heard, list[np.ndarray]]:
+    """The report of ``model`` on the ``part`` rows of ``utterances`` (``test``, ``train`` or
+    ``all``), white noise at ``snr`` dB added first if given; with what was heard and the
+    posteriors, for :func:`write_alignment`."""
+    if part != "all":
+        if not all(utterances.splits):
+            raise ValueError(f"{utterances.source} has no split column; use --split all")
+        utterances = utterances.subset([i for i, s in enumerate(utterances.splits) if s == part])
+        if not len(utterances):
+            raise ValueError(f"{utterances.source} has no {part} rows")
+    allowed = outside(model.alphabet, "with characters the recogniser does not write")
+    noise = None
+    if snr is not None:
+        rng = np.random.default_rng(0)
+        noise = lambda samples: add_noise(samples, snr, rng)  # noqa: E731
+    heard = hear(utterances, model.features, allowed, progress, noise)
+    if not len(heard):
+        raise ValueError(f"no utterance could be scored: {heard.skip_note('listed')}")
+    if heard.skipped:
+        echo(heard.skip_note("listed"))
+    report, posteriors = score(model, heard, **decoding.arguments_for(model))
+    return report, heard, posteriors
+
+
+def recognizer_trainer(
+    settings: SpeechSettings, options: dict, out: str | Path | None = None, **loop
+) -> SpeechTrainer:
+    """The trainer of ``rnnlab speech train``: the data set ``options["data"]`` names (a
+    folder or a manifest), heard as log-mel frames and split by voice."""
+    echo = loop.setdefault("echo", print)
+    if not options.get("data"):
+        raise ValueError("no data given: --data PATH (a data set folder or a manifest)")
+    utterances = read_manifest(options["data"])
+    split = SpeechSplit.of(utterances, settings, progress=bool(loop.get("progress")))
+    for part, what in ((split.train, "training"), (split.test, "held-out")):
+        if part.skipped:
+            echo(part.skip_note(what))
+    echo(
+        f"{len(split.train):,} training utterances ({split.train.seconds / 60:.1f} min of "
+        f"audio, {len(set(split.train.voices))} voices), {len(split.test):,} held out "
+        f"({len(set(split.test.voices))} voices; {split.held_out_by}); "
+        f"alphabet {split.alphabet!r}"
+    )
+    return SpeechTrainer(split, settings, out, sources=[utterances.source], **loop)
+
+
+#: ``rnnlab speech train`` on the spine (:func:`rnnlab.training.run.run_training`)
+SPEECH = TrainingTask(
+    command="speech train",
+    settings=SpeechSettings,
+    trainer=recognizer_trainer,
+    models=(SpeechRecognizer,),
+    data_options=("data",),
+)

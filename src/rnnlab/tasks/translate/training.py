@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -47,8 +48,15 @@ from rnnlab.settings import (
     task_settings,
 )
 from rnnlab.tasks.translate.model import ATTENTIONS, Seq2Seq
-from rnnlab.tasks.translate.pairs import PAIR_LEVELS, Pairs, grouped_split, sentence_tokens
+from rnnlab.tasks.translate.pairs import (
+    PAIR_LEVELS,
+    Pairs,
+    grouped_split,
+    read_pairs,
+    sentence_tokens,
+)
 from rnnlab.training.loop import EpochResult, EpochTrainer
+from rnnlab.training.run import TrainingTask
 
 TRANSLATION_REPORT = "report.json"
 
@@ -221,6 +229,14 @@ class TranslationReport:
     def to_json(self) -> dict:
         return asdict(self)
 
+    def example_lines(self) -> list[str]:
+        """The example translations, each with its references, and sacrebleu's signature."""
+        lines = [
+            f"  {source}\n    -> {translation}\n    reference: {' | '.join(references)}"
+            for source, references, translation in self.examples
+        ]
+        return lines + ([f"BLEU: sacrebleu {self.signature}"] if self.signature else [])
+
     def summary(self) -> str:
         beam = f", beam {self.beam} BLEU {self.beam_bleu:.2f}" if self.beam_bleu is not None else ""
         return (
@@ -358,7 +374,7 @@ class Seq2SeqTrainer(EpochTrainer):
 
     def _held_out(self):
         split = self.split
-        if len(split.test):
+        if self.held_out(split.test, split.train) is split.test:
             return split.test_source, split.test_target, split.sentences, split.references
         return split.train_source, split.train_target, *grouped_references(split.train)
 
@@ -392,3 +408,80 @@ class Seq2SeqTrainer(EpochTrainer):
                 "final": result.report.to_json(),
             },
         )
+
+    def setup_lines(self) -> list[str]:
+        s, split = self.settings, self.split
+        return [
+            f"vocabularies: {len(split.source_vocab):,} source, {len(split.target_vocab):,} "
+            f"target {s.level}s; attention {s.attention}; {self.setup_line()}"
+        ]
+
+    def summary_lines(self, result: EpochResult) -> list[str]:
+        details = f"; {self.split.scored}: {result.report.summary()}"
+        return [*result.report.example_lines(), result.summary(details, self.out)]
+
+
+#: the options that say which pairs file to read and how
+PAIRS_OPTIONS = ("pairs", "encoding")
+
+
+def read_pairs_options(options: dict, level: str, columns: tuple[int, int], max_length: int):
+    """The pairs ``options`` (:data:`PAIRS_OPTIONS`) name, of ``level`` tokens, the source and
+    the target in ``columns``, those with a side over ``max_length`` tokens skipped."""
+    if not options.get("pairs"):
+        raise ValueError("no pairs given: --pairs FILE (tab-separated, one pair per line)")
+    encoding = options.get("encoding") or "utf-8"
+    return read_pairs(options["pairs"], level, *columns, max_length, encoding)
+
+
+def translator_trainer(
+    settings: Seq2SeqSettings, options: dict, out: str | Path | None = None, **loop
+) -> Seq2SeqTrainer:
+    """The trainer of ``rnnlab translate train``: the pairs ``options`` name, split by source."""
+    echo = loop.setdefault("echo", print)
+    columns = (settings.source_column, settings.target_column)
+    pairs = read_pairs_options(options, settings.level, columns, settings.max_length)
+    split = PairSplit.of(pairs, settings)
+    echo(
+        f"{len(pairs):,} pairs ({pairs.empty} with an empty side and {pairs.too_long} over "
+        f"{settings.max_length} tokens skipped); {len(split.train):,} for training, "
+        f"{len(split.test):,} held out ({len(split.sentences):,} distinct sources)"
+    )
+    return Seq2SeqTrainer(split, settings, out, sources=[pairs.path], **loop)
+
+
+def evaluate_translator(
+    model: Seq2Seq,
+    options: dict,
+    columns: tuple[int, int] = (0, 1),
+    max_length: int | None = None,
+    *,
+    beam: int = 1,
+    alpha: float = 1.0,
+    echo: Callable[[str], object] = print,
+) -> TranslationReport:
+    """The report of ``model`` on every pair of the file ``options`` name (each source against
+    all its references), decoded with ``beam`` and ``alpha``; pairs with a side over
+    ``max_length`` tokens (None: the model's) are skipped, and counted on ``echo``."""
+    longest = max_length or model.max_length
+    pairs = read_pairs_options(options, model.source_vocab.level, columns, longest)
+    if pairs.empty or pairs.too_long:
+        echo(
+            f"skipped {pairs.empty} pair(s) with an empty side and {pairs.too_long} over "
+            f"{longest} tokens"
+        )
+    for number, source in enumerate(pairs.sources, 1):
+        model.encode_source(source, f"the source of pair {number}")  # empty or over-long
+    sources, targets = encode_pairs(pairs, model.source_vocab, model.target_vocab)
+    references = grouped_references(pairs)
+    return translation_report(model, sources, targets, *references, beam=beam, alpha=alpha)
+
+
+#: ``rnnlab translate train`` on the spine (:func:`rnnlab.training.run.run_training`)
+TRANSLATE = TrainingTask(
+    command="translate train",
+    settings=Seq2SeqSettings,
+    trainer=translator_trainer,
+    models=(Seq2Seq,),
+    data_options=PAIRS_OPTIONS,
+)
