@@ -91,6 +91,7 @@ def run_training(
     if on_step is not None:
         loop_options["on_step"] = on_step
     trainer = task.trainer(settings, options, Path(out), **loop_options)
+    trainer.data["options"] = {k: _absolute(v) for k, v in options.items()}  # for --resume
     if resume is not None:
         if trainer.data.get("sha256") != record.get("sha256"):
             raise ValueError(f"the data differs from the one the run in {resume} was trained on")
@@ -139,6 +140,15 @@ def _resumed(task: TrainingTask, resume: str | Path, given: dict) -> tuple[Setti
     if not isinstance(record, dict):
         raise ValueError(f"{directory / CONFIG} is corrupt: its data record is not an object")
     return settings, record
+
+
+def _absolute(value):
+    """``value`` with the paths in it that exist made absolute (a run resumes from anywhere)."""
+    if isinstance(value, list):
+        return [_absolute(v) for v in value]
+    if isinstance(value, str) and Path(value).exists():
+        return str(Path(value).resolve())
+    return value
 
 
 class _stopping_on_signals:
