@@ -13,7 +13,7 @@ TEXT = "the quick brown fox jumps over the lazy dog\n" * 3
 
 def small(level="char", **kw) -> LanguageModel:
     torch.manual_seed(0)
-    settings = {"hidden_size": 16, "num_layers": 2, "embedding_size": 8} | kw
+    settings = {"hidden_size": 16, "num_layers": 2, "embedding_size": 8, "dropout": 0.0} | kw
     return LanguageModel(Vocabulary.build(level, TEXT), **settings)
 
 

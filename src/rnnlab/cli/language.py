@@ -9,22 +9,19 @@ import sys
 from rnnlab.cli.options import (
     add_settings,
     add_training,
+    given,
     non_negative_int,
     out_dir,
-    positive_float,
     positive_int,
-    random_seed,
     run_train,
-    unit_interval,
 )
 from rnnlab.data.tokens import encode_files
 from rnnlab.demo import DEMO_BUDGET, run_demo
 from rnnlab.generation import Sampling
-from rnnlab.kernels import PRECISIONS
 from rnnlab.limits import OUTPUT_BATCH
 from rnnlab.tasks.language import LANGUAGE, TrainSettings, evaluate
 from rnnlab.tasks.language.next_symbol import NextSymbolModel
-from rnnlab.tasks.language.settings import load_model
+from rnnlab.tasks.language.settings import GenerateSettings, load_model
 from rnnlab.tasks.language.training import SAMPLE_LENGTH, SAMPLE_TEMPERATURE
 
 
@@ -76,32 +73,8 @@ def add_commands(commands) -> None:
         "feed it back; characters are printed as they are produced.",
     )
     generate.add_argument("checkpoint", metavar="DIR")
-    generate.add_argument("--prime", default=None, help="seed text (default: a newline)")
-    generate.add_argument(
-        "--length", type=non_negative_int, default=500, help="symbols to generate (500)"
-    )
-    generate.add_argument(
-        "--temperature", type=positive_float, default=1.0, help="> 0; lower is safer (1.0)"
-    )
-    generate.add_argument("--top-k", type=positive_int, help="sample among the k likeliest")
-    generate.add_argument(
-        "--top-p", type=unit_interval, help="sample from the smallest set with mass >= p"
-    )
-    generate.add_argument("--greedy", action="store_true", help="always take the likeliest")
-    generate.add_argument("--seed", type=random_seed, default=None, help="for a repeatable sample")
-    generate.add_argument(
-        "--streams",
-        type=positive_int,
-        default=1,
-        help=f"generate this many samples, stepped together in batches of {OUTPUT_BATCH} "
-        "(1: streamed as it goes)",
-    )
-    generate.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="of the matrix products; auto: bfloat16 where the hardware has it natively",
-    )
+    generate.add_argument("--prime", help="seed text (default: a newline)")
+    add_settings(generate, GenerateSettings, only=[f.name for f in GenerateSettings.options()])
     generate.set_defaults(run=_run_generate)
 
     evaluate = commands.add_parser(
@@ -152,30 +125,30 @@ def _print_sample(model: NextSymbolModel, prime: str, length: int, **options) ->
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-
     model = load_model(args.checkpoint)
+    s = GenerateSettings(**given(args, GenerateSettings))
     prime = args.prime if args.prime else model.default_prime()
     # Check the prime and the options before printing anything.
     model.vocab.encode(prime, what="the prime")
-    Sampling(args.temperature, args.top_k, args.top_p, args.greedy)
+    Sampling(s.temperature, s.top_k, s.top_p, s.greedy)
     options = {
-        "temperature": args.temperature,
-        "top_k": args.top_k,
-        "top_p": args.top_p,
-        "greedy": args.greedy,
-        "seed": args.seed,
-        "precision": args.precision,
+        "temperature": s.temperature,
+        "top_k": s.top_k,
+        "top_p": s.top_p,
+        "greedy": s.greedy,
+        "seed": s.seed,
+        "precision": s.precision,
     }
-    if args.streams > 1:  # in batches of OUTPUT_BATCH streams, the k-th seeded seed + k
-        for first in range(0, args.streams, OUTPUT_BATCH):
-            count = min(OUTPUT_BATCH, args.streams - first)
-            if args.seed is not None:
-                options["seed"] = args.seed + first // OUTPUT_BATCH
-            samples = model.generate_batch(count, prime, args.length, **options)
+    if s.streams > 1:  # in batches of OUTPUT_BATCH streams, the k-th seeded seed + k
+        for first in range(0, s.streams, OUTPUT_BATCH):
+            count = min(OUTPUT_BATCH, s.streams - first)
+            if s.seed is not None:
+                options["seed"] = s.seed + first // OUTPUT_BATCH
+            samples = model.generate_batch(count, prime, s.length, **options)
             for number, sample in enumerate(samples, first + 1):
                 print(f"--- sample {number} ---\n{prime}{sample}", flush=True)
         return 0
-    _print_sample(model, prime, args.length, **options)
+    _print_sample(model, prime, s.length, **options)
     return 0
 
 

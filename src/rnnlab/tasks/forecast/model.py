@@ -77,6 +77,11 @@ class Forecast:
         ]
 
 
+def default_window(horizon: int, season: int | None) -> int:
+    """The steps a forecaster reads when none are asked for: 2 max(H, m)."""
+    return 2 * max(horizon, season or 1)
+
+
 class Forecaster(Pretrained, nn.Module):
     """Forecasts ``horizon`` steps of the ``targets`` series from ``window`` steps of them and
     of the ``covariates`` (see the module docstring).
@@ -101,7 +106,7 @@ class Forecaster(Pretrained, nn.Module):
         targets: Sequence[str],
         covariates: Sequence[str] = (),
         scaling: Scaling | None = None,
-        window: int = 24,
+        window: int | None = None,
         horizon: int = 10,
         mode: str = "direct",
         distribution: str = "gaussian",
@@ -128,6 +133,7 @@ class Forecaster(Pretrained, nn.Module):
         self.targets, self.covariates = list(targets), list(covariates)
         s, c = len(self.targets), len(self.covariates)
         self.scaling = scaling or Scaling(np.ones(s), np.zeros(c), np.ones(c))
+        window = window or default_window(horizon, season)
         self.window, self.horizon, self.mode = window, horizon, mode
         self.distribution, self.interval = distribution, interval
         self.season, self.time = season, time

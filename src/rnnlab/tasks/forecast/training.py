@@ -33,7 +33,7 @@ from rnnlab.settings import (
     task_settings,
 )
 from rnnlab.tasks.forecast.backtest import BacktestReport, backtest, mase_scale, scores
-from rnnlab.tasks.forecast.model import DISTRIBUTIONS, MODES, Forecaster
+from rnnlab.tasks.forecast.model import DISTRIBUTIONS, MODES, Forecaster, default_window
 from rnnlab.tasks.forecast.predict import SERIES_OPTIONS, read_series
 from rnnlab.tasks.forecast.series import DATASETS, MISSING, SPREADS, Series, detect_season
 from rnnlab.tasks.forecast.windows import PARTS, SeriesSplit
@@ -113,7 +113,7 @@ def plan(series: Series, settings: ForecastSettings) -> tuple[ForecastSettings, 
         head = replace(series, values=series.values[:train_end], observed=None).repaired()
         found = [detect_season(head.values[:, j]) for j in range(len(series.targets))]
         season = found[0] if found[0] and len(set(found)) == 1 else None
-    window = settings.window or 2 * max(settings.horizon, season or 1)
+    window = settings.window or default_window(settings.horizon, season)
     settings = replace(settings, season=season, window=window)
     split = SeriesSplit.of(
         series,

@@ -10,16 +10,24 @@ import torch
 from rnnlab.cells import CELLS, MinimalCell
 from rnnlab.checkpoint import CONFIG, checkpoint_dir, read_json
 from rnnlab.data.vocab import LEVELS
+from rnnlab.kernels import PRECISIONS
+from rnnlab.limits import OUTPUT_BATCH
 from rnnlab.scan import METHODS as SCAN_METHODS
 from rnnlab.settings import (
     AT_LEAST_2,
     FRACTION,
+    NON_NEGATIVE_INT,
+    POSITIVE,
     POSITIVE_INT,
+    SEED,
+    SWITCH,
     TEXT,
+    UNIT_INTERVAL,
     WIDTH,
     Check,
     RecurrentSettings,
     RunSettings,
+    Settings,
     embedding_setting,
     one_of,
     setting,
@@ -195,6 +203,37 @@ BUDGET_SIZES: dict[str, tuple[tuple[float, dict], ...]] = {
         )
     ),
 }
+
+
+@task_settings()
+class GenerateSettings(Settings):
+    """How ``rnnlab generate`` samples from a language model."""
+
+    length: int = setting(500, "symbols to generate", NON_NEGATIVE_INT, group="sampling")
+    temperature: float = setting(1.0, "> 0; lower is safer", POSITIVE, group="sampling")
+    top_k: int | None = setting(
+        None, "sample among the k likeliest", POSITIVE_INT, group="sampling"
+    )
+    top_p: float | None = setting(
+        None, "sample from the smallest set with mass >= p", UNIT_INTERVAL, group="sampling"
+    )
+    greedy: bool = setting(False, "always take the likeliest", SWITCH, group="sampling")
+    seed: int | None = setting(
+        None, "for a repeatable sample", SEED, group="sampling", shown="a fresh draw"
+    )
+    streams: int = setting(
+        1,
+        f"generate this many samples, stepped together in batches of {OUTPUT_BATCH} (1: "
+        "streamed as it goes)",
+        POSITIVE_INT,
+        group="sampling",
+    )
+    precision: str = setting(
+        "auto",
+        "of the matrix products; auto: bfloat16 where the hardware has it natively",
+        one_of(PRECISIONS),
+        group="sampling",
+    )
 
 
 def sized_for_budget(budget: float | None, arch: str = "recurrent") -> dict:

@@ -147,11 +147,12 @@ class TransformerLM(NextSymbolModel):
     def __init__(
         self,
         vocab: Vocabulary,
-        hidden_size: int = 128,
-        num_layers: int = 4,
+        hidden_size: int,
+        num_layers: int,
         heads: int = 4,
         context: int = 64,
-        dropout: float = 0.0,
+        *,
+        dropout: float,
         positions: str = "learned",
     ) -> None:
         super().__init__()
