@@ -16,12 +16,11 @@ import json
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
 from rnnlab.tasks.language import Corpus, Trainer, TrainSettings
-from rnnlab.training import distributed, loop
+from rnnlab.training import distributed
 
 TEXT = "the quick brown fox jumps over the lazy dog; pack my box with five dozen jugs.\n" * 40
 SETTINGS = {
@@ -68,12 +67,11 @@ def main(out: Path) -> None:
     run.fit()
     found["steps"] = steps
 
-    fast = trainer(settings(budget=30.0))
+    start = time.perf_counter()
+    clock = time.perf_counter
     if rank == 1:  # this rank's clock runs 50 times fast: its budget ends after 0.6 s
-        start = time.perf_counter()
-        loop.time = SimpleNamespace(perf_counter=lambda: start + 50 * (time.perf_counter() - start))
-    found["budget"] = fast.fit().steps
-    loop.time = time
+        clock = lambda: start + 50 * (time.perf_counter() - start)  # noqa: E731
+    found["budget"] = trainer(settings(budget=30.0), clock=clock).fit().steps
 
     def stop_on_rank_1(t, step, loss):
         if rank == 1 and step == 3:

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from conftest import deep, safetensors_header, write_safetensors_header
 from conftest import deep_dumps as dumps
+from rnnlab.checkpoint import TRAINER_STATE, read_tensors, write_tensors
 from rnnlab.cli import main
 from rnnlab.training import loop
 
@@ -122,13 +123,16 @@ def peak_memory() -> int:
 
 
 def fresh(root: Path) -> Path:
-    """A copy of the saved language model whose config names its own copy of the text."""
+    """A copy of the saved language model whose config names its own copy of the text, its
+    trainer state set back to step 0 (a finished run is refused before anything is read)."""
     target = Path(tempfile.mkdtemp(dir=root))
     shutil.copytree(FIXTURE / "language", target / "lm")
     shutil.copy(FIXTURE / "text.txt", target / "text.txt")
     config = json.loads((target / "lm" / "config.json").read_text())
     config["data"]["source"] = str(target / "text.txt")
     (target / "lm" / "config.json").write_text(json.dumps(config))
+    tensors, meta = read_tensors(target / "lm" / TRAINER_STATE)
+    write_tensors(target / "lm" / TRAINER_STATE, tensors, meta | {"step": 0})
     return target / "lm"
 
 

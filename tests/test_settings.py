@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import one_error_line
 from rnnlab import ConditionalGenerator, Forecaster, LanguageModel, Seq2Seq, SequenceClassifier
+from rnnlab.checkpoint import TRAINER_STATE, read_tensors, write_tensors
 from rnnlab.cli import main
 from rnnlab.cli.options import add_settings, given
 from rnnlab.settings import RecurrentSettings, RunSettings, task_settings
@@ -43,12 +45,17 @@ def test_a_checkpoint_of_the_old_shape_loads_with_its_settings(task, model_class
         assert settings.embedding_size == config["training"]["embedding"] == 4
 
 
-def test_an_old_language_model_run_resumes(tmp_path, capsys):
+def test_an_old_language_model_run_is_read_for_resuming(tmp_path, capsys):
     run = tmp_path / "language"
     shutil.copytree(OLD / "language", run)
+    # settings, text and trainer state all read: the run is recognised as finished at step 34
+    assert main(["train", "--resume", str(run), "--text", str(OLD / "text.txt")]) == 2
+    one_error_line(capsys, r"is finished \(34 steps\); there is nothing to resume")
+    tensors, meta = read_tensors(run / TRAINER_STATE)
+    write_tensors(run / TRAINER_STATE, tensors, meta | {"step": 30})  # 4 steps to go
     assert main(["train", "--resume", str(run), "--text", str(OLD / "text.txt")]) == 0
     out = capsys.readouterr().out
-    assert f"resuming {run} at step 34" in out and "trained 34 steps" in out
+    assert f"resuming {run} at step 30" in out and "trained 34 steps" in out
 
 
 @pytest.mark.parametrize(("task", "model_class", "settings_class"), TASKS)
