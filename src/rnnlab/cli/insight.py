@@ -6,47 +6,38 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
-from rnnlab.checkpoint import checkpoint_dir
 from rnnlab.cli.options import (
-    depth,
-    finite_float,
-    non_negative_float,
+    add_settings,
+    given,
     non_negative_int,
     positive_float,
     positive_int,
-    random_seed,
     report_dir,
-    width,
 )
-from rnnlab.data import Vocabulary, read_source, read_text
-from rnnlab.init import SCHEMES
+from rnnlab.data import read_text
 from rnnlab.insight import (
     NetworkSpec,
     best_units,
-    gradient_flow,
     longest_solved,
     read_states,
     sweep,
-    text_windows,
     train_memory,
 )
 from rnnlab.insight import gradients as gradient_report
 from rnnlab.insight import memory as memory_report
 from rnnlab.insight import states as states_report
+from rnnlab.insight.gradients import measure_gradients
+from rnnlab.insight.memory import LENGTH, LENGTHS, RUN_BUDGET, SWEEP_BUDGET, MemorySettings
+from rnnlab.insight.networks import DEFAULT_NETWORKS, GradientSettings
 from rnnlab.tasks.language import LanguageModel
 
-DEFAULT_NETWORKS = "rnn,rnn-relu:identity,lstm,gru"
 NETWORKS_HELP = (
     "comma-separated networks, each CELL[:INIT[:SCALE]] (SCALE multiplies W_hh), e.g. "
     f"rnn:orthogonal:0.9 ({DEFAULT_NETWORKS})"
 )
-
-
-def _forget_bias(text: str) -> float | None:
-    """'default' (torch's uniform initialisation) or a finite number."""
-    return None if text == "default" else finite_float(text)
 
 
 def _lengths(text: str) -> list[int]:
@@ -59,20 +50,9 @@ def _lengths(text: str) -> list[int]:
     return values
 
 
-def _add_network_options(parser: argparse.ArgumentParser, cells_default: str | None) -> None:
-
-    parser.add_argument("--cells", default=cells_default, metavar="LIST", help=NETWORKS_HELP)
-    parser.add_argument(
-        "--init", choices=SCHEMES, default="default", help="scheme where LIST names none (default)"
-    )
-    parser.add_argument(
-        "--forget-bias",
-        type=_forget_bias,
-        default=1.0,
-        help="initial LSTM forget-gate bias; 'default' keeps torch's uniform init (1.0)",
-    )
-    parser.add_argument("--hidden", type=width, default=128, help="(128)")
-    parser.add_argument("--seed", type=random_seed, default=0)
+def _add_network_options(parser: argparse.ArgumentParser, settings, cells: str | None) -> None:
+    parser.add_argument("--cells", default=cells, metavar="LIST", help=NETWORKS_HELP)
+    add_settings(parser, settings, only=[f.name for f in settings.options()])
     _add_out_option(parser)
 
 
@@ -112,20 +92,7 @@ def add_commands(commands) -> None:
         metavar="FILE",
         help="text to read (default: the checkpoint's training text, else the built-in corpus)",
     )
-    _add_network_options(gradients, None)
-    gradients.add_argument("--layers", type=depth, default=1, help="of fresh networks (1)")
-    gradients.add_argument(
-        "--distance", type=positive_int, default=200, help="steps back to measure (200)"
-    )
-    gradients.add_argument(
-        "--sequences", type=positive_int, default=64, help="windows averaged over (64)"
-    )
-    gradients.add_argument(
-        "--warmup",
-        type=non_negative_int,
-        default=50,
-        help="steps read before the measured window, to set the state (50)",
-    )
+    _add_network_options(gradients, GradientSettings, None)
     gradients.set_defaults(run=_run_gradients)
 
     states = which.add_parser(
@@ -164,24 +131,22 @@ def add_commands(commands) -> None:
     )
     memory.add_argument("--task", choices=("adding", "copy"), default="adding", help="(adding)")
     mode = memory.add_mutually_exclusive_group()
-    mode.add_argument("--length", type=positive_int, default=100, help="T (100)")
+    mode.add_argument("--length", type=positive_int, default=LENGTH, help=f"T ({LENGTH})")
     mode.add_argument("--sweep", action="store_true", help="climb the --lengths ladder")
     memory.add_argument(
-        "--lengths", type=_lengths, default=[10, 25, 50, 100, 200], help="(10,25,50,100,200)"
+        "--lengths",
+        type=_lengths,
+        default=list(LENGTHS),
+        help=f"({','.join(map(str, LENGTHS))})",
     )
     memory.add_argument(
         "--budget",
         type=positive_float,
         metavar="SECONDS",
-        help="training time per network (60); with --sweep, the total for all runs (600)",
+        help=f"training time per network ({RUN_BUDGET:g}); with --sweep, the total for all "
+        f"runs ({SWEEP_BUDGET:g})",
     )
-    memory.add_argument("--steps", type=positive_int, help="stop each run after N updates")
-    _add_network_options(memory, DEFAULT_NETWORKS)
-    memory.add_argument("--batch-size", type=positive_int, default=64, help="(64)")
-    memory.add_argument("--lr", type=positive_float, default=1e-3, help="Adam (0.001)")
-    memory.add_argument(
-        "--clip", type=non_negative_float, default=1.0, help="gradient-norm clip (1.0)"
-    )
+    _add_network_options(memory, MemorySettings, DEFAULT_NETWORKS)
     memory.set_defaults(run=_run_memory)
 
 
@@ -190,39 +155,13 @@ def _print_paths(paths: list[Path]) -> None:
 
 
 def _run_gradients(args: argparse.Namespace) -> int:
-    import torch
-
-    cells = args.cells or (None if args.checkpoint else DEFAULT_NETWORKS)
-    specs = NetworkSpec.parse_list(cells, args.init) if cells else []
-    window = args.warmup + args.distance + 2
-    if args.warmup < 0:
-        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
-    flows, text, given = [], None, args.text
-    if args.checkpoint:
-        directory = checkpoint_dir(args.checkpoint)
-        model = LanguageModel.from_pretrained(directory)
-        recorded = model.checkpoint_config.get("data", {}).get("source")
-        given = args.text or recorded
-        text, source = read_source(given, model.vocab.level)
-        what = f"{source} (pass the text the model was trained on with --text)"
-        ids = model.vocab.encode(text, what=what)
-        windows = text_windows(ids, args.sequences, window, args.seed)
-        flows.append(gradient_flow(model, windows, args.warmup, name=directory.name))
-    if specs:
-        if not isinstance(text, str):  # the same text as the checkpoint, read as characters
-            text, source = read_source(given)
-        vocab = Vocabulary.build("char", text)
-        windows = text_windows(vocab.encode(text), args.sequences, window, args.seed)
-        for spec in specs:
-            torch.manual_seed(args.seed)
-            model = spec.language_model(vocab, args.hidden, args.layers, args.forget_bias)
-            flows.append(gradient_flow(model, windows, args.warmup, name=spec.name))
-    print(
-        f"{source}: {args.sequences} windows, {args.warmup} warm-up steps, k up to {args.distance}"
-    )
+    settings = GradientSettings(**given(args, GradientSettings))
+    flows, source = measure_gradients(settings, args.cells, args.checkpoint, args.text)
+    s = settings
+    print(f"{source}: {s.sequences} windows, {s.warmup} warm-up steps, k up to {s.distance}")
     print(gradient_report.format_table(flows))
-    settings = {k: v for k, v in vars(args).items() if k != "run"} | {"text": source}
-    _print_paths(gradient_report.write_report(flows, args.out, settings))
+    recorded = {"checkpoint": args.checkpoint, "cells": args.cells, "text": source}
+    _print_paths(gradient_report.write_report(flows, args.out, recorded | asdict(s)))
     return 0
 
 
@@ -268,36 +207,31 @@ def _run_states(args: argparse.Namespace) -> int:
 
 
 def _run_memory(args: argparse.Namespace) -> int:
-
-    specs = NetworkSpec.parse_list(args.cells, args.init)
-    options = {
-        "steps": args.steps,
-        "hidden_size": args.hidden,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "clip": args.clip,
-        "forget_bias": args.forget_bias,
-        "seed": args.seed,
-        "progress": sys.stderr.isatty(),
-    }
+    settings = MemorySettings(**given(args, MemorySettings))
+    specs = NetworkSpec.parse_list(args.cells, settings.init)
     header = memory_report.format_results([]).splitlines()
     print("\n".join(header), flush=True)
 
     def report(result) -> None:
         print(memory_report.format_results([result]).splitlines()[-1], flush=True)
 
+    progress = sys.stderr.isatty()
     if args.sweep:
-        budget = args.budget or 600.0
-        results = sweep(args.task, specs, args.lengths, budget, report, **options)
-    else:
-        budget = args.budget or 60.0
-        results = []
-        for spec in specs:
-            results.append(train_memory(args.task, spec, args.length, budget=budget, **options))
-            report(results[-1])
-    if args.sweep:
+        budget = args.budget or SWEEP_BUDGET
+        results = sweep(args.task, specs, args.lengths, budget, report, settings, progress=progress)
         for network, length in longest_solved(results).items():
             print(f"{network}: longest solved length {length if length else 'none'}")
-    settings = {k: v for k, v in vars(args).items() if k != "run"} | {"budget": budget}
-    _print_paths(memory_report.write_report(results, args.out, settings))
+    else:
+        budget = args.budget or RUN_BUDGET
+        results = []
+        for spec in specs:
+            results.append(
+                train_memory(
+                    args.task, spec, args.length, settings, budget=budget, progress=progress
+                )
+            )
+            report(results[-1])
+    recorded = {"task": args.task, "cells": args.cells, "budget": budget, **asdict(settings)}
+    recorded |= {"lengths": args.lengths} if args.sweep else {"length": args.length}
+    _print_paths(memory_report.write_report(results, args.out, recorded))
     return 0

@@ -31,7 +31,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rnnlab.cells import Cell, GRUCell, LSTMCell, MinimalCell, RNNCell
-from rnnlab.checkpoint import write_json
+from rnnlab.checkpoint import checkpoint_dir, write_json
+from rnnlab.data.text import read_source
+from rnnlab.data.vocab import Vocabulary
+from rnnlab.insight.networks import DEFAULT_NETWORKS, GradientSettings, NetworkSpec
 from rnnlab.insight.trace import layer_states, stacked_layers, trace
 from rnnlab.limits import require_memory
 from rnnlab.plots import line_plot
@@ -183,6 +186,42 @@ def gradient_flow(
         sequences=windows.shape[0],
         warmup=warmup,
     )
+
+
+def measure_gradients(
+    settings: GradientSettings,
+    cells: str | None = None,
+    checkpoint: str | Path | None = None,
+    text: str | Path | None = None,
+) -> tuple[list[GradientFlow], str]:
+    """The gradient flow of a trained ``checkpoint`` and of fresh networks (``cells``, a list
+    of :class:`~rnnlab.insight.networks.NetworkSpec`; the defaults when neither is given) over
+    windows of ``text`` (default: the checkpoint's training text, else the built-in corpus),
+    and the name of the text read."""
+    s = settings
+    cells = cells or (None if checkpoint else DEFAULT_NETWORKS)
+    specs = NetworkSpec.parse_list(cells, s.init) if cells else []
+    window = s.warmup + s.distance + 2
+    flows, read, source = [], None, None
+    if checkpoint:
+        directory = checkpoint_dir(checkpoint)
+        model = LanguageModel.from_pretrained(directory)
+        text = text or model.checkpoint_config.get("data", {}).get("source")
+        read, source = read_source(text, model.vocab.level)
+        what = f"{source} (pass the text the model was trained on with --text)"
+        ids = model.vocab.encode(read, what=what)
+        windows = text_windows(ids, s.sequences, window, s.seed)
+        flows.append(gradient_flow(model, windows, s.warmup, name=directory.name))
+    if specs:
+        if not isinstance(read, str):  # the same text as the checkpoint, read as characters
+            read, source = read_source(text)
+        vocab = Vocabulary.build("char", read)
+        windows = text_windows(vocab.encode(read), s.sequences, window, s.seed)
+        for spec in specs:
+            torch.manual_seed(s.seed)
+            model = spec.language_model(vocab, s.hidden_size, s.num_layers, s.forget_bias)
+            flows.append(gradient_flow(model, windows, s.warmup, name=spec.name))
+    return flows, source
 
 
 def format_table(flows: list[GradientFlow]) -> str:

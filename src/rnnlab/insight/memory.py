@@ -31,10 +31,17 @@ from torch import Tensor, nn
 
 from rnnlab.checkpoint import write_json
 from rnnlab.checks import check_choice
-from rnnlab.insight.networks import NetworkSpec
+from rnnlab.insight.networks import NetworkSettings, NetworkSpec
 from rnnlab.limits import GRAPH_BYTES_PER_UNIT_STEP, require_memory
 from rnnlab.plots import line_plot
-from rnnlab.settings import RunSettings
+from rnnlab.settings import (
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    RunSettings,
+    setting,
+    task_settings,
+)
 from rnnlab.training.loop import Diverged, Loop
 
 SOLVED = 0.1  # fraction of the baseline loss at or below which a task counts as solved
@@ -256,50 +263,65 @@ class MemoryRun(Loop):
         return f"{task.name} T={self.length} loss {self.loss:.4f} baseline {task.baseline:.3f}"
 
 
+RUN_BUDGET = 60.0  # seconds of one network's training
+SWEEP_BUDGET = 600.0  # seconds of a whole sweep
+LENGTH = 100  # T, when none is asked for
+LENGTHS = (10, 25, 50, 100, 200)  # a sweep's ladder
+TEST_SIZE = 1000  # held-out sequences
+EVAL_EVERY = 50  # updates between held-out scores
+
+
+@task_settings()
+class MemorySettings(NetworkSettings):
+    """How each network is trained on a memory task: Adam (AdamW without weight decay) at a
+    constant rate, the gradient norm clipped, for a budget or ``steps`` updates."""
+
+    batch_size: int = setting(64, "sequences per batch", POSITIVE_INT, group="memory")
+    lr: float = setting(1e-3, "Adam's learning rate", POSITIVE, group="memory")
+    clip: float = setting(1.0, "gradient-norm clip", NON_NEGATIVE, group="memory")
+    steps: int | None = setting(
+        None, "stop each run after N updates", POSITIVE_INT, group="memory", shown=""
+    )
+
+
 def train_memory(
     task_name: str,
     spec: NetworkSpec,
     length: int,
+    settings: MemorySettings | None = None,
     *,
-    budget: float = 60.0,
-    steps: int | None = None,
-    hidden_size: int = 128,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    clip: float = 1.0,
-    forget_bias: float | None = 1.0,
-    test_size: int = 1000,
-    eval_every: int = 50,
-    seed: int = 0,
+    budget: float = RUN_BUDGET,
     progress: bool = False,
+    **given,
 ) -> MemoryResult:
     """Train ``spec`` on the task at ``length`` until ``budget`` seconds (or ``steps`` updates)
     are spent or it is solved; return its held-out score."""
+    s = settings or MemorySettings(**given)
     task = make_task(task_name)
     require_memory(  # the training graph of a batch and the outputs of the test set
-        (batch_size * GRAPH_BYTES_PER_UNIT_STEP + test_size * 4) * length * hidden_size,
-        f"the {task_name} task at length {length:,} with {hidden_size} hidden units",
+        (s.batch_size * GRAPH_BYTES_PER_UNIT_STEP + TEST_SIZE * 4) * length * s.hidden_size,
+        f"the {task_name} task at length {length:,} with {s.hidden_size} hidden units",
     )
-    settings = RunSettings(
-        batch_size=batch_size,
-        lr=lr,
+    run_settings = RunSettings(
+        batch_size=s.batch_size,
+        lr=s.lr,
         weight_decay=0.0,
         warmup=1,
-        clip=clip,
-        budget=None if steps is not None else budget,
-        seed=seed,
+        clip=s.clip,
+        budget=None if s.steps is not None else budget,
+        seed=s.seed,
         precision="float32",
     )
     run = MemoryRun(
         task,
         spec,
         length,
-        settings,
-        hidden_size=hidden_size,
-        forget_bias=forget_bias,
-        eval_every=eval_every,
-        steps=steps,
-        test_size=test_size,
+        run_settings,
+        hidden_size=s.hidden_size,
+        forget_bias=s.forget_bias,
+        eval_every=EVAL_EVERY,
+        steps=s.steps,
+        test_size=TEST_SIZE,
         progress=progress,
     )
     diverged = None
@@ -309,15 +331,15 @@ def train_memory(
         diverged = error.step
     if run.records[-1]["step"] != run.step:
         run.evaluation()
-    settings = {
-        "hidden_size": hidden_size,
-        "batch_size": batch_size,
+    recorded = {
+        "hidden_size": s.hidden_size,
+        "batch_size": s.batch_size,
         "optimizer": "adam",
-        "lr": lr,
-        "clip": clip,
-        "forget_bias": forget_bias if spec.cell == "lstm" else None,
-        "test_size": test_size,
-        "seed": seed,
+        "lr": s.lr,
+        "clip": s.clip,
+        "forget_bias": s.forget_bias if spec.cell == "lstm" else None,
+        "test_size": TEST_SIZE,
+        "seed": s.seed,
     }
     return MemoryResult(
         task.name,
@@ -328,7 +350,7 @@ def train_memory(
         run.loss,
         task.baseline,
         run.report[1],
-        settings,
+        recorded,
         [(r["step"], r["elapsed"], r["loss"]) for r in run.records],
         diverged or run.blown_up,
     )
@@ -338,9 +360,12 @@ def sweep(
     task_name: str,
     specs: list[NetworkSpec],
     lengths: list[int],
-    budget: float,
+    budget: float = SWEEP_BUDGET,
     report=None,
-    **options,
+    settings: MemorySettings | None = None,
+    *,
+    progress: bool = False,
+    **given,
 ) -> list[MemoryResult]:
     """Every network over the ladder of ``lengths`` (shortest first) within ``budget`` seconds in
     all. Each run gets an equal share of the time still left; a network that fails to solve a
@@ -358,7 +383,9 @@ def sweep(
             here = sum(1 for s in specs[position:] if s.name not in failed)
             runs_left = here + (len(lengths) - index - 1) * len(alive)
             share = max(deadline - time.perf_counter(), 0.0) / runs_left
-            result = train_memory(task_name, spec, length, budget=share, **options)
+            result = train_memory(
+                task_name, spec, length, settings=settings, budget=share, progress=progress, **given
+            )
             results.append(result)
             if report is not None:
                 report(result)

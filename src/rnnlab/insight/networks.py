@@ -16,7 +16,65 @@ from rnnlab.cells import CELLS, RNNCell
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.init import SCHEMES
 from rnnlab.recurrent import Recurrent
+from rnnlab.settings import (
+    DEPTH,
+    FINITE,
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    SEED,
+    WIDTH,
+    Check,
+    Settings,
+    one_of,
+    setting,
+    task_settings,
+)
 from rnnlab.tasks.language.model import LanguageModel
+
+#: the networks the insight tools compare when none are named
+DEFAULT_NETWORKS = "rnn,rnn-relu:identity,lstm,gru"
+
+#: an initial forget-gate bias, or ``default`` for torch's uniform initialisation (None)
+FORGET_BIAS = Check(
+    lambda text: None if text == "default" else float(text),
+    lambda v: v is None or FINITE.test(v),
+    "a finite number or default",
+)
+
+
+@task_settings()
+class NetworkSettings(Settings):
+    """The fresh networks an insight tool builds: their width, the scheme and the forget-gate
+    bias they start from, and the seed."""
+
+    init: str = setting(
+        "default", "scheme where LIST names none", one_of(SCHEMES), group="networks"
+    )
+    forget_bias: float | None = setting(
+        1.0,
+        "initial LSTM forget-gate bias; 'default' keeps torch's uniform init",
+        FORGET_BIAS,
+        group="networks",
+        optional=True,
+    )
+    hidden_size: int = setting(128, "hidden units", WIDTH, flag="--hidden", group="networks")
+    seed: int = setting(0, "random seed", SEED, group="networks")
+
+
+@task_settings()
+class GradientSettings(NetworkSettings):
+    """What ``inspect gradients`` measures: windows of text read after a warm-up, the gradient
+    taken up to ``distance`` steps back."""
+
+    num_layers: int = setting(1, "of fresh networks", DEPTH, flag="--layers", group="networks")
+    distance: int = setting(200, "steps back to measure", POSITIVE_INT, group="gradients")
+    sequences: int = setting(64, "windows averaged over", POSITIVE_INT, group="gradients")
+    warmup: int = setting(
+        50,
+        "steps read before the measured window, to set the state",
+        NON_NEGATIVE_INT,
+        group="gradients",
+    )
 
 
 @dataclass(frozen=True)
