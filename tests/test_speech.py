@@ -322,6 +322,7 @@ def test_language_scores_follow_the_language_model(tmp_path):
     from rnnlab.tasks.speech.fusion import language_scores
 
     lm = LanguageModel(Vocabulary.build("char", "\nab Ab"), hidden_size=8, embedding_size=4)
+    lm.eval()
     scores = language_scores(lm, "ab ")
     with torch.no_grad():
         logits, _ = lm(lm.vocab.encode("\nab").unsqueeze(0))

@@ -12,35 +12,26 @@ from rnnlab.checkpoint import write_json
 from rnnlab.cli.options import (
     add_settings,
     add_train_action,
-    argument_type,
     finite_float,
     given,
-    non_negative_float,
     out_dir,
-    positive_int,
-    random_seed,
     report_dir,
 )
-from rnnlab.data.text import read_text
-from rnnlab.settings import FRACTION, Check
 from rnnlab.tasks.speech import (
-    COMMANDS,
     MANIFEST,
     SPEECH,
-    Augmentation,
     SpeechDecoding,
     SpeechRecognizer,
     evaluate_recognizer,
     make_dataset,
-    normalise,
     read_audio,
     read_manifest,
 )
+from rnnlab.tasks.speech.corpus import DataSetSettings, spoken_lines
 from rnnlab.tasks.speech.training import ALIGNMENT, REPORT, write_alignment
 
 COMMAND = "speech"
 VOCABULARIES = ("digits", "commands")
-speed_range = argument_type(Check(float, lambda v: 0 <= v < 0.5, "in [0, 0.5)"))
 
 
 def add_commands(commands) -> None:
@@ -71,33 +62,7 @@ def add_commands(commands) -> None:
         "(digits)",
     )
     what.add_argument("--transcripts", metavar="FILE", help="speak these lines instead")
-    make.add_argument("--utterances", type=positive_int, default=4000, help="how many (4000)")
-    make.add_argument(
-        "--test-fraction",
-        type=argument_type(FRACTION),
-        default=0.15,
-        help="of the variants held out as test speakers, and of the utterances (0.15)",
-    )
-    make.add_argument(
-        "--snr",
-        type=finite_float,
-        default=15.0,
-        help="noise added to half the training audio, dB signal-to-noise (15)",
-    )
-    make.add_argument("--no-noise", action="store_true", help="add no noise")
-    make.add_argument(
-        "--speed",
-        type=speed_range,
-        default=0.1,
-        help="training audio sped up or slowed by up to this fraction (0.1)",
-    )
-    make.add_argument(
-        "--gain",
-        type=non_negative_float,
-        default=6.0,
-        help="training audio louder or quieter by up to this, dB (6)",
-    )
-    make.add_argument("--seed", type=random_seed, default=0, help="random seed (0)")
+    add_settings(make, DataSetSettings, only=[f.name for f in DataSetSettings.options()])
     make.set_defaults(run=_run_make_data)
 
     train = add_train_action(
@@ -166,22 +131,14 @@ def _run_make_data(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if (out / MANIFEST).exists():
         raise ValueError(f"{out} already holds a data set ({MANIFEST}); choose another --out")
-    transcripts = None
-    if args.transcripts is not None:
-        lines = read_text(args.transcripts, "char").splitlines()
-        transcripts = [normalise(line) for line in lines if line.strip()]
-        if not transcripts:
-            raise ValueError(f"{args.transcripts} has no lines to speak")
-    elif args.vocabulary == "commands":
-        transcripts = list(COMMANDS)
-    augmentation = Augmentation(args.speed, args.gain, None if args.no_noise else args.snr)
+    settings = DataSetSettings(**given(args, DataSetSettings))
     made = make_dataset(
         out,
-        transcripts,
-        args.utterances,
-        args.test_fraction,
-        augmentation,
-        seed=args.seed,
+        spoken_lines(args.vocabulary, args.transcripts),
+        settings.utterances,
+        settings.test_fraction,
+        settings.augmentation(),
+        seed=settings.seed,
         progress=sys.stderr.isatty(),
     )
     test = sum(s == "test" for s in made.splits)

@@ -21,7 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.data.text import read_text
+from rnnlab.settings import (
+    FINITE,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE_INT,
+    SEED,
+    SWITCH,
+    Check,
+    Settings,
+    setting,
+    task_settings,
+)
 from rnnlab.tasks.speech.audio import add_noise, change_gain, change_speed, resample, write_wav
+from rnnlab.tasks.speech.model import normalise
 from rnnlab.tasks.speech.synthesis import ACCENTS, UNVOICED, synthesizer
 
 MANIFEST = "manifest.csv"
@@ -138,6 +152,10 @@ def speakers(test_fraction: float, seed: int) -> tuple[list[str], list[str]]:
     )
 
 
+#: how far training audio may be sped up or slowed down
+SPEED = Check(float, lambda v: isinstance(v, float) and 0 <= v < 0.5, "in [0, 0.5)")
+
+
 @dataclass
 class Augmentation:
     """How training audio varies: speed factor in [1 - speed, 1 + speed], gain in ±gain dB,
@@ -153,6 +171,51 @@ class Augmentation:
         if self.snr is not None and rng.random() < self.noisy:
             samples = add_noise(samples, self.snr, rng)
         return change_gain(samples, float(rng.uniform(-self.gain, self.gain)))
+
+
+@task_settings()
+class DataSetSettings(Settings):
+    """What ``speech make-data`` makes: how many utterances, the held-out share, and how the
+    training audio is augmented (:class:`Augmentation`)."""
+
+    utterances: int = setting(4000, "how many", POSITIVE_INT, group="data set")
+    test_fraction: float = setting(
+        0.15,
+        "of the variants held out as test speakers, and of the utterances",
+        FRACTION,
+        group="data set",
+    )
+    snr: float = setting(
+        15.0,
+        "noise added to half the training audio, dB signal-to-noise",
+        FINITE,
+        group="data set",
+    )
+    noise: bool = setting(True, "add noise to training audio", SWITCH, group="data set")
+    speed: float = setting(
+        0.1, "training audio sped up or slowed by up to this fraction", SPEED, group="data set"
+    )
+    gain: float = setting(
+        6.0, "training audio louder or quieter by up to this, dB", NON_NEGATIVE, group="data set"
+    )
+    seed: int = setting(0, "random seed", SEED, group="data set")
+
+    def augmentation(self) -> Augmentation:
+        return Augmentation(self.speed, self.gain, self.snr if self.noise else None)
+
+
+def spoken_lines(
+    vocabulary: str = "digits", transcripts: str | Path | None = None
+) -> list[str] | None:
+    """What a made data set speaks: the lines of the file ``transcripts`` (normalised), the
+    voice-assistant ``commands``, or None for random digit strings."""
+    if transcripts is not None:
+        lines = read_text(transcripts, "char").splitlines()
+        spoken = [normalise(line) for line in lines if line.strip()]
+        if not spoken:
+            raise ValueError(f"{transcripts} has no lines to speak")
+        return spoken
+    return list(COMMANDS) if vocabulary == "commands" else None
 
 
 def make_dataset(
