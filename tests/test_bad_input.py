@@ -398,7 +398,7 @@ CASES = [
     ("chat train --dialogues {talk} --out {tmp}/a --max-length 2", ["every reply is over 2"]),
     ("chat train --dialogues {talk} --builtin smalltalk --out {tmp}/a", ["not allowed with"]),
     ("chat {chat} --say '   '", ["nothing to reply to"]),
-    ("chat {chat} --say hi --temperature 0", ["temperature must be > 0"]),
+    ("chat {chat} --say hi --temperature 0", ["--temperature: must be a positive number"]),
     ("chat {chat} --say hi --beam 100000", ["beam width must be in 1..256"]),
     ("chat {tr} --say hi", ["not a chatbot"]),
     ("chat evaluate {chat} --dialogues {bad_talk}", ["line 1"]),

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from rnnlab.bench import run
 from rnnlab.bench.compare import CONTENDERS, DEFAULT_CONTENDERS, compare, contender_names
-from rnnlab.cli.options import non_negative_int, positive_float, random_seed, report_dir
+from rnnlab.cli.options import add_settings, non_negative_int, positive_float, report_dir
+from rnnlab.tasks.language import TrainSettings
+from rnnlab.tasks.language.training import SAMPLE_LENGTH
 
 
 def add_commands(commands) -> None:
@@ -66,9 +68,13 @@ def add_commands(commands) -> None:
         metavar="DIR",
         help="an empty or new directory (rnnlab-compare)",
     )
-    contest.add_argument("--seed", type=random_seed, default=0, help="(0)")
+    add_settings(contest, TrainSettings, only=("seed",))
     contest.add_argument(
-        "--sample-length", type=non_negative_int, default=300, metavar="N", help="(300)"
+        "--sample-length",
+        type=non_negative_int,
+        default=SAMPLE_LENGTH,
+        metavar="N",
+        help=f"of each contender's sample ({SAMPLE_LENGTH})",
     )
     contest.set_defaults(run=_run_compare)
 
@@ -93,7 +99,7 @@ def _run_compare(args: argparse.Namespace) -> int:
         args.budget,
         Path(args.out),
         args.archs,
-        seed=args.seed,
+        seed=getattr(args, "seed", TrainSettings.seed),
         sample_length=args.sample_length,
         progress=sys.stderr.isatty(),
     )

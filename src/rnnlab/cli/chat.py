@@ -16,13 +16,14 @@ from dataclasses import replace
 
 import torch
 
-from rnnlab.cli.options import add_settings, add_train_action
+from rnnlab.cli.options import add_settings, add_train_action, given
 from rnnlab.limits import check_text_length
 from rnnlab.tasks.chat import (
     CHAT,
     Chatbot,
     ChatSettings,
     Decoding,
+    ReplySampling,
     evaluate_chatbot,
     read_dialogue_options,
 )
@@ -55,12 +56,7 @@ def _add_dialogues(parser: argparse.ArgumentParser, required: bool = True) -> No
 
 def _add_decoding(parser: argparse.ArgumentParser) -> None:
     add_settings(parser, ChatSettings, only=DECODING)
-    parser.add_argument(
-        "--temperature", type=float, metavar="T", help="sample replies at this temperature"
-    )
-    parser.add_argument("--top-k", type=int, metavar="K", help="sample among the K likeliest")
-    parser.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling")
-    parser.add_argument("--seed", type=int, default=0, help="of sampling (0)")
+    add_settings(parser, ReplySampling, only=[f.name for f in ReplySampling.options()])
 
 
 def add_commands(commands) -> None:
@@ -112,16 +108,8 @@ def add_commands(commands) -> None:
 
 
 def _decoding(args: argparse.Namespace) -> Decoding:
-    d = ChatSettings()
-    return Decoding(
-        beam=getattr(args, "beam", d.beam),
-        alpha=getattr(args, "alpha", d.alpha),
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        no_repeat=getattr(args, "no_repeat", d.no_repeat),
-        diverse=getattr(args, "diverse", d.diverse),
-    )
+    sampling = ReplySampling(**given(args, ReplySampling))
+    return ChatSettings(**given(args, ChatSettings)).decoding(sampling)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
@@ -140,7 +128,7 @@ def clean(line: str) -> str:
 def _run_talk(args: argparse.Namespace) -> int:
     model = Chatbot.from_pretrained(args.checkpoint)
     decoding = _decoding(args)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(getattr(args, "seed", ReplySampling.seed))
     if args.say:
         turns = [clean(t) for t in args.say]
         for turn in turns:

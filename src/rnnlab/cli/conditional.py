@@ -11,15 +11,13 @@ import torch
 
 from rnnlab.cli.options import (
     add_labelled_data,
+    add_settings,
     add_train_action,
-    decoded,
-    positive_float,
-    positive_int,
-    random_seed,
+    given,
 )
 from rnnlab.data.arrays import read_vector
 from rnnlab.limits import OUTPUT_BATCH
-from rnnlab.tasks.conditional import CONDITIONAL, ConditionalGenerator
+from rnnlab.tasks.conditional import CONDITIONAL, ConditionalGenerator, LabelSampling
 
 COMMAND = "generate-from-label"
 ACTIONS = ("train", "sample")
@@ -63,19 +61,13 @@ def add_commands(commands) -> None:
     condition.add_argument(
         "--vector", metavar="FILE", help="a .npy file holding one float vector to condition on"
     )
-    sample.add_argument("--count", type=positive_int, default=10, help="how many (10)")
-    sample.add_argument("--prime", default="", help="the first characters of every text")
-    sample.add_argument(
-        "--temperature", type=positive_float, default=0.8, help="sampling temperature (0.8)"
-    )
-    sample.add_argument("--max-length", type=decoded, help="most characters per text")
-    sample.add_argument("--seed", type=random_seed, help="random seed (default: a fresh draw)")
+    add_settings(sample, LabelSampling, only=[f.name for f in LabelSampling.options()])
     sample.set_defaults(run=_run_sample)
 
 
 def _run_sample(args: argparse.Namespace) -> int:
-
     model = ConditionalGenerator.from_pretrained(args.checkpoint)
+    s = LabelSampling(**given(args, LabelSampling))
     condition = args.label
     if args.vector is not None:
         vector = read_vector(args.vector)
@@ -83,18 +75,18 @@ def _run_sample(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.vector} must hold one vector, got shape {vector.shape}")
         condition = torch.from_numpy(vector)
     generator = torch.Generator()
-    if args.seed is not None:
-        generator.manual_seed(args.seed)
+    if s.seed is not None:
+        generator.manual_seed(s.seed)
     else:
         generator.seed()
-    for start in range(0, args.count, OUTPUT_BATCH):  # printed batch by batch: flat memory
+    for start in range(0, s.count, OUTPUT_BATCH):  # printed batch by batch: flat memory
         texts = model.generate(
             condition,
-            min(OUTPUT_BATCH, args.count - start),
-            prime=args.prime,
-            temperature=args.temperature,
+            min(OUTPUT_BATCH, s.count - start),
+            prime=s.prime,
+            temperature=s.temperature,
             generator=generator,
-            max_length=args.max_length,
+            max_length=s.max_length,
         )
         print("\n".join(texts), flush=True)
     return 0

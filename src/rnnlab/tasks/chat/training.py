@@ -39,6 +39,11 @@ from rnnlab.settings import (
     FRACTION,
     NON_NEGATIVE,
     NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    SEED,
+    UNIT_INTERVAL,
+    Settings,
     setting,
     task_settings,
 )
@@ -110,10 +115,40 @@ class ChatSettings(Seq2SeqSettings):
         network = self.arguments(Seq2Seq)  # Chatbot passes them on as **network
         return Chatbot(source_vocab, target_vocab, context=self.context, **network)
 
-    def decoding(self) -> Decoding:
+    def decoding(self, sampling: ReplySampling | None = None) -> Decoding:
+        """How replies are chosen: beam search as these settings say, or ``sampling``'s
+        sampling when it asks for any."""
+        s = sampling or ReplySampling()
         return Decoding(
-            beam=self.beam, alpha=self.alpha, no_repeat=self.no_repeat, diverse=self.diverse
+            beam=self.beam,
+            alpha=self.alpha,
+            temperature=s.temperature,
+            top_k=s.top_k,
+            top_p=s.top_p,
+            no_repeat=self.no_repeat,
+            diverse=self.diverse,
         )
+
+
+@task_settings()
+class ReplySampling(Settings):
+    """Replies sampled rather than searched for: at ``temperature`` (1 when only ``top_k`` or
+    ``top_p`` is given), among the ``top_k`` likeliest or the nucleus of mass ``top_p``."""
+
+    temperature: float | None = setting(
+        None,
+        "sample replies at this temperature",
+        POSITIVE,
+        group="sampling",
+        shown="beam search",
+    )
+    top_k: int | None = setting(
+        None, "sample among the K likeliest", POSITIVE_INT, group="sampling", shown=""
+    )
+    top_p: float | None = setting(
+        None, "nucleus sampling", UNIT_INTERVAL, group="sampling", shown=""
+    )
+    seed: int = setting(0, "of sampling", SEED, group="sampling")
 
 
 def chat_pairs(dialogues: Dialogues, settings: ChatSettings) -> tuple[Pairs, list[int]]:

@@ -6,6 +6,7 @@ from rnnlab.tasks.conditional.training import (
     ConditionalSettings,
     ConditionalTrainer,
     GenerationReport,
+    LabelSampling,
     LabelSplit,
     generation_report,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "ConditionalSettings",
     "ConditionalTrainer",
     "GenerationReport",
+    "LabelSampling",
     "LabelSplit",
     "generation_report",
 ]

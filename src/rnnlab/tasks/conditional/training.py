@@ -34,11 +34,15 @@ from rnnlab.data.labelled import (
 from rnnlab.data.vocab import END, Vocabulary, target_vocabulary
 from rnnlab.kernels import at_least_fp32
 from rnnlab.settings import (
+    DECODED,
     POSITIVE,
     POSITIVE_INT,
+    SEED,
+    TEXT,
     HeldOutSettings,
     RecurrentSettings,
     RunSettings,
+    Settings,
     embedding_setting,
     one_of,
     setting,
@@ -269,6 +273,20 @@ class ConditionalTrainer(EpochTrainer):
         if report.novelty is not None:
             details += f"; {report.novelty:.1%} of {s.samples} samples per label are novel"
         return [report.format_labels(), result.summary(details, self.out)]
+
+
+@task_settings()
+class LabelSampling(Settings):
+    """How ``generate-from-label`` samples: ``count`` texts, each starting with ``prime``, at
+    ``temperature``, at most ``max_length`` characters (the model's limit by default)."""
+
+    count: int = setting(10, "how many", POSITIVE_INT, group="sampling")
+    prime: str = setting("", "the first characters of every text", TEXT, group="sampling")
+    temperature: float = setting(0.8, "sampling temperature", POSITIVE, group="sampling")
+    max_length: int | None = setting(
+        None, "most characters per text", DECODED, group="sampling", shown="the model's"
+    )
+    seed: int | None = setting(None, "random seed", SEED, group="sampling", shown="a fresh draw")
 
 
 def conditional_trainer(
