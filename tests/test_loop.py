@@ -143,3 +143,18 @@ def test_hooks_default_to_every_pass_and_every_model():
     assert Loop.evaluation_due(loop, within_pass=False)
     assert not Loop.evaluation_due(loop, within_pass=True)
     assert Loop.monitor(loop, {"x": 1.0}) is None
+
+
+def test_evaluating_turns_dropout_off_and_restores_the_mode_even_on_an_error():
+    from rnnlab.modes import evaluating
+
+    model = nn.Sequential(nn.Dropout(0.5))
+    x = torch.ones(1000)
+    with evaluating(model):
+        assert torch.equal(model(x), x) and not torch.is_grad_enabled()
+    assert model.training
+    model.eval()
+    with pytest.raises(RuntimeError), evaluating(model, no_grad=False):
+        assert torch.is_grad_enabled()
+        raise RuntimeError
+    assert not model.training  # back to eval, as it was

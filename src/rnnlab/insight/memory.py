@@ -33,6 +33,7 @@ from rnnlab.checkpoint import write_json
 from rnnlab.checks import check_choice
 from rnnlab.insight.networks import NetworkSettings, NetworkSpec
 from rnnlab.limits import GRAPH_BYTES_PER_UNIT_STEP, require_memory
+from rnnlab.modes import evaluating
 from rnnlab.plots import line_plot
 from rnnlab.settings import (
     NON_NEGATIVE,
@@ -236,11 +237,9 @@ class MemoryRun(Loop):
         return self.task.loss(self.model(x), y)
 
     def evaluate(self, final: bool = False) -> tuple[float, float | None]:
-        self.model.eval()
-        with torch.no_grad():
+        with evaluating(self.model):
             prediction = self.model(self.test_x)
             loss = float(self.task.loss(prediction, self.test_y))
-        self.model.train()
         return loss, self.task.accuracy(prediction, self.test_y)
 
     def scores(self, report: tuple[float, float | None]) -> dict[str, float]:

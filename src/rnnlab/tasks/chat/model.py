@@ -36,6 +36,7 @@ from torch import Tensor
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.generation import Sampling, repeating, sample_next
 from rnnlab.limits import MAX_BEAM
+from rnnlab.modes import evaluating
 from rnnlab.tasks.chat.dialogues import TURN, context_text
 from rnnlab.tasks.translate.model import Seq2Seq
 from rnnlab.tasks.translate.pairs import sentence_tokens
@@ -213,9 +214,7 @@ class Chatbot(Seq2Seq):
         """The reply to the last of ``turns`` (the conversation so far, oldest first)."""
         decoding = decoding or Decoding()
         turns = [turns] if isinstance(turns, str) else list(turns)
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self, no_grad=False):
             source = self.encode_history(turns)
             found = self.candidates(source, decoding, generator, autocast)
             ids = [torch.tensor(c, dtype=torch.long) for c in found if c]
@@ -224,8 +223,6 @@ class Chatbot(Seq2Seq):
             diverse = decoding.diverse if len(ids) > 1 else 0.0
             scores = self.reply_scores(source, ids, diverse, decoding.alpha, autocast, log_probs)
             best = int(scores.argmax())
-        finally:
-            self.train(was_training)
         chosen = ids[best].tolist()
         tokens = [self.target_vocab.symbols[i] for i in chosen if i != self.end]
         finished = chosen[-1] == self.end

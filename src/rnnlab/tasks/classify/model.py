@@ -31,6 +31,7 @@ from rnnlab.data.batches import pad
 from rnnlab.data.labelled import tokens
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.limits import check_text_length
+from rnnlab.modes import evaluating
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 
@@ -174,20 +175,16 @@ class SequenceClassifier(Pretrained, nn.Module):
     ) -> Tensor:
         """(N, C) class probabilities of already encoded sequences; ``autocast()`` gives the
         context the network runs in (the trainer's precision)."""
-        was_training = self.training
-        self.eval()
         device = self.head.weight.device
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         probs = torch.empty(len(encoded), len(self.labels))
-        try:
+        with evaluating(self, no_grad=False):
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
                 ids, lengths = pad([encoded[i] for i in rows])
                 with autocast():
                     logits = self(ids.to(device), lengths)
                 probs[rows] = logits.float().softmax(-1).cpu()
-        finally:
-            self.train(was_training)
         return probs
 
     def top_labels(self, texts: Sequence[str], k: int = 1) -> list[list[tuple[str, float]]]:

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from rnnlab.checks import check_choice
 from rnnlab.data.vocab import END, START, Vocabulary
 from rnnlab.generation import Sampling, sample_next
+from rnnlab.modes import evaluating
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 
@@ -166,9 +167,7 @@ class ConditionalGenerator(Pretrained, nn.Module):
             raise ValueError("the condition vector holds NaN or infinity")
         limit = max_length or self.max_length
         sampling = Sampling(temperature=temperature)
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self, no_grad=False):
             primed = self.vocab.encode_tokens(list(prime))
             if self.vocab.unknown_count(primed):
                 unseen = sorted({c for c in prime if c not in self.vocab.symbols})
@@ -188,8 +187,6 @@ class ConditionalGenerator(Pretrained, nn.Module):
                 if bool(done.all()):
                     break
                 logits, state = self(chosen.view(-1, 1).to(v.device), v.expand(count, -1), state)
-        finally:
-            self.train(was_training)
         return [prime + self.vocab.decode(row) for row in rows]
 
     # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.pretrained) ----------

@@ -33,6 +33,7 @@ from rnnlab.data.labelled import (
 )
 from rnnlab.data.vocab import END, Vocabulary, target_vocabulary
 from rnnlab.kernels import at_least_fp32
+from rnnlab.modes import evaluating
 from rnnlab.settings import (
     DECODED,
     POSITIVE,
@@ -158,12 +159,10 @@ def generation_report(
     from contextlib import nullcontext
 
     autocast = autocast or nullcontext
-    was_training = model.training
-    model.eval()
     device = model.head.weight.device
     nll = torch.zeros(len(model.labels), dtype=torch.float64)
     chars = torch.zeros(len(model.labels), dtype=torch.float64)
-    try:
+    with evaluating(model, no_grad=False):
         for start in range(0, len(ids), 512):
             previous, gold = _previous(model, ids[start : start + 512])
             labels = y[start : start + 512]
@@ -191,8 +190,6 @@ def generation_report(
                 report.examples[label] = texts[:10]
             report.novelty = novel / (samples * len(model.labels))
         return report
-    finally:
-        model.train(was_training)
 
 
 class ConditionalTrainer(EpochTrainer):

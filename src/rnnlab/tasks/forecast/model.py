@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from rnnlab.checks import check_choice
 from rnnlab.limits import require_memory
+from rnnlab.modes import evaluating
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 from rnnlab.tasks.forecast.series import Scaling, Series, from_frame
@@ -264,15 +265,11 @@ class Forecaster(Pretrained, nn.Module):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Point, lower and upper (n, H) in the data's units for each of ``windows``."""
         generator = torch.Generator().manual_seed(seed)
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self, no_grad=False):
             parts = [
                 self.forecast_z(windows.x[i : i + batch], samples, generator)
                 for i in range(0, len(windows), batch)
             ]
-        finally:
-            self.train(was_training)
         return tuple(
             windows.centre[:, None] + windows.spread[:, None] * torch.cat(p).double().cpu().numpy()
             for p in zip(*parts, strict=True)

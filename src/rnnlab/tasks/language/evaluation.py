@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from rnnlab.data.batches import share_bounds
 from rnnlab.data.streams import IGNORE, Streams
+from rnnlab.modes import evaluating
 from rnnlab.tasks.language.transformer import kept, window_starts
 
 WINDOW_BATCH = 64  # windows scored at once
@@ -62,8 +63,6 @@ def evaluate(
     read as ``streams`` streams in order, or through a sliding window for a model with a
     ``context``; with ``part`` (r, R), only the r-th share of the streams (windows) is read
     (the sums then add up over the R parts)."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     lengths = model.vocab.lengths().to(device)
     if model.context is not None:
@@ -71,7 +70,7 @@ def evaluate(
     else:
         batches = _stream_chunks(Streams(ids, streams, part), seq_len)
     nats, units, state = 0.0, 0.0, None
-    try:
+    with evaluating(model, no_grad=False):
         for xb, yb in batches:
             xb, yb = xb.to(device), yb.to(device)
             with autocast():
@@ -82,8 +81,6 @@ def evaluate(
                 )
             )
             units += float(lengths[yb[yb != IGNORE]].sum())
-    finally:
-        model.train(was_training)
     return Evaluation(nats, len(ids) - 1, units, model.vocab.unit)
 
 

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnlab.modes import evaluating
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 from rnnlab.tasks.speech.audio import RATES
@@ -149,9 +150,7 @@ class SpeechRecognizer(Pretrained, nn.Module):
     def posteriors(self, features: Sequence[Tensor], batch_size: int = 32) -> list[np.ndarray]:
         """The log-posteriors (T, alphabet + 1) of each utterance's features, in eval mode,
         read in batches of similar length."""
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self, no_grad=False):
             out: list[np.ndarray | None] = [None] * len(features)
             order = sorted(range(len(features)), key=lambda i: len(features[i]))
             for start in range(0, len(order), batch_size):
@@ -162,8 +161,6 @@ class SpeechRecognizer(Pretrained, nn.Module):
                 for row, i in enumerate(chunk):
                     out[i] = log_probs[row, : steps[row]].cpu().numpy()
             return out
-        finally:
-            self.train(was_training)
 
     def transcribe(
         self,

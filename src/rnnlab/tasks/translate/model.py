@@ -45,6 +45,7 @@ from rnnlab.data.batches import pad
 from rnnlab.data.vocab import END, START, Vocabulary
 from rnnlab.generation import Hypothesis, beam_search, length_normalised
 from rnnlab.limits import MAX_BEAM
+from rnnlab.modes import evaluating
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
 from rnnlab.tasks.translate.pairs import sentence_tokens
@@ -297,13 +298,8 @@ class Seq2Seq(Pretrained, nn.Module):
         ids, lengths = pad(list(sources))
         gold, target_lengths = pad(list(targets))
         previous = torch.cat([torch.full((len(targets), 1), self.start), gold[:, :-1]], 1)
-        was_training = self.training
-        self.eval()
-        try:
-            with autocast():
-                logits = self(ids.to(device), lengths, previous.to(device))
-        finally:
-            self.train(was_training)
+        with evaluating(self, no_grad=False), autocast():
+            logits = self(ids.to(device), lengths, previous.to(device))
         log_probs = logits.double().log_softmax(-1).gather(-1, gold.to(device)[..., None])[..., 0]
         real = torch.arange(gold.shape[1], device=device) < target_lengths.to(device)[:, None]
         return log_probs.masked_fill(~real, 0.0).sum(1).cpu()
@@ -431,9 +427,7 @@ class Seq2Seq(Pretrained, nn.Module):
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not 1 <= beam <= MAX_BEAM:
             raise ValueError(f"the beam width must be in 1..{MAX_BEAM}, got {beam}")
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self, no_grad=False):
             sources = [self.encode_source(t, f"sentence {i + 1}") for i, t in enumerate(texts)]
             greedy = self.greedy(sources, max_length, autocast)
             if beam == 1:
@@ -442,8 +436,6 @@ class Seq2Seq(Pretrained, nn.Module):
                 self.widen(source, first, beam, alpha, max_length, autocast)
                 for source, first in zip(sources, greedy, strict=True)
             ]
-        finally:
-            self.train(was_training)
 
     # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.pretrained) ----------
 

@@ -32,6 +32,7 @@ from rnnlab.checkpoint import write_json
 from rnnlab.data.batches import IGNORE, pad
 from rnnlab.data.vocab import END, Vocabulary, target_vocabulary
 from rnnlab.kernels import at_least_fp32
+from rnnlab.modes import evaluating
 from rnnlab.settings import (
     DECODED,
     FRACTION,
@@ -266,11 +267,9 @@ def translation_report(
     from contextlib import nullcontext
 
     autocast = autocast or nullcontext
-    was_training = model.training
-    model.eval()
     device = model.head.weight.device
     total_nll, correct, count = 0.0, 0, 0
-    try:
+    with evaluating(model, no_grad=False):
         for start in range(0, len(sources), batch_size):
             rows = range(start, min(start + batch_size, len(sources)))
             with autocast():
@@ -306,8 +305,6 @@ def translation_report(
             ]
             report.beam, report.beam_bleu = beam, corpus_bleu([t.text for t in best], references)[0]
         return report
-    finally:
-        model.train(was_training)
 
 
 def _teacher_forced(model, sources, targets, device, own=None, word_dropout=0.0):
