@@ -14,6 +14,7 @@ config can neither build a model larger than its weights file nor load into the 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Self
 
@@ -37,6 +38,16 @@ class Pretrained:
 
     FORMAT: str
     KIND: str  # what the model is, for error messages: "language model", ...
+    DATA: tuple[str, ...] = ()  # constructor arguments that are data (a vocabulary), not settings
+
+    def constructor_arguments(self, values: dict) -> dict:
+        """The arguments the calling constructor was given, by name, in its signature's order
+        (``values`` is its ``locals()``), but those named in ``DATA``: what ``config()``
+        records under ``model`` and ``_from_config`` passes back, so no model lists them by
+        hand."""
+        code = sys._getframe(1).f_code
+        names = code.co_varnames[1 : code.co_argcount + code.co_kwonlyargcount]
+        return {name: values[name] for name in names if name not in self.DATA}
 
     def config(self) -> dict:
         raise NotImplementedError

@@ -73,6 +73,7 @@ class SequenceClassifier(Pretrained, nn.Module):
 
     FORMAT = FORMAT
     KIND = "sequence classifier"
+    DATA = ("vocab", "labels")
 
     def __init__(
         self,
@@ -96,17 +97,7 @@ class SequenceClassifier(Pretrained, nn.Module):
             raise ValueError(f"embedding_size must be positive or None, got {embedding_size}")
         self.vocab = vocab
         self.labels = tuple(labels)
-        self.settings = {
-            "cell": cell,
-            "hidden_size": hidden_size,
-            "num_layers": num_layers,
-            "bidirectional": bidirectional,
-            "pool": pool,
-            "embedding_size": embedding_size,
-            "dropout": dropout,
-            "init": init,
-            "forget_bias": forget_bias,
-        }
+        self.settings = self.constructor_arguments(locals())
         self.pool = pool
         self.embedding = nn.Embedding(len(vocab), embedding_size) if embedding_size else None
         self.rnn = Recurrent(

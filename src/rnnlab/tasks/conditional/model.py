@@ -49,6 +49,7 @@ class ConditionalGenerator(Pretrained, nn.Module):
 
     FORMAT = FORMAT
     KIND = "conditional generator"
+    DATA = ("vocab", "labels")
 
     def __init__(
         self,
@@ -76,18 +77,7 @@ class ConditionalGenerator(Pretrained, nn.Module):
         self.start, self.end = vocab.symbols.index(START), vocab.symbols.index(END)
         self.never = [self.start] + ([vocab.symbols.index(vocab.unknown)] if vocab.unknown else [])
         self.condition, self.condition_size, self.max_length = condition, condition_size, max_length
-        self.settings = {
-            "cell": cell,
-            "hidden_size": hidden_size,
-            "num_layers": num_layers,
-            "condition": condition,
-            "condition_size": condition_size,
-            "embedding_size": embedding_size,
-            "dropout": dropout,
-            "init": init,
-            "forget_bias": forget_bias,
-            "max_length": max_length,
-        }
+        self.settings = self.constructor_arguments(locals())
         self.label_embedding = nn.Embedding(len(labels), condition_size)
         self.embedding = nn.Embedding(len(vocab), embedding_size)
         feeds = condition in ("both", "input")

@@ -101,6 +101,7 @@ class Forecaster(Pretrained, nn.Module):
 
     FORMAT = FORMAT
     KIND = "forecaster"
+    DATA = ("targets", "covariates", "scaling", "season", "time")
 
     def __init__(
         self,
@@ -138,19 +139,7 @@ class Forecaster(Pretrained, nn.Module):
         self.window, self.horizon, self.mode = window, horizon, mode
         self.distribution, self.interval = distribution, interval
         self.season, self.time = season, time
-        self.settings = {
-            "window": window,
-            "horizon": horizon,
-            "mode": mode,
-            "distribution": distribution,
-            "interval": interval,
-            "cell": cell,
-            "hidden_size": hidden_size,
-            "num_layers": num_layers,
-            "dropout": dropout,
-            "init": init,
-            "forget_bias": forget_bias,
-        }
+        self.settings = self.constructor_arguments(locals())
         self.rnn = Recurrent(
             cell,
             1 + c,

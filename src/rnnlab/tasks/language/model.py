@@ -48,6 +48,7 @@ class LanguageModel(NextSymbolModel):
 
     FORMAT = FORMAT
     KIND = "recurrent language model"
+    DATA = ("vocab",)
 
     def __init__(
         self,
@@ -67,17 +68,7 @@ class LanguageModel(NextSymbolModel):
             raise ValueError(f"embedding_size must be positive or None, got {embedding_size}")
         check_choice("block", block, BLOCKS)
         self.vocab = vocab
-        self.settings = {
-            "cell": cell,
-            "hidden_size": hidden_size,
-            "num_layers": num_layers,
-            "embedding_size": embedding_size,
-            "dropout": dropout,
-            "init": init,
-            "forget_bias": forget_bias,
-            "block": block,
-            "weight_drop": weight_drop,
-        }
+        self.settings = self.constructor_arguments(locals())
         size = len(vocab)
         self.embedding = nn.Embedding(size, embedding_size) if embedding_size else None
         self.head = nn.Linear(hidden_size, size)

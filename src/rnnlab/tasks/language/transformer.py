@@ -143,6 +143,7 @@ class TransformerLM(NextSymbolModel):
 
     FORMAT = "rnnlab.transformer_lm"
     KIND = "transformer language model"
+    DATA = ("vocab",)
 
     def __init__(
         self,
@@ -160,14 +161,7 @@ class TransformerLM(NextSymbolModel):
         if context < 2:
             raise ValueError(f"context must be at least 2, got {context}")
         self.vocab, self.context = vocab, context
-        self.settings = {
-            "hidden_size": hidden_size,
-            "num_layers": num_layers,
-            "heads": heads,
-            "context": context,
-            "dropout": dropout,
-            "positions": positions,
-        }
+        self.settings = self.constructor_arguments(locals())
         self.embedding = nn.Embedding(len(vocab), hidden_size)
         self.position = nn.Embedding(context, hidden_size) if positions == "learned" else None
         rotary = Rotary(hidden_size // heads, context) if positions == "rotary" else None

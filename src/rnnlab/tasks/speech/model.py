@@ -59,6 +59,7 @@ class SpeechRecognizer(Pretrained, nn.Module):
 
     FORMAT = FORMAT
     KIND = "speech recognizer"
+    DATA = ("alphabet",)
 
     def __init__(
         self,
@@ -96,18 +97,7 @@ class SpeechRecognizer(Pretrained, nn.Module):
         )
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size * self.rnn.num_directions, len(alphabet) + 1)
-        self.settings = {
-            "cell": cell,
-            "hidden_size": hidden_size,
-            "num_layers": num_layers,
-            "bidirectional": bidirectional,
-            "dropout": dropout,
-            "init": init,
-            "forget_bias": forget_bias,
-            "n_mels": n_mels,
-            "subsample": subsample,
-            "sample_rate": sample_rate,
-        }
+        self.settings = self.constructor_arguments(locals())
 
     # -- text ---------------------------------------------------------------------------------
 

@@ -149,6 +149,7 @@ class Seq2Seq(Pretrained, nn.Module):
 
     FORMAT = FORMAT
     KIND = "translation model"
+    DATA = ("source_vocab", "target_vocab")
 
     def __init__(
         self,
@@ -175,18 +176,7 @@ class Seq2Seq(Pretrained, nn.Module):
         self.end = target_vocab.symbols.index(END)
         self.attention_type = attention
         self.max_length = max_length
-        self.settings = {
-            "cell": cell,
-            "hidden_size": hidden_size,
-            "num_layers": num_layers,
-            "bidirectional": bidirectional,
-            "attention": attention,
-            "embedding_size": embedding_size,
-            "dropout": dropout,
-            "init": init,
-            "forget_bias": forget_bias,
-            "max_length": max_length,
-        }
+        self.settings = self.constructor_arguments(locals())
         recurrent = {
             "num_layers": num_layers,
             "batch_first": True,
