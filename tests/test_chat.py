@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -69,6 +70,21 @@ def test_transcript_speakers_breaks_colons_and_continuations(tmp_path):
         [("Dr. Who", "Where am I?"), ("ALICE", "Here.")],
     ]
     assert read_dialogues(path).conversations == dialogues.conversations
+
+
+def test_a_transcript_without_blank_lines_is_cut_into_scenes_as_a_play_is(tmp_path, capsys):
+    lines = "".join(f"{'AB'[i % 2]}: line number {i}\n" for i in range(45))
+    dialogues = read_transcript(write(tmp_path / "play.txt", lines), scene=20)
+    assert [len(c.turns) for c in dialogues.conversations] == [20, 20, 5]
+    assert dialogues.conversations[1].turns[0] == ("A", "line number 20")
+    one = read_transcript(write(tmp_path / "one.txt", "A: hi\nB: hello\n"), scene=20)
+    assert [len(c.turns) for c in one.conversations] == [2]  # shorter than a scene: kept whole
+    # what the audit ran: training on it holds conversations out instead of failing
+    out = tmp_path / "bot"
+    path = write(tmp_path / "long.txt", lines * 3)
+    argv = ["chat", "train", "--dialogues", str(path), "--out", str(out), "--epochs", "1"]
+    assert main([*argv, "--hidden", "8", "--embedding", "4", "--beam", "1"]) == 0
+    assert re.search(r"[1-9][\d,]* held out", capsys.readouterr().out)
 
 
 def test_transcript_must_start_with_a_speaker(tmp_path):

@@ -7,6 +7,8 @@ whitespace runs made single spaces (so a turn is one line). Readers, by what the
   comes before the first colon that is followed by a space or ends the line, at most 3 words and
   40 characters; any later colon belongs to the text); a line without one continues the turn
   before it; consecutive lines of one speaker are one turn; blank lines separate conversations.
+  A transcript without blank lines is one long exchange (a play written as ``NAME: text``
+  lines): it is cut into conversations of ``scene`` turns, as a play is.
 - a play (:func:`read_play`, the layout of tiny Shakespeare): a line ``NAME:`` alone names the
   speaker of the lines below it, up to a blank line; each speech is a turn. A play has no marks
   between conversations, so every ``scene`` consecutive speeches are one conversation.
@@ -118,12 +120,12 @@ def _add_turn(turns: list[tuple[str, str]], speaker: str, text: str) -> None:
         turns.append((speaker, one_line(text)))
 
 
-def read_transcript(path: str | Path, encoding: str = "utf-8") -> Dialogues:
+def read_transcript(path: str | Path, encoding: str = "utf-8", scene: int = SCENE) -> Dialogues:
     """The conversations of a ``SPEAKER: text`` transcript (see the module docstring)."""
-    return _transcript(read_text(path, "char", encoding).splitlines(), path)
+    return _transcript(read_text(path, "char", encoding).splitlines(), path, scene)
 
 
-def _transcript(lines: list[str], path: str | Path) -> Dialogues:
+def _transcript(lines: list[str], path: str | Path, scene: int = SCENE) -> Dialogues:
     conversations: list[Conversation] = []
     turns: list[tuple[str, str]] = []
     for number, line in enumerate(lines, 1):
@@ -143,7 +145,14 @@ def _transcript(lines: list[str], path: str | Path) -> Dialogues:
             )
     if turns:
         conversations.append(Conversation(turns))
+    if len(conversations) == 1:  # no blank line: one long exchange, cut as a play is
+        conversations = _scenes(conversations[0].turns, scene)
     return _dialogues(conversations, str(Path(path).resolve()))
+
+
+def _scenes(turns: list[tuple[str, str]], scene: int) -> list[Conversation]:
+    """``turns`` as conversations of ``scene`` consecutive turns."""
+    return [Conversation(turns[i : i + scene]) for i in range(0, len(turns), scene)]
 
 
 def read_play(path: str | Path, encoding: str = "utf-8", scene: int = SCENE) -> Dialogues:
@@ -167,8 +176,7 @@ def _play(lines: list[str], path: str | Path, scene: int = SCENE) -> Dialogues:
             speaker, speech = None, []
     if not speeches:
         raise ValueError(f"{path} has no speeches laid out as a 'NAME:' line over its lines")
-    conversations = [Conversation(speeches[i : i + scene]) for i in range(0, len(speeches), scene)]
-    return _dialogues(conversations, str(Path(path).resolve()))
+    return _dialogues(_scenes(speeches, scene), str(Path(path).resolve()))
 
 
 def read_table(path: str | Path, encoding: str = "utf-8") -> Dialogues:
