@@ -162,6 +162,8 @@ def test_compare_writes_its_table_plot_and_samples(tmp_path, capsys):
         assert row["best_val"] == min(row["curve_val"]) and len(row["curve_s"]) >= 1
         assert f"| {row['name']} | {row['parameters']:,} |" in printed
         assert (out / row["name"] / "model.safetensors").is_file()
+        data = json.loads((out / row["name"] / "config.json").read_text())["data"]
+        assert data["source"] == str(text.resolve())  # serve and inspect find the text
     for key in ("peaks_start", "peaks_end"):
         assert results[key]["bfloat16_gflops"] > 0
     assert png_size(out / "compare.png")[0] > 300

@@ -92,9 +92,10 @@ def compare(
     for name in names:
         settings = contender_settings(name, budget, seed)
         if corpus is None:  # every contender reads the same split (the same level and fraction)
-            corpus, _ = read_corpus(text, settings, progress)
+            corpus, source = read_corpus(text, settings, progress)
         echo(f"--- {name}: {budget:g} s ---")
-        row = _train(name, corpus, settings, out / name, echo, progress, sample_length)
+        trainer = Trainer(corpus, settings, out / name, progress=progress, echo=echo, source=source)
+        row = _train(name, trainer, sample_length)
         results["contenders"].append(row)
         echo(
             f"{name}: best validation {row['best_val']:.4f} nats/char after {row['steps']:,} "
@@ -115,8 +116,9 @@ def compare(
     return results
 
 
-def _train(name, corpus, settings, out, echo, progress, sample_length) -> dict:
-    trainer = Trainer(corpus, settings, out, progress=progress, echo=echo)
+def _train(name: str, trainer: Trainer, sample_length: int) -> dict:
+    """Train one contender; its row of the table (with its curve and its sample)."""
+    corpus, settings, out, echo = trainer.corpus, trainer.settings, trainer.out, trainer.echo
     parameters = sum(p.numel() for p in trainer.model.parameters())
     echo(f"{parameters:,} parameters; {trainer.speed_settings()}")
     result = trainer.fit()
