@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -30,12 +31,31 @@ def test_multiply_weights_counts_every_matrix_the_model_multiplies_by(cell, laye
     assert bench.multiply_weights(cell, 32, layers, 16, len(vocab)) == matrices
 
 
+class Ticks:
+    """A clock that moves ``step`` seconds at every reading: timings become counts (a power of
+    two, so that the sums are exact)."""
+
+    def __init__(self, step: float = 1 / 64) -> None:
+        self.step, self.now = step, 0.0
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
 def test_plain_baselines_train_and_sample():
     ids = Vocabulary.build("char", TEXT).encode(TEXT)
-    result = plain_train_speed(ids, 30, "gru", 16, batch_size=4, seq_len=8, seconds=0.2)
-    assert result["chars_per_s"] > 0 and result["steps"] > 0
-    assert plain_sample_speed(30, 16, streams=2, length=5) > 0
-    assert plain_sample_speed(30, 16, streams=2, length=5, cells=True) > 0
+    result = plain_train_speed(
+        ids, 30, "gru", 16, batch_size=4, seq_len=8, seconds=4 / 64, clock=Ticks()
+    )
+    # started after the warm-up, read after each step until 4/64 s had passed (4 steps), then
+    # read once more for the elapsed time: 4 steps of 4 x 8 characters in 5/64 s
+    assert result["steps"] == 4
+    assert result["chars_per_s"] == pytest.approx(4 * 4 * 8 / (5 / 64))
+    assert result["loss"] < math.log(30)  # it learned: below the loss of a uniform guess
+    for cells in (False, True):  # 2 x 5 characters between two readings 1/64 s apart
+        speed = plain_sample_speed(30, 16, streams=2, length=5, cells=cells, clock=Ticks())
+        assert speed == pytest.approx(2 * 5 * 64)
     model = PlainCharModel(30, "lstm", 16, 2, 8)
     assert model(torch.zeros(2, 3, dtype=torch.long))[0].shape == (2, 3, 30)
 
@@ -44,9 +64,18 @@ def test_sections_run_on_a_small_text_and_write_json(tmp_path):
     path = tmp_path / "t.txt"
     path.write_text(TEXT)
     peaks = {"float32_gflops": 100.0, "bfloat16_gflops": 200.0, "read_gbps": 10.0}
-    train = bench.train_rows(TEXT, peaks, 0.2, lambda line: None, models=(("lstm", 16),))
+    train = bench.train_rows(
+        TEXT, peaks, 16 / 64, lambda line: None, models=(("lstm", 16),), clock=Ticks()
+    )
     (row,) = train
-    assert row["model"] == "lstm 2x16" and row["rnnlab_chars_per_s"] > 0
+    assert row["model"] == "lstm 2x16"
+    # the plain loop reads the clock once per step: 16 steps in 17 readings of 1/64 s
+    tokens = row["batch_size"] * row["seq_len"]
+    assert row["plain_float32_chars_per_s"] == pytest.approx(16 * tokens / (17 / 64))
+    peak = peaks[f"{row['rnnlab_precision']}_gflops"]
+    assert row["rnnlab_mfu"] == pytest.approx(
+        row["flops_per_char"] * row["rnnlab_chars_per_s"] / 1e9 / peak
+    )
     assert row["speedup_vs_plain_float32"] == pytest.approx(
         row["rnnlab_chars_per_s"] / row["plain_float32_chars_per_s"]
     )

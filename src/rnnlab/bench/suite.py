@@ -47,16 +47,20 @@ def multiply_weights(cell: str, hidden: int, layers: int, inputs: int, vocab: in
     return first + rest + vocab * hidden
 
 
-def _rnnlab_train_speed(corpus: Corpus, settings: TrainSettings) -> dict:
+def _rnnlab_train_speed(
+    corpus: Corpus, settings: TrainSettings, clock: Callable[[], float] = time.perf_counter
+) -> dict:
     """Chars/s of rnnlab's Trainer (the steps after the first 3, or after fewer when a busy
-    machine made fewer than 4 in the budget), and the precision it chose."""
+    machine made fewer than 4 in the budget), and the precision it chose; ``clock`` is the
+    run's and the stamps' (seconds)."""
     stamps: list[float] = []
     trainer = Trainer(
         corpus,
         settings,
         progress=False,
         echo=lambda line: None,
-        on_step=lambda *_: stamps.append(time.perf_counter()),
+        on_step=lambda *_: stamps.append(clock()),
+        clock=clock,
     )
     trainer.fit()
     first = min(2, len(stamps) - 2)  # the end of the last warm-up step timed from
@@ -77,10 +81,17 @@ def _speed(result: dict) -> float:
 
 
 def train_rows(
-    text: str, peaks: dict, seconds: float, echo, models=TRAIN_MODELS, rounds: int = 2
+    text: str,
+    peaks: dict,
+    seconds: float,
+    echo,
+    models=TRAIN_MODELS,
+    rounds: int = 2,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[dict]:
     """Chars/s of each model, best of ``rounds`` alternating runs of ``seconds`` per program
-    (timings on a shared machine only ever err slow, so the best is the least disturbed)."""
+    (timings on a shared machine only ever err slow, so the best is the least disturbed), all
+    timed by ``clock``."""
     base = recommended_settings(None)
     rows = []
     for cell, hidden in models:
@@ -107,10 +118,11 @@ def train_rows(
             "batch_size": settings.batch_size,
             "seq_len": settings.seq_len,
             "seconds": seconds,
+            "clock": clock,
         }
         ours, plain, plain_bf16 = {"chars_per_s": 0}, {"chars_per_s": 0}, {"chars_per_s": 0}
         for _ in range(rounds):
-            ours = max(ours, _rnnlab_train_speed(corpus, settings), key=_speed)
+            ours = max(ours, _rnnlab_train_speed(corpus, settings, clock), key=_speed)
             plain = max(plain, plain_train_speed(**args), key=_speed)
             plain_bf16 = max(plain_bf16, plain_train_speed(**args, bfloat16=True), key=_speed)
         peak = peaks["bfloat16_gflops" if ours["precision"] == "bfloat16" else "float32_gflops"]
