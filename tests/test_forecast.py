@@ -15,6 +15,7 @@ import torch
 from conftest import one_error_line, png_size
 from rnnlab import Forecaster
 from rnnlab.cli import main
+from rnnlab.tasks.forecast import model_series
 from rnnlab.tasks.forecast.backtest import mase_scale, scores
 from rnnlab.tasks.forecast.baselines import naive, seasonal_naive
 from rnnlab.tasks.forecast.series import Scaling, Series, detect_season, load_dataset, read_csv
@@ -299,6 +300,12 @@ def test_cli_train_predict_evaluate(tmp_path, sales_csv, capsys):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 7 and rows[0]["time"].startswith("2020-06-09")
     assert all(float(r["lower"]) <= float(r["forecast"]) <= float(r["upper"]) for r in rows)
+    model = Forecaster.from_pretrained(out)  # the library's own forecast, same samples and seed
+    expected = model.predict(model_series(model, {}), ForecastSettings.samples, 0).rows()
+    for row, want in zip(rows, expected, strict=True):
+        assert row["time"] == str(want["time"]) and row["target"] == want["target"]
+        for key in ("forecast", "lower", "upper"):
+            assert float(row[key]) == pytest.approx(want[key], rel=1e-12)
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["forecast", "evaluate", str(out)]) == 0
     assert "arima" in capsys.readouterr().out

@@ -375,7 +375,9 @@ def test_transcribe_and_evaluate_commands(tiny_run, tmp_path, capsys):
     write_wav(tmp_path / "two.wav", spoken, voice.sample_rate)
     assert main(["speech", "transcribe", str(root / "run"), str(tmp_path / "two.wav")]) == 0
     text = capsys.readouterr().out.strip()
-    assert text and set(text) <= set(" enortwz")
+    model = SpeechRecognizer.from_pretrained(root / "run")
+    assert text == model.transcribe([read_audio(tmp_path / "two.wav", model.sample_rate)])[0]
+    assert set(text) <= set(" enortwz")
     code = main(
         [
             "speech",
