@@ -21,7 +21,6 @@ import fcntl
 import json
 import os
 import re
-import time
 from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
@@ -35,10 +34,6 @@ TRAINER_STATE = "trainer_state.safetensors"
 MAX_JSON_BYTES = 256 * 2**20  # a config or a header's JSON: a word vocabulary fits many times
 MAX_JSON_DEPTH = 32  # rnnlab writes at most 4 levels
 TEMPORARY = re.compile(r"\.(.+)\.tmp-(\d+)")
-
-#: seconds to wait between writing a temporary file and renaming it: set by the crash-safety
-#: test (RNNLAB_WRITE_PAUSE) to make kills land inside writes; 0 otherwise
-WRITE_PAUSE = float(os.environ.get("RNNLAB_WRITE_PAUSE", 0))
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:
@@ -54,8 +49,6 @@ def atomic_write(path: str | Path, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-        if WRITE_PAUSE:
-            time.sleep(WRITE_PAUSE)
         os.replace(tmp, path)
         folder = os.open(path.parent, os.O_RDONLY)
         try:
