@@ -6,10 +6,11 @@ and minLSTM, whose linear recurrence :mod:`rnnlab.scan` computes over a whole se
 On top of it, the character (byte, word) language model: ``LanguageModel`` with
 ``from_pretrained``, ``save_pretrained`` and ``generate`` (and ``TransformerLM``, the causal
 transformer it is measured against, with the same methods); the sequence classifier
-``SequenceClassifier`` with ``predict``; the encoder-decoder ``Seq2Seq`` with ``translate``; and
-the conditional generator ``ConditionalGenerator`` with ``generate``; and the time-series
-``Forecaster`` with ``predict``. Each task's settings, data and training slice live in
-:mod:`rnnlab.tasks` (one folder per task), on the one training loop of :mod:`rnnlab.training`.
+``SequenceClassifier`` with ``predict``; the encoder-decoder ``Seq2Seq`` with ``translate``
+(and the chatbot and the speech recogniser in :mod:`rnnlab.tasks`); the conditional generator
+``ConditionalGenerator`` with ``generate``; and the time-series ``Forecaster`` with
+``predict``. Each task's settings, data and training slice live in :mod:`rnnlab.tasks` (one
+folder per task), on the one training loop of :mod:`rnnlab.training`.
 """
 
 from rnnlab.cells import (

@@ -1,7 +1,6 @@
 """The ``rnnlab generate-from-label`` commands: ``train`` a conditional generator on labelled
 texts, and generate from it (``rnnlab generate-from-label DIR --label L``). Parse, call
-:mod:`rnnlab.tasks.conditional.training` and :class:`rnnlab.ConditionalGenerator`, print; errors are
-ValueErrors, as in :mod:`rnnlab.cli`."""
+:mod:`rnnlab.tasks.conditional`, print; errors are ValueErrors, as in :mod:`rnnlab.cli`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What every command module shares, below all of them: the parser with the project's error
-format, argument types, the options built from a settings class, and the lines every training
-command prints.
+format, argument types, the options built from a settings class, and a task's ``train`` action
+(its options and its run, :func:`rnnlab.training.run.run_training`).
 
 Options for settings are not written per command: :func:`add_settings` reads the fields of a
 settings class (:mod:`rnnlab.settings`), each declared once with its check, flag and help, and

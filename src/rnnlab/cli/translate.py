@@ -1,7 +1,6 @@
 """The ``rnnlab translate`` commands: ``train`` an encoder-decoder on sentence pairs,
 ``evaluate`` it on pairs, and translate sentences (``rnnlab translate DIR TEXT ...``). Parse,
-call :mod:`rnnlab.tasks.translate.training` and :class:`rnnlab.Seq2Seq`, print; errors are
-ValueErrors, as in :mod:`rnnlab.cli`."""
+call :mod:`rnnlab.tasks.translate`, print; errors are ValueErrors, as in :mod:`rnnlab.cli`."""
 
 from __future__ import annotations
 
