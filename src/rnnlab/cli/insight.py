@@ -108,7 +108,10 @@ def add_commands(commands) -> None:
     source.add_argument("--text", help="the text to read")
     source.add_argument("--file", metavar="FILE", help="read the text from this file")
     states.add_argument(
-        "--max-chars", type=positive_int, default=3000, help="of --file to read (3000)"
+        "--max-chars",
+        type=positive_int,
+        default=states_report.MAX_CHARS,
+        help=f"of --file to read ({states_report.MAX_CHARS})",
     )
     states.add_argument("--state", choices=("h", "c"), default="h", help="h, or an LSTM's c (h)")
     states.add_argument(
@@ -117,7 +120,12 @@ def add_commands(commands) -> None:
     states.add_argument(
         "--unit", type=non_negative_int, help="unit to colour by (the best-tracking one)"
     )
-    states.add_argument("--units", type=positive_int, default=64, help="units in the heatmap (64)")
+    states.add_argument(
+        "--units",
+        type=positive_int,
+        default=states_report.HEATMAP_UNITS,
+        help=f"units in the heatmap ({states_report.HEATMAP_UNITS})",
+    )
     _add_out_option(states)
     states.set_defaults(run=_run_states)
 

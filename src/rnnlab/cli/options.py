@@ -12,8 +12,9 @@ settings class supplies the rest, and a resumed run can tell what was asked of i
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import Field
 
 from rnnlab.data.labelled import LABELLED_OPTIONS, LabelledData, read_labelled_options
@@ -91,6 +92,13 @@ finite_float = argument_type(FINITE)
 non_negative_float = argument_type(NON_NEGATIVE)
 fraction = argument_type(FRACTION)
 unit_interval = argument_type(UNIT_INTERVAL)
+
+
+def defaults_of(function: Callable) -> dict:
+    """The defaults of ``function``'s arguments, by name: a command whose options are a library
+    function's arguments takes its defaults from there (declared once)."""
+    parameters = inspect.signature(function).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 def add_settings(

@@ -8,6 +8,7 @@ import sys
 
 from rnnlab.cells import CELLS
 from rnnlab.cli.options import (
+    defaults_of,
     depth,
     non_negative_float,
     out_file,
@@ -18,6 +19,11 @@ from rnnlab.cli.options import (
 )
 from rnnlab.data import Vocabulary, read_source
 from rnnlab.scratch import CharRNN, train
+from rnnlab.scratch.charrnn import BUDGET
+from rnnlab.scratch.optim import OPTIMIZERS
+
+MODEL = defaults_of(CharRNN)  # the command's defaults are the library's
+RUN = defaults_of(train)
 
 
 def add_commands(commands) -> None:
@@ -30,31 +36,67 @@ def add_commands(commands) -> None:
         "hidden 100, sequences of 25, Adagrad 0.1). Without --text it reads the built-in corpus.",
     )
     scratch.add_argument("--text", metavar="FILE", help="training text (default: built-in)")
-    scratch.add_argument("--cell", choices=list(CELLS), default="rnn", help="(rnn)")
-    scratch.add_argument("--hidden", type=width, default=100, help="(100)")
-    scratch.add_argument("--layers", type=depth, default=1, help="(1)")
-    scratch.add_argument("--seq-len", type=positive_int, default=25, help="BPTT length (25)")
-    scratch.add_argument("--batch-size", type=positive_int, default=1, help="streams (1)")
     scratch.add_argument(
-        "--optimizer", choices=["adagrad", "adam", "sgd"], default="adagrad", help="(adagrad)"
+        "--cell", choices=list(CELLS), default=MODEL["cell"], help=f"({MODEL['cell']})"
     )
-    scratch.add_argument("--lr", type=positive_float, default=0.1, help="(0.1)")
     scratch.add_argument(
-        "--clip", type=non_negative_float, default=5.0, help="gradient-norm clip, 0: none (5)"
+        "--hidden", type=width, default=MODEL["hidden"], help=f"({MODEL['hidden']})"
+    )
+    scratch.add_argument(
+        "--layers", type=depth, default=MODEL["layers"], help=f"({MODEL['layers']})"
+    )
+    scratch.add_argument(
+        "--seq-len",
+        type=positive_int,
+        default=RUN["seq_len"],
+        help=f"BPTT length ({RUN['seq_len']})",
+    )
+    scratch.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=RUN["batch_size"],
+        help=f"streams ({RUN['batch_size']})",
+    )
+    scratch.add_argument(
+        "--optimizer",
+        choices=list(OPTIMIZERS),
+        default=RUN["optimizer"],
+        help=f"({RUN['optimizer']})",
+    )
+    scratch.add_argument("--lr", type=positive_float, default=RUN["lr"], help=f"({RUN['lr']})")
+    scratch.add_argument(
+        "--clip",
+        type=non_negative_float,
+        default=RUN["clip"],
+        help=f"gradient-norm clip, 0: none ({RUN['clip']:g})",
     )
     scratch.add_argument("--steps", type=positive_int, help="stop after this many updates")
     scratch.add_argument(
-        "--budget", type=positive_float, metavar="SECONDS", help="stop after this time (60)"
+        "--budget",
+        type=positive_float,
+        metavar="SECONDS",
+        help=f"stop after this time ({BUDGET:g})",
     )
     scratch.add_argument(
-        "--sample-every", type=positive_int, default=1000, metavar="N", help="print a sample (1000)"
+        "--sample-every",
+        type=positive_int,
+        default=RUN["sample_every"],
+        metavar="N",
+        help=f"print a sample ({RUN['sample_every']})",
     )
-    scratch.add_argument("--sample-length", type=positive_int, default=200, help="(200)")
+    scratch.add_argument(
+        "--sample-length",
+        type=positive_int,
+        default=RUN["sample_length"],
+        help=f"({RUN['sample_length']})",
+    )
     scratch.add_argument(
         "--save", type=out_file, metavar="FILE.npz", help="write the weights here at the end"
     )
     scratch.add_argument("--load", metavar="FILE.npz", help="start from these weights")
-    scratch.add_argument("--seed", type=random_seed, default=0)
+    scratch.add_argument(
+        "--seed", type=random_seed, default=MODEL["seed"], help=f"({MODEL['seed']})"
+    )
     scratch.set_defaults(run=_run_scratch_train)
 
 
@@ -70,7 +112,7 @@ def _run_scratch_train(args: argparse.Namespace) -> int:
         model = CharRNN(
             Vocabulary.build("char", text), args.cell, args.hidden, args.layers, args.seed
         )
-    budget = args.budget if args.budget or args.steps else 60.0
+    budget = args.budget if args.budget or args.steps else BUDGET
     print(
         f"{source}: {len(text):,} characters, {len(model.vocab)} distinct; "
         f"{model.net.cell_name} {model.net.num_layers}x{model.net.hidden_size}, "

@@ -10,6 +10,7 @@ from rnnlab.cli.options import non_negative_int
 
 COMMAND = "serve"
 LOOPBACK = "127.0.0.1"
+PORT = 8000  # where the server listens by default
 
 
 def add_commands(commands) -> None:
@@ -27,7 +28,7 @@ def add_commands(commands) -> None:
     serve.add_argument(
         "--host", default=LOOPBACK, help=f"address to listen on ({LOOPBACK}: this machine only)"
     )
-    serve.add_argument("--port", type=_port, default=8000, help="(8000; 0: any free port)")
+    serve.add_argument("--port", type=_port, default=PORT, help=f"({PORT}; 0: any free port)")
     serve.add_argument(
         "--text",
         metavar="FILE",

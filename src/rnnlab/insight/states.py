@@ -26,6 +26,8 @@ from rnnlab.plots import heatmap
 from rnnlab.tasks.language.model import LanguageModel
 
 STATE_NAMES = ("h", "c")
+MAX_CHARS = 3000  # characters of a file read, by default: a heatmap stays legible
+HEATMAP_UNITS = 64  # units in the heatmap, by default
 OPENING, CLOSING = "([{", ")]}"
 
 

@@ -137,6 +137,9 @@ class ScratchResult:
         return self.chars / self.elapsed
 
 
+BUDGET = 60.0  # seconds ``rnnlab scratch-train`` trains for when given no steps or budget
+
+
 def train(
     model: CharRNN,
     text: str,
