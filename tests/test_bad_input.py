@@ -441,6 +441,16 @@ CASES = [
     ("memory --sweep --lengths 1,x", ["integers"]),
     ("memory --task sort", ["invalid choice"]),
     ("memory --forget-bias inf", ["finite"]),
+    # resuming: every task's run resumes; these are refused, and nothing saved changes
+    ("train --resume {lm}", [r"is finished \(34 steps\); there is nothing to resume"]),
+    ("chat train --resume {chat}", ["is finished", "nothing to resume"]),
+    ("classify train --resume {lm}", ["holds a rnnlab.language_model checkpoint, not a run of"]),
+    ("forecast train --resume {chat}", ["not a run of rnnlab forecast train"]),
+    ("train --resume {clf}", ["rnnlab.sequence_classifier checkpoint, not a run of rnnlab train"]),
+    ("classify train --resume {clf}", ["holds no trainer_state.safetensors"]),
+    ("chat train --resume {chat} --hidden 99", ["--hidden differs from the run"]),
+    ("chat train --resume {chat} --builtin smalltalk", ["the data differs from the one"]),
+    ("translate train --resume {tmp}/nowhere", ["not found|no such|does not exist"]),
 ]
 
 

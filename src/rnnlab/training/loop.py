@@ -50,7 +50,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from rnnlab.checkpoint import TRAINER_STATE, WEIGHTS
+from rnnlab.checkpoint import TRAINER_STATE, WEIGHTS, write_json
 from rnnlab.data.batches import bucket_batches
 from rnnlab.data.text import sources_digest
 from rnnlab.kernels import resolve_precision
@@ -592,6 +592,19 @@ class EpochTrainer(Loop):
         if order["taken"] is not None:
             self._pass_rng = copy.deepcopy(order["rng"])
             self._pass, self._taken = self._draw(), int(order["taken"])
+
+    REPORT = "report.json"  # what write_report writes into the checkpoint directory
+
+    def report_record(self) -> dict:
+        """What ``report.json`` records before the scores of every epoch and the final report
+        (the split's sizes, by default nothing)."""
+        return {}
+
+    def write_report(self, result: EpochResult) -> None:
+        """``report.json``: :meth:`report_record`, the scores of every epoch (``epochs``) and
+        the final report (``final``)."""
+        record = {**self.report_record(), "epochs": result.history}
+        write_json(self.out / self.REPORT, record | {"final": result.report.to_json()})
 
     def held_out(self, test, train):
         """What the reports score: ``test``, the held-out part, or ``train`` when nothing is

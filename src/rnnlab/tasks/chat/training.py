@@ -33,7 +33,6 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from rnnlab.checkpoint import write_json
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.settings import (
     FRACTION,
@@ -66,10 +65,8 @@ from rnnlab.tasks.translate.training import (
     encode_pairs,
     grouped_references,
 )
-from rnnlab.training.loop import EpochResult
 from rnnlab.training.run import TrainingTask
 
-CHAT_REPORT = "report.json"
 CANDIDATES = 10
 RECALL_AT = (1, 2, 5)
 
@@ -374,17 +371,13 @@ class ChatTrainer(Seq2SeqTrainer):
             "perplexity": report.perplexity,
         }
 
-    def write_report(self, result: EpochResult) -> None:
-        write_json(
-            self.out / CHAT_REPORT,
-            {
-                "split": self.split.scored,
-                "train_pairs": len(self.split.train),
-                "held_out_pairs": len(self.split.test),
-                "epochs": result.history,
-                "final": result.report.to_json(),
-            },
-        )
+    def report_record(self) -> dict:
+        split = self.split
+        return {
+            "split": split.scored,
+            "train_pairs": len(split.train),
+            "held_out_pairs": len(split.test),
+        }
 
 
 #: the options that say which dialogues to read and how

@@ -221,19 +221,20 @@ class ClassifierTrainer(EpochTrainer):
             result.summary(details, self.out),
         ]
 
-    def write_report(self, result: EpochResult) -> None:
+    def report_record(self) -> dict:
         split = self.split
-        write_classification(
-            self.out,
-            result.report,
-            f"{split.scored} split",
-            split=split.scored,
-            train_examples=len(split.train_ids),
-            held_out_examples=len(split.test_ids),
-            duplicates_dropped=split.duplicates,
-            held_out_seen_in_training=split.overlap,
-            epochs=result.history,
-        )
+        return {
+            "split": split.scored,
+            "train_examples": len(split.train_ids),
+            "held_out_examples": len(split.test_ids),
+            "duplicates_dropped": split.duplicates,
+            "held_out_seen_in_training": split.overlap,
+        }
+
+    def write_report(self, result: EpochResult) -> None:
+        """``report.json`` and ``confusion.png`` (:func:`write_classification`)."""
+        record = {**self.report_record(), "epochs": result.history}
+        write_classification(self.out, result.report, f"{self.split.scored} split", **record)
 
 
 def write_classification(

@@ -23,7 +23,6 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from rnnlab.checkpoint import write_json
 from rnnlab.data.batches import IGNORE, pad
 from rnnlab.data.labelled import (
     LABELLED_OPTIONS,
@@ -52,8 +51,6 @@ from rnnlab.settings import (
 from rnnlab.tasks.conditional.model import CONDITIONS, ConditionalGenerator
 from rnnlab.training.loop import EpochResult, EpochTrainer
 from rnnlab.training.run import TrainingTask
-
-GENERATION_REPORT = "report.json"
 
 
 @task_settings(dropout=0.1)
@@ -246,17 +243,13 @@ class ConditionalTrainer(EpochTrainer):
     def scores(self, report: GenerationReport) -> dict[str, float]:
         return {"loss": report.loss, "bits_per_char": report.loss / math.log(2)}
 
-    def write_report(self, result: EpochResult) -> None:
-        write_json(
-            self.out / GENERATION_REPORT,
-            {
-                "split": self.split.scored,
-                "train_examples": len(self.split.train),
-                "held_out_examples": len(self.split.test),
-                "epochs": result.history,
-                "final": result.report.to_json(),
-            },
-        )
+    def report_record(self) -> dict:
+        split = self.split
+        return {
+            "split": split.scored,
+            "train_examples": len(split.train),
+            "held_out_examples": len(split.test),
+        }
 
     def setup_lines(self) -> list[str]:
         return [

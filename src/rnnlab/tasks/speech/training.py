@@ -29,7 +29,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnlab.checkpoint import write_json
 from rnnlab.limits import MAX_BEAM
 from rnnlab.plots import alignment_plot
 from rnnlab.settings import (
@@ -388,25 +387,23 @@ class SpeechTrainer(EpochTrainer):
         )
         return [report.format_examples(), report.format_voices(), result.summary(details, self.out)]
 
-    def write_report(self, result: EpochResult) -> None:
+    def report_record(self) -> dict:
         split = self.split
-        write_json(
-            self.out / REPORT,
-            {
-                "held_out_by": split.held_out_by,
-                "train_utterances": len(split.train),
-                "held_out_utterances": len(split.test),
-                "train_audio_seconds": split.train.seconds,
-                "skipped": {
-                    part: {reason: len(v) for reason, v in heard.skipped.items()}
-                    for part, heard in (("train", split.train), ("held_out", split.test))
-                },
-                "epochs": result.history,
-                "final": result.report.to_json(),
+        return {
+            "held_out_by": split.held_out_by,
+            "train_utterances": len(split.train),
+            "held_out_utterances": len(split.test),
+            "train_audio_seconds": split.train.seconds,
+            "skipped": {
+                part: {reason: len(v) for reason, v in heard.skipped.items()}
+                for part, heard in (("train", split.train), ("held_out", split.test))
             },
-        )
+        }
+
+    def write_report(self, result: EpochResult) -> None:
+        super().write_report(result)
         if self.posteriors:
-            write_alignment(self.out / ALIGNMENT, self.model, split.scored, self.posteriors)
+            write_alignment(self.out / ALIGNMENT, self.model, self.split.scored, self.posteriors)
 
 
 def write_alignment(

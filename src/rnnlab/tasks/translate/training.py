@@ -28,7 +28,6 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from rnnlab.checkpoint import write_json
 from rnnlab.data.batches import IGNORE, pad
 from rnnlab.data.vocab import END, Vocabulary, target_vocabulary
 from rnnlab.kernels import at_least_fp32
@@ -58,8 +57,6 @@ from rnnlab.tasks.translate.pairs import (
 )
 from rnnlab.training.loop import EpochResult, EpochTrainer
 from rnnlab.training.run import TrainingTask
-
-TRANSLATION_REPORT = "report.json"
 
 
 @task_settings(bidirectional=True, dropout=0.2, batch_size=32, lr=2e-3)
@@ -393,18 +390,14 @@ class Seq2SeqTrainer(EpochTrainer):
             "perplexity": report.perplexity,
         }
 
-    def write_report(self, result: EpochResult) -> None:
-        write_json(
-            self.out / TRANSLATION_REPORT,
-            {
-                "split": self.split.scored,
-                "train_pairs": len(self.split.train),
-                "held_out_pairs": len(self.split.test),
-                "held_out_sentences": len(self.split.sentences),
-                "epochs": result.history,
-                "final": result.report.to_json(),
-            },
-        )
+    def report_record(self) -> dict:
+        split = self.split
+        return {
+            "split": split.scored,
+            "train_pairs": len(split.train),
+            "held_out_pairs": len(split.test),
+            "held_out_sentences": len(split.sentences),
+        }
 
     def setup_lines(self) -> list[str]:
         s, split = self.settings, self.split
