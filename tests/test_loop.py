@@ -4,6 +4,7 @@ non-finite loss stops it before the weights change."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -36,6 +37,13 @@ class Line(nn.Module):
         write_tensors(directory / WEIGHTS, dict(self.state_dict()), meta or {})
 
 
+class Report(dict):
+    """What the toy's evaluation returns: ``{"final": ...}``, written as it is."""
+
+    def to_json(self) -> dict:
+        return dict(self)
+
+
 X = torch.linspace(-1, 1, 12)[:, None]
 Y = 3 * X + 1
 
@@ -52,7 +60,7 @@ class Toy(EpochTrainer):
         return nn.functional.mse_loss(self.model(X[batch]), Y[batch])
 
     def evaluate(self, final=False):
-        return {"final": final}
+        return Report(final=final)
 
     def scores(self, report):
         value = self.planned[len(self.records)] if self.planned else 0.0
@@ -78,6 +86,9 @@ def test_keeps_the_best_by_monitor_and_asking_changes_nothing(tmp_path):
     toy = Toy(settings(), tmp_path / "run", scores=[0.5, 0.7, 0.3])
     toy.fit()
     assert (toy.best, toy.best_step) == (0.3, 12)
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert [e["score"] for e in report["epochs"]] == [0.5, 0.7, 0.3]
+    assert report["final"] == {"final": True}
     assert toy.questions == 3
     assert toy.monitor({"score": 0.0}) == 0.0 and (toy.best, toy.best_step) == (0.3, 12)
     kept = Toy(settings(epochs=2), tmp_path / "worse", scores=[0.5, 0.7])
@@ -158,3 +169,14 @@ def test_evaluating_turns_dropout_off_and_restores_the_mode_even_on_an_error():
         assert torch.is_grad_enabled()
         raise RuntimeError
     assert not model.training  # back to eval, as it was
+
+
+def test_a_stop_at_the_last_step_ends_the_run_with_its_final_evaluation(tmp_path):
+    def stop(loop, step, loss):
+        if step == 4:
+            loop.request_stop()
+
+    result = Toy(settings(epochs=1), tmp_path / "run", on_step=stop).fit()
+    assert not result.stopped and result.steps == 4
+    assert result.report == {"final": True}  # evaluated although the pass's end was cut short
+    assert (tmp_path / "run" / "report.json").is_file()

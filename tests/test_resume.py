@@ -193,3 +193,17 @@ def test_resume_of_a_tampered_state_is_refused_untouched(finished, tmp_path, cap
     assert main(["classify", "train", "--resume", str(copy)]) == 2
     one_error_line(capsys, message)
     assert _files(copy) == before
+
+
+def test_every_task_writes_tensorboard_logs(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    words, data, small = TASKS["conditional"]
+    logs = tmp_path / "logs"
+    argv = [*words, *data(tmp_path), *small.split(), "--out", str(tmp_path / "g")]
+    assert main([*argv, "--tensorboard", str(logs)]) == 0
+    events = EventAccumulator(str(logs))
+    events.Reload()
+    losses = [e.value for e in events.Scalars("val/loss")]
+    records = read_tensors(tmp_path / "g" / TRAINER_STATE)[1]["records"]
+    assert losses == pytest.approx([r["loss"] for r in records])  # one point per epoch

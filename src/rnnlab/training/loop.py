@@ -348,8 +348,8 @@ class Loop:
                 if not self._stop and self.evaluation_due(within_pass=False):
                     self.evaluation(writer)
                     self._tick(start)
-            if self.progress() >= 1 and self.records and not self.final_evaluated:
-                self.evaluation(writer)  # the budget ran out during a non-final evaluation
+            if self.progress() >= 1 and self.step and not self.final_evaluated:
+                self.evaluation(writer)  # the end came inside an evaluation, or with a stop
             if self._stop:
                 self.save_state()
         finally:
