@@ -362,3 +362,20 @@ def test_cli_train_predict_evaluate(classes, tmp_path, capsys):
 
     assert main(["classify", "evaluate", str(out), "--data", str(classes)]) == 0
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_evaluate_classifier_scores_the_models_own_predictions(classes, tmp_path):
+    from rnnlab.data.labelled import read_labelled
+    from rnnlab.tasks.classify import evaluate_classifier
+
+    assert run_train(classes, tmp_path / "m") == 0
+    model = SequenceClassifier.from_pretrained(tmp_path / "m")
+    data = read_labelled([classes])
+    report = evaluate_classifier(model, data)
+    predicted = [label for label, _ in model.predict(data.texts)]
+    right = sum(p == t for p, t in zip(predicted, data.labels, strict=True))
+    assert report.accuracy == pytest.approx(right / len(data))
+    assert report.confusion.sum() == len(data)
+    data.labels[0] = "klingon"
+    with pytest.raises(ValueError, match="1 label\\(s\\) the model was not trained on: 'klingon'"):
+        evaluate_classifier(model, data)

@@ -20,7 +20,7 @@ from rnnlab.tasks.forecast.backtest import mase_scale, scores
 from rnnlab.tasks.forecast.baselines import naive, seasonal_naive
 from rnnlab.tasks.forecast.series import Scaling, Series, detect_season, load_dataset, read_csv
 from rnnlab.tasks.forecast.training import ForecastSettings, ForecastTrainer, plan
-from rnnlab.tasks.forecast.windows import SeriesSplit
+from rnnlab.tasks.forecast.windows import SeriesSplit, gather
 
 
 def _wave(n: int = 240, period: int = 12, noise: float = 0.1, seed: int = 0) -> np.ndarray:
@@ -349,3 +349,27 @@ def test_scaling_round_trips_through_json():
     assert x[0, :, 0].tolist() == [-1.0, 1.0, 3.0]
     series = replace(Series(np.ones((3, 1)), ["y"]), values=np.array([[1.0], [1.0], [2.0]]))
     assert Scaling.fit(series, 3).spread == "train"
+
+
+def test_backtest_panels_and_the_forecast_csv_are_the_models_forecasts(tmp_path):
+    from rnnlab.tasks.forecast.predict import backtest_panels, write_forecast_csv
+
+    y = np.sin(np.arange(120) / 3)
+    series = Series(y[:, None], ["y"], source="sine")
+    model = Forecaster(["y"], window=8, horizon=4, scaling=Scaling.fit(series, 80))
+    future = model.predict(y)
+    panels = backtest_panels(model, series, 96, future)
+    (panel,) = panels
+    origins = [int(times[0]) for times, *_ in panel["backtests"]]
+    assert origins == [96, 100, 104, 108, 112, 116]  # every horizon-th row of the test part
+    windows = gather(series, model.scaling, np.array(origins), 8, 4)
+    point, lower, upper = model.forecast(windows)
+    for (_, p, lo, up), pw, lw, uw in zip(panel["backtests"], point, lower, upper, strict=True):
+        np.testing.assert_allclose(p, pw)
+        np.testing.assert_allclose(lo, lw)
+        np.testing.assert_allclose(up, uw)
+    assert np.array_equal(panel["future"][1], future.point[0]) and panel["test_start"] == 96
+    write_forecast_csv(tmp_path / "f.csv", future)
+    with open(tmp_path / "f.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [float(r["forecast"]) for r in rows] == pytest.approx(future.point[0].tolist())

@@ -396,3 +396,27 @@ def test_transcribe_and_evaluate_commands(tiny_run, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0 and "white noise at 20 dB" in out and "beam 4" in out
     assert (tmp_path / "eval" / "report.json").is_file()
+
+
+def test_decoding_takes_a_beam_of_8_for_a_language_model_unless_one_is_asked(tiny_run, tmp_path):
+    from rnnlab.data.vocab import Vocabulary
+    from rnnlab.tasks.language import LanguageModel
+    from rnnlab.tasks.speech import SpeechDecoding, evaluate_recognizer
+
+    root, _, _ = tiny_run
+    model = SpeechRecognizer.from_pretrained(root / "run")
+    LanguageModel(Vocabulary.build("char", "\nzero one two"), hidden_size=8).save_pretrained(
+        tmp_path / "lm"
+    )
+    assert SpeechDecoding().arguments_for(model) == {"beam": 1, "lm": None, "lm_weight": 0.5}
+    fused = SpeechDecoding(lm=str(tmp_path / "lm")).arguments_for(model)
+    assert fused["beam"] == SpeechDecoding.LM_BEAM == 8 and fused["lm"] is not None
+    assert SpeechDecoding(beam=3, lm=str(tmp_path / "lm")).arguments_for(model)["beam"] == 3
+    # evaluate_recognizer scores the test rows as score() does on what was heard
+    report, heard, posteriors = evaluate_recognizer(
+        model, read_manifest(root / "data"), SpeechDecoding(), echo=lambda line: None
+    )
+    direct = [model.decode(greedy(p)) for p in posteriors]
+    pairs = list(zip(heard.transcripts, direct, strict=True))
+    assert (report.cer, report.wer) == pytest.approx(error_rates(pairs))
+    assert len(heard) == sum(s == "test" for s in read_manifest(root / "data").splits)
