@@ -61,7 +61,7 @@ def served(tmp_path_factory):
 
 @pytest.fixture
 def client(served):
-    return TestClient(create_app(served[1]))
+    return TestClient(create_app(served[1]), base_url="http://127.0.0.1")
 
 
 def read(client, text, session=S1, model="char", **view):
@@ -302,7 +302,7 @@ def test_sessions_read_in_parallel_each_get_their_own_state(served):
     thread.start()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     texts = [f"{'the cat sat on the mat'[k:]} {'dog' * k}" for k in range(8)]
-    reference = TestClient(create_app(served[1]))
+    reference = TestClient(create_app(served[1]), base_url="http://127.0.0.1")
 
     def typist(k: int) -> list[dict]:
         steps = []
@@ -350,3 +350,21 @@ def test_serve_refuses_what_it_cannot_serve_in_one_line(served, tmp_path, capsys
     assert main(["serve", str(served[0] / "char"), "--port", port]) == 2
     one_error_line(capsys, f"cannot listen on 127.0.0.1:{port}")
     busy.close()
+
+
+def test_only_the_served_host_names_are_answered(served):
+    """DNS rebinding: a page of another site that resolves its name to 127.0.0.1 reaches the
+    server with its own name in Host; only loopback names (and those the server was given)
+    are answered, others get a 4xx and a one-line JSON message."""
+    client = TestClient(create_app(served[1]), base_url="http://127.0.0.1:8000")
+    for host in ("127.0.0.1:8000", "localhost", "LOCALHOST:9", "[::1]:8000", "::1"):
+        assert client.get("/api/models", headers={"host": host}).status_code == 200, host
+    for host in ("evil.example.com", "evil.example.com:8000", "127.0.0.1.evil.com", ""):
+        answer = client.get("/api/models", headers={"host": host})
+        assert answer.status_code == 400, host
+        assert "is not served here" in answer.json()["error"] and "\n" not in answer.text
+        posted = client.post("/api/read", headers={"host": host}, json={"model": "char"})
+        assert posted.status_code == 400
+    extra = TestClient(create_app(served[1], hosts=("lab.example",)), base_url="http://lab.example")
+    assert extra.get("/api/models").status_code == 200
+    assert extra.get("/api/models", headers={"host": "evil.example.com"}).status_code == 400

@@ -11,6 +11,7 @@ from rnnlab.cli.options import non_negative_int
 COMMAND = "serve"
 LOOPBACK = "127.0.0.1"
 PORT = 8000  # where the server listens by default
+WILDCARDS = ("0.0.0.0", "::")  # addresses that listen on every interface
 
 
 def add_commands(commands) -> None:
@@ -29,6 +30,14 @@ def add_commands(commands) -> None:
         "--host", default=LOOPBACK, help=f"address to listen on ({LOOPBACK}: this machine only)"
     )
     serve.add_argument("--port", type=_port, default=PORT, help=f"({PORT}; 0: any free port)")
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to this host name (loopback names and --host "
+        "always are; any other Host header is refused, against DNS rebinding)",
+    )
     serve.add_argument(
         "--text",
         metavar="FILE",
@@ -74,7 +83,10 @@ def _run_serve(args: argparse.Namespace) -> int:
     names = ", ".join(f"{key} ({s.kind})" for key, s in served.items())
     print(f"serving {names}", flush=True)
     print(f"open http://{shown}:{port}/ in a browser (Ctrl-C stops)", flush=True)
-    config = uvicorn.Config(create_app(served), log_level="warning", access_log=False)
+    hosts = (*args.allow_host, args.host)
+    if args.host in WILDCARDS:  # every interface: this machine's own names too
+        hosts += (socket.gethostname(), socket.getfqdn())
+    config = uvicorn.Config(create_app(served, hosts), log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 

@@ -46,6 +46,7 @@ from importlib import resources
 import torch
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -161,8 +162,13 @@ def _kind_name(kind) -> str:
     return " or ".join(dict.fromkeys(names[k] for k in kinds if k is not int or float not in kinds))
 
 
-def create_app(served: dict[str, Served]) -> Starlette:
-    """The application over ``served`` (models by id)."""
+#: the host names a request may carry by default: this machine's loopback names
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def create_app(served: dict[str, Served], hosts: tuple[str, ...] = ()) -> Starlette:
+    """The application over ``served`` (models by id), answering requests whose ``Host`` is
+    a loopback name or one of ``hosts`` (see :class:`HostCheck`)."""
     sessions = Sessions()
     page = {
         path: (resources.files("rnnlab.explore").joinpath("static", name).read_bytes(), kind)
@@ -406,7 +412,36 @@ def create_app(served: dict[str, Served]) -> Starlette:
         routes=routes,
         exception_handlers={BadRequest: refused, HTTPException: refused, ValueError: refused},
     )
-    return SecurityHeaders(app)
+    return HostCheck(SecurityHeaders(app), (*LOOPBACK_HOSTS, *hosts))
+
+
+class HostCheck:
+    """ASGI middleware that answers only requests whose ``Host`` header names ``hosts`` (any
+    port; case does not matter): a web page of another site that makes its name resolve to
+    this machine (DNS rebinding) sends its own name, and gets a 400 with a one-line JSON
+    message instead of the models."""
+
+    def __init__(self, app, hosts: tuple[str, ...]) -> None:
+        self.app, self.hosts = app, {h.lower().strip("[]") for h in hosts}
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = Headers(scope=scope).get("host", "")
+            if host_name(host) not in self.hosts:
+                shown = host[:100] or "(none)"
+                answer = JSONResponse({"error": f"host {shown!r} is not served here"}, 400)
+                return await SecurityHeaders(answer)(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def host_name(host: str) -> str:
+    """The name in a ``Host`` header, without its port: ``[::1]:8000`` -> ``::1``."""
+    host = host.strip().lower()
+    if host.startswith("["):  # an IPv6 address, maybe with a port after the bracket
+        return host[1:].split("]", 1)[0]
+    if host.count(":") == 1:  # a name or an IPv4 address with a port
+        return host.split(":", 1)[0]
+    return host  # a bare name, or a bare IPv6 address
 
 
 class SecurityHeaders:
