@@ -441,6 +441,12 @@ CASES = [
     ("memory --sweep --lengths 1,x", ["integers"]),
     ("memory --task sort", ["invalid choice"]),
     ("memory --forget-bias inf", ["finite"]),
+    # issue 41, finding 3: a data set is not written into a checkpoint; only regular files
+    # are read as recordings (a FIFO hung)
+    ("speech make-data --out {asr} --utterances 2", ["holds a checkpoint"]),
+    ("speech make-data --out {lm} --utterances 2", ["holds a checkpoint"]),
+    ("speech transcribe {asr} {pipe}", ["pipe is not a regular file"]),
+    ("speech transcribe {asr} {adir}", ["adir is not a regular file"]),
     # resuming: every task's run resumes; these are refused, and nothing saved changes
     ("train --resume {lm}", [r"is finished \(34 steps\); there is nothing to resume"]),
     ("chat train --resume {chat}", ["is finished", "nothing to resume"]),

@@ -70,7 +70,7 @@ def _output_dir(path: Path, reports: bool) -> Path:
     if path.exists() and not path.is_dir():
         raise ValueError(f"{path} is a file, not a directory")
     if reports and is_checkpoint_dir(path):
-        raise ValueError(f"{path} holds a checkpoint; write the reports elsewhere")
+        raise ValueError(f"{path} holds a checkpoint; write elsewhere")
     _check_writable(path.resolve(), path)
     return path
 

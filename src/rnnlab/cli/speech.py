@@ -14,7 +14,6 @@ from rnnlab.cli.options import (
     add_train_action,
     finite_float,
     given,
-    out_dir,
     report_dir,
 )
 from rnnlab.tasks.speech import (
@@ -52,7 +51,9 @@ def add_commands(commands) -> None:
         "pitch, split). Speakers are accents with variants; the test speakers' variants are "
         "never heard in training. Training audio is augmented; test audio is clean.",
     )
-    make.add_argument("--out", required=True, type=out_dir, metavar="DIR", help="folder to write")
+    make.add_argument(
+        "--out", required=True, type=report_dir, metavar="DIR", help="folder to write"
+    )
     what = make.add_mutually_exclusive_group()
     what.add_argument(
         "--vocabulary",

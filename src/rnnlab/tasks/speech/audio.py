@@ -43,6 +43,8 @@ def read_audio(path: str | Path, target: int) -> np.ndarray:
     import soundfile
 
     path = Path(path)
+    if path.exists() and not path.is_file():  # a pipe or a device would be read forever
+        raise ValueError(f"{path} is not a regular file; give a recording")
     try:
         info = soundfile.info(str(path))
         if not RATES[0] <= info.samplerate <= RATES[1]:
