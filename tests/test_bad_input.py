@@ -237,7 +237,7 @@ CASES = [
     ),
     (
         "classify evaluate {clf} --data {names} --out {clf}",
-        ["holds a checkpoint; write the reports"],
+        ["holds a checkpoint; write elsewhere"],
     ),
     ("inspect states {lm} --text tea --out {lm}", ["holds a checkpoint"]),
     (
