@@ -441,6 +441,10 @@ CASES = [
     ("memory --sweep --lengths 1,x", ["integers"]),
     ("memory --task sort", ["invalid choice"]),
     ("memory --forget-bias inf", ["finite"]),
+    # issue 41, finding 1: a transformer's context longer than the text is refused, as a
+    # recurrent --seq-len is (it trained "12 streams x 200000 steps" before)
+    ("train --arch transformer --context 200000 --text {text} --out {tmp}/x", ["--context"]),
+    ("train --seq-len 200000 --text {text} --out {tmp}/x", ["too short", "--seq-len"]),
     # issue 41, finding 3: a data set is not written into a checkpoint; only regular files
     # are read as recordings (a FIFO hung)
     ("speech make-data --out {asr} --utterances 2", ["holds a checkpoint"]),

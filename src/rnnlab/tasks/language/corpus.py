@@ -64,12 +64,14 @@ class Corpus:
         n_val = int(count * settings.val_fraction)
         train, val = ids[: count - n_val], ids[count - n_val :][: settings.val_limit]
         unit = UNITS[settings.level]
-        need = settings.batch_size * settings.seq_len + 1
+        length = settings.chunk_length  # a recurrent row's steps, a transformer's context
+        need = settings.batch_size * length + 1
         if len(train) < need:
+            flag = "--context" if settings.arch == "transformer" else "--seq-len"
             raise ValueError(
                 f"the training text is too short: {len(train)} {unit}, but one batch of "
-                f"{settings.batch_size} streams x {settings.seq_len} steps needs {need}; "
-                "lower --batch-size or --seq-len, or give a longer text"
+                f"{settings.batch_size} streams x {length} steps needs {need}; "
+                f"lower --batch-size or {flag}, or give a longer text"
             )
         if settings.val_fraction > 0 and len(val) < 2:
             raise ValueError(
