@@ -201,3 +201,17 @@ def test_a_table_with_one_data_row_trains_and_prints_its_summary(tmp_path, capsy
     args = ["--header", "--hidden", "4", "--epochs", "1", "--samples", "2"]
     assert train(tmp_path / "one.csv", tmp_path / "model", *args) == 0
     assert "trained 1 steps" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_a_prime_over_the_text_limit_is_refused_before_any_work(tmp_path, capsys):
+    """Issue 41, finding 1: a 120,000-character prime grew to 3.4 GB and exited 0."""
+    from rnnlab.limits import MAX_TEXT_SYMBOLS
+
+    model = small_model()
+    with pytest.raises(ValueError, match=f"the prime has {MAX_TEXT_SYMBOLS + 1:,} symbols"):
+        model.generate("ax", 1, prime="a" * (MAX_TEXT_SYMBOLS + 1))
+    assert len(model.generate("ax", 1, prime="ab", max_length=4)[0]) <= 4  # a short one works
+    model.save_pretrained(tmp_path / "g")
+    argv = ["generate-from-label", str(tmp_path / "g"), "--label", "ax"]
+    assert main([*argv, "--prime", "a" * 120_000]) == 2
+    assert "at most 100,000 are read at once" in capsys.readouterr().err

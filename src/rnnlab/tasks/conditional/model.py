@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from rnnlab.checks import check_choice
 from rnnlab.data.vocab import END, START, Vocabulary
 from rnnlab.generation import Sampling, sample_next
+from rnnlab.limits import check_text_length
 from rnnlab.modes import evaluating
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
@@ -155,6 +156,7 @@ class ConditionalGenerator(Pretrained, nn.Module):
             )
         if not torch.isfinite(v).all():
             raise ValueError("the condition vector holds NaN or infinity")
+        check_text_length(len(prime), "the prime")  # it is read at once
         limit = max_length or self.max_length
         sampling = Sampling(temperature=temperature)
         with evaluating(self, no_grad=False):
