@@ -158,9 +158,13 @@ def place(tmp_path_factory) -> dict[str, str]:
         "no_conversations_yml": "categories: [x]\n",
         "new_labels": "Orlov\tov\nSmith\tScottish\nKim\tKorean\nPopov\tov\n",
         "afile": "a file where a directory is expected\n",
+        "huge_field": "text,label\n" + "x" * 200_000 + ",a\nshort,b\n",
+        "huge_field_tsv": "hello\t" + "y" * 200_000 + "\n",
+        "long_line_talk": "a" * 840_000 + "\n",
         "not_npy": "not an array",
     }
     suffixes = {"names": ".csv", "huge_csv": ".csv", "dup_csv": ".csv", "series": ".csv"}
+    suffixes |= {"huge_field": ".csv", "huge_field_tsv": ".tsv"}
     suffixes |= {"pairs": ".tsv", "bad_pairs": ".tsv", "new_labels": ".tsv", "not_npy": ".npy"}
     suffixes |= {"evil_yml": ".yml", "no_conversations_yml": ".yml"}
     for name, content in files.items():
@@ -451,6 +455,15 @@ CASES = [
     ("speech make-data --out {lm} --utterances 2", ["holds a checkpoint"]),
     ("speech transcribe {asr} {pipe}", ["pipe is not a regular file"]),
     ("speech transcribe {asr} {adir}", ["adir is not a regular file"]),
+    # issue 41, findings 1 and 4: a field over csv's limit is one line naming the file and
+    # the line (a traceback before); a transcript line too long to speak is refused up front
+    ("classify train --data {huge_field} --out {tmp}/x", ["huge_field.csv, line 2: field larger"]),
+    ("chat train --dialogues {huge_field_tsv} --out {tmp}/x", ["line 1: field larger"]),
+    (
+        "speech make-data --transcripts {long_line_talk} --out {tmp}/d",
+        ["line 1: 840,000 characters; an utterance speaks at most 500"],
+    ),
+    ("speech train --data {pipe} --out {tmp}/x", ["pipe is not a regular file"]),
     # resuming: every task's run resumes; these are refused, and nothing saved changes
     ("train --resume {lm}", [r"is finished \(34 steps\); there is nothing to resume"]),
     ("chat train --resume {chat}", ["is finished", "nothing to resume"]),

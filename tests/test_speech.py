@@ -420,3 +420,14 @@ def test_decoding_takes_a_beam_of_8_for_a_language_model_unless_one_is_asked(tin
     pairs = list(zip(heard.transcripts, direct, strict=True))
     assert (report.cer, report.wer) == pytest.approx(error_rates(pairs))
     assert len(heard) == sum(s == "test" for s in read_manifest(root / "data").splits)
+
+
+def test_a_manifest_with_a_byte_order_mark_reads_like_one_without(tmp_path):
+    """Issue 41, finding 4: the mark was read as part of the first column's name."""
+    write_wav(tmp_path / "a.wav", np.zeros(1600, dtype=np.float32), 16000)
+    text = "path,transcript,voice\na.wav,abc,v1\n"
+    (tmp_path / "plain.csv").write_text(text)
+    (tmp_path / "marked.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    plain, marked = read_manifest(tmp_path / "plain.csv"), read_manifest(tmp_path / "marked.csv")
+    assert marked.paths == plain.paths == [tmp_path / "a.wav"]
+    assert marked.transcripts == ["abc"] and marked.voices == ["v1"]

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.data.tables import rows as table_rows
 from rnnlab.data.text import read_text
 from rnnlab.data.vocab import tokenize_words
 
@@ -204,8 +205,7 @@ def _read_table(
             delimiter = csv.Sniffer().sniff(content[:65536], delimiters=",\t;|").delimiter
         except csv.Error:
             raise ValueError(f"cannot tell the delimiter of {path}; name it .csv or .tsv") from None
-    reader = csv.reader(io.StringIO(content), delimiter=delimiter)
-    rows = list(enumerate(reader, 1))
+    rows = list(enumerate(table_rows(io.StringIO(content), path, delimiter), 1))
     blank = sum(1 for _, row in rows if not any(cell.strip() for cell in row))
     rows = [(n, row) for n, row in rows if any(cell.strip() for cell in row)]
     if not rows:

@@ -106,7 +106,9 @@ def read_manifest(path: str | Path) -> Utterances:
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST
-    with open(path, newline="", encoding="utf-8") as handle:
+    if path.exists() and not path.is_file():  # a pipe would be read forever
+        raise ValueError(f"{path} is not a regular file; a manifest is a CSV file")
+    with open(path, newline="", encoding="utf-8-sig") as handle:  # a byte-order mark is skipped
         reader = csv.DictReader(handle)
         try:
             columns = reader.fieldnames or ()
@@ -151,6 +153,10 @@ def speakers(test_fraction: float, seed: int) -> tuple[list[str], list[str]]:
         [f"{a}+{v}" for v in test for a in ACCENTS],
     )
 
+
+#: the most characters one made utterance speaks (about half a minute of speech, well inside
+#: the recordings a recogniser reads and the fields a manifest holds)
+MAX_TRANSCRIPT = 500
 
 #: how far training audio may be sped up or slowed down
 SPEED = Check(float, lambda v: isinstance(v, float) and 0 <= v < 0.5, "in [0, 0.5)")
@@ -211,6 +217,12 @@ def spoken_lines(
     voice-assistant ``commands``, or None for random digit strings."""
     if transcripts is not None:
         lines = read_text(transcripts, "char").splitlines()
+        for number, line in enumerate(lines, 1):
+            if len(line) > MAX_TRANSCRIPT:
+                raise ValueError(
+                    f"{transcripts}, line {number}: {len(line):,} characters; an utterance "
+                    f"speaks at most {MAX_TRANSCRIPT:,} (split it into lines)"
+                )
         spoken = [normalise(line) for line in lines if line.strip()]
         if not spoken:
             raise ValueError(f"{transcripts} has no lines to speak")
