@@ -161,10 +161,11 @@ def place(tmp_path_factory) -> dict[str, str]:
         "huge_field": "text,label\n" + "x" * 200_000 + ",a\nshort,b\n",
         "huge_field_tsv": "hello\t" + "y" * 200_000 + "\n",
         "long_line_talk": "a" * 840_000 + "\n",
+        "ragged_csv": "t,y\n0,1,9\n" + "".join(f"{i},{i % 7}\n" for i in range(1, 200)),
         "not_npy": "not an array",
     }
     suffixes = {"names": ".csv", "huge_csv": ".csv", "dup_csv": ".csv", "series": ".csv"}
-    suffixes |= {"huge_field": ".csv", "huge_field_tsv": ".tsv"}
+    suffixes |= {"huge_field": ".csv", "huge_field_tsv": ".tsv", "ragged_csv": ".csv"}
     suffixes |= {"pairs": ".tsv", "bad_pairs": ".tsv", "new_labels": ".tsv", "not_npy": ".npy"}
     suffixes |= {"evil_yml": ".yml", "no_conversations_yml": ".yml"}
     for name, content in files.items():
@@ -464,6 +465,10 @@ CASES = [
         ["line 1: 840,000 characters; an utterance speaks at most 500"],
     ),
     ("speech train --data {pipe} --out {tmp}/x", ["pipe is not a regular file"]),
+    (  # the extra field in row 2 became an index: "np.float64(nan) at row 3" before
+        "forecast train --csv {ragged_csv} --target y --out {tmp}/x",
+        ["a row has more fields than the header"],
+    ),
     # resuming: every task's run resumes; these are refused, and nothing saved changes
     ("train --resume {lm}", [r"is finished \(34 steps\); there is nothing to resume"]),
     ("chat train --resume {chat}", ["is finished", "nothing to resume"]),

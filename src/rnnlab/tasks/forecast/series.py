@@ -141,7 +141,13 @@ def read_csv(
     if not path.is_file():
         raise ValueError(f"no such file: {path}")
     try:
-        frame = pd.read_csv(path)
+        with warnings.catch_warnings():  # a row longer than the header: its warning, an error
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, index_col=False)  # never an index made of extra fields
+    except pd.errors.ParserWarning:
+        raise ValueError(
+            f"{path}: a row has more fields than the header; every row needs one field per column"
+        ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else "no data"
         raise ValueError(f"{path} is not a readable CSV file: {first}") from None
