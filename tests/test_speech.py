@@ -431,3 +431,11 @@ def test_a_manifest_with_a_byte_order_mark_reads_like_one_without(tmp_path):
     plain, marked = read_manifest(tmp_path / "plain.csv"), read_manifest(tmp_path / "marked.csv")
     assert marked.paths == plain.paths == [tmp_path / "a.wav"]
     assert marked.transcripts == ["abc"] and marked.voices == ["v1"]
+
+
+def test_no_training_rows_says_why(tmp_path):
+    """Issue 41, finding 4: the line ended at "no usable training utterances;"."""
+    write_wav(tmp_path / "a.wav", np.zeros(16000, dtype=np.float32), 16000)
+    (tmp_path / "m.csv").write_text("path,transcript,split\na.wav,abc,test\n")
+    with pytest.raises(ValueError, match="the manifest's split leaves no row to train on"):
+        SpeechSplit.of(read_manifest(tmp_path / "m.csv"), SpeechSettings(n_mels=8))

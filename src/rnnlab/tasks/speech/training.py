@@ -204,7 +204,12 @@ class SpeechSplit:
         features = LogMel(SAMPLE_RATE, settings.n_mels)
         train = hear(utterances.subset(train_rows), features, progress=progress)
         if not len(train):
-            raise ValueError(f"no usable training utterances; {train.skip_note('training')}")
+            why = train.skip_note("training") or (
+                f"{by} leaves no row to train on"
+                if not train_rows
+                else "no training row could be heard"
+            )
+            raise ValueError(f"no usable training utterances: {why}")
         alphabet = "".join(sorted({c for text in train.transcripts for c in text}))
 
         allowed = outside(alphabet, "with characters training never saw")
