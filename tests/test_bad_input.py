@@ -554,6 +554,22 @@ def test_a_full_disk_is_one_line_and_damages_nothing(place, line, monkeypatch):
     check_refused(place, line, ["No space left on device"], before)
 
 
+def test_a_full_token_cache_is_one_line_naming_the_cache_file(place, tmp_path, monkeypatch):
+    """Issue 41, finding 4: "No space left on device" did not say where."""
+    monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path / "cache"))
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    check_refused(
+        place,
+        "train --text {text} --out {tmp}/cachefull " + LM_SMALL,
+        [f"{tmp_path / 'cache'}/.*ids: No space left on device"],
+    )
+    assert not list((tmp_path / "cache").rglob("*.tmp"))  # the partial token file is gone
+
+
 def test_a_read_only_place_is_refused_before_training_starts(place, monkeypatch):
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))

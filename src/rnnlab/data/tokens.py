@@ -154,6 +154,11 @@ def encode_files(
             if [_stat(f) for f in files] != stats:
                 raise ValueError("a text file changed while it was being encoded; run again")
             os.replace(tmp, ids_path)
+        except OSError as error:  # a full cache: the line names the cache file
+            tmp.unlink(missing_ok=True)
+            if error.filename is not None or error.errno is None:
+                raise
+            raise OSError(error.errno, error.strerror, str(ids_path)) from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
