@@ -11,6 +11,9 @@ lower bounds, so what passes can still be tight, but what is refused could never
   values a gated cell keeps per unit and step for its backward pass);
 - sampling: outputs x their size.
 
+The disk rule is the same for what a command writes in bulk (a made speech data set): its
+estimated size against the free space of the file system it goes to (:func:`require_disk`).
+
 The size limits: a layer is at most ``MAX_WIDTH`` units wide (hidden or embedding) and a network
 at most ``MAX_LAYERS`` deep, so that a size is checked against memory, on the meta device, before
 anything is built (a width of 10^23 overflows PyTorch's shapes; a billion layers would take
@@ -26,6 +29,8 @@ sequence (an untrained one may never write its end token).
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 TRAINING_BYTES_PER_PARAMETER = 16
 MAX_WIDTH = 2**20
@@ -56,6 +61,17 @@ def require_memory(nbytes: float, what: str) -> None:
         raise ValueError(
             f"{what} needs about {_size(nbytes)} of memory; {_size(free)} is available"
         )
+
+
+def require_disk(nbytes: float, folder: str | Path, what: str) -> None:
+    """Refuse ``what`` when it would write more than the file system of ``folder`` (or of the
+    nearest folder above it that exists) has free."""
+    existing = Path(folder).resolve()
+    while not existing.exists():
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if nbytes > free:
+        raise ValueError(f"{what} needs about {_size(nbytes)} of disk; {_size(free)} is free")
 
 
 def check_text_length(length: int, what: str = "a text", limit: int = MAX_TEXT_SYMBOLS) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab.data.text import read_text
+from rnnlab.limits import require_disk
 from rnnlab.settings import (
     FINITE,
     FRACTION,
@@ -154,6 +155,10 @@ def speakers(test_fraction: float, seed: int) -> tuple[list[str], list[str]]:
     )
 
 
+#: seconds of speech per character, for the disk a data set needs (eSpeak NG's slowest voices
+#: speak about 12 characters a second)
+SECONDS_PER_CHARACTER = 0.1
+
 #: the most characters one made utterance speaks (about half a minute of speech, well inside
 #: the recordings a recogniser reads and the fields a manifest holds)
 MAX_TRANSCRIPT = 500
@@ -247,6 +252,11 @@ def make_dataset(
     from tqdm import tqdm
 
     out = Path(out)
+    spoken = transcripts or [" ".join(DIGITS[:4])]  # a digit string: up to 7 short words
+    seconds = 1 + SECONDS_PER_CHARACTER * float(np.mean([len(t) for t in spoken]))
+    require_disk(  # 16-bit samples at SAMPLE_RATE, before a file is written
+        utterances * seconds * SAMPLE_RATE * 2, out, f"speaking {utterances:,} utterances"
+    )
     (out / "wav").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     train_speakers, test_speakers = speakers(test_fraction, seed)
