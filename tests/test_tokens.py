@@ -106,6 +106,36 @@ def test_the_cache_is_not_trusted_once_the_file_changes(tmp_path):
     assert after.digest == hashlib.sha256(b"xyzxyz" * 50).hexdigest()
 
 
+def test_a_file_changed_with_its_size_and_time_put_back_is_encoded_again(tmp_path):
+    """Issue 41, finding 5: the stale entry was served, the model learned text the file no
+    longer held."""
+    path = tmp_path / "text.txt"
+    path.write_text("abcabc" * 50)
+    stat = path.stat()
+    before = encode_files([path], "char")
+    path.write_text("cbacba" * 50)  # same size, same characters, other text
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_mtime_ns == stat.st_mtime_ns and path.stat().st_size == stat.st_size
+    after = encode_files([path], "char")
+    assert after.path == before.path  # the same key, encoded again
+    assert after.vocab.decode(np.asarray(after.ids)) == "cbacba" * 50
+    assert after.digest == hashlib.sha256(b"cbacba" * 50).hexdigest()
+
+
+@pytest.mark.parametrize("overwrite", ["zeros", "random"])
+def test_a_token_file_overwritten_is_encoded_again(tmp_path, overwrite):
+    """Issue 41, finding 5: zeros trained on garbage ("best validation 0.0020 nats/char"),
+    random bytes ended in an IndexError."""
+    path = tmp_path / "text.txt"
+    path.write_text(TEXT)
+    first = encode_files([path], "char")
+    size = first.path.stat().st_size
+    noise = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8).tobytes()
+    first.path.write_bytes(bytes(size) if overwrite == "zeros" else noise)
+    again = encode_files([path], "char")
+    assert again.vocab.decode(np.asarray(again.ids)) == TEXT
+
+
 def test_an_undecodable_byte_after_the_first_chunk_is_reported_at_its_offset(
     tmp_path, small_chunks
 ):
