@@ -78,10 +78,12 @@ def encoding_speed(text: Path, work: Path, env: dict) -> dict:
         "r = t._Reader(files, 'char', 'utf-8'); a = time.perf_counter();"
         "v = t._count(r, 'char', None, False); b = time.perf_counter();"
         f"t._encode(r, v, Path({str(work / 'probe.ids')!r}), False, check=False);"
-        "c = time.perf_counter(); print(b - a, c - b)"
+        "c = time.perf_counter(); t.files_digest(files);"
+        f"t.file_digest(Path({str(work / 'probe.ids')!r})); d = time.perf_counter();"
+        "print(b - a, c - b, d - c)"
     )
     run = timed([sys.executable, "-c", probe], env)
-    count_s, encode_s = map(float, run["stdout"].split())
+    count_s, encode_s, check_s = map(float, run["stdout"].split())
     (work / "probe.ids").unlink()
     size = text.stat().st_size / 1e6
     found = {
@@ -89,6 +91,8 @@ def encoding_speed(text: Path, work: Path, env: dict) -> dict:
         "vocabulary_pass_mb_s": size / count_s,
         "encoding_pass_mb_s": size / encode_s,
         "both_passes_mb_s": size / (count_s + encode_s),
+        # the cache entry's check before every use: the text's and the token file's digests
+        "integrity_check_mb_s": size / check_s,
         "peak_rss_gib": run["peak_rss_gib"],
     }
     print(f"  {found}")
