@@ -41,7 +41,13 @@ import numpy as np
 from tqdm import tqdm
 
 from rnnlab.checkpoint import parse_json, write_json
-from rnnlab.data.text import binary_error, bom_encoding, undecodable_error
+from rnnlab.data.text import (
+    binary_error,
+    bom_encoding,
+    file_digest,
+    sources_digest,
+    undecodable_error,
+)
 from rnnlab.data.vocab import Vocabulary, check_level, tokenize_words
 
 FORMAT = 1  # of the cache entries; a new format is a new key
@@ -154,7 +160,7 @@ def encode_files(
         tmp = folder / f"{key}.ids.{os.getpid()}.tmp"
         try:
             count, digest, ids_digest = _encode(reader, vocab, tmp, progress, check=not counted)
-            source = files_digest(files)
+            source = sources_digest(files)
             if [_stat(f) for f in files] != stats:
                 raise ValueError("a text file changed while it was being encoded; run again")
             os.replace(tmp, ids_path)
@@ -170,10 +176,10 @@ def encode_files(
         integrity = {"source_sha256": source, "ids_sha256": ids_digest}
         record = {**key_fields, "files": stats, **meta, "count": count, "sha256": digest}
         write_json(entry, record | integrity)
-        found = _trusted(entry, ids_path, stats, files)
+        found = _entry(entry, ids_path, stats)  # its digests were just taken from these bytes
         if found is None:
             raise ValueError(f"the token cache entry {entry} could not be read back")
-        return found
+        return found[0]
     finally:
         os.close(lock)  # closing releases the lock
 
@@ -183,33 +189,30 @@ def _stat(path: Path) -> dict:
     return {"path": str(path.resolve()), "size": info.st_size, "mtime_ns": info.st_mtime_ns}
 
 
-def files_digest(files: Sequence[Path]) -> str:
-    """The SHA-256 of the files' bytes, one after the other (with their lengths between, so
-    that moving bytes from one file to the next changes it): what a cache entry was encoded
-    from. It reads the files once (1.7 GB/s on the bench CPU)."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.stat().st_size.to_bytes(8, "little"))
-        digest.update(file_digest(path).encode())
-    return digest.hexdigest()
-
-
-def file_digest(path: Path) -> str:
-    """The SHA-256 of one file's bytes, read a CHUNK at a time."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while block := file.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _trusted(
     entry: Path, ids_path: Path, stats: list[dict], files: Sequence[Path]
 ) -> EncodedText | None:
-    """The cache entry, if it is complete and describes these files; else None. Trusted means
-    checked for sure, not only by the files' sizes and times: the files' bytes have the digest
-    the entry recorded (a file edited with its size and time put back is encoded again), and
-    so do the token file's (a token file overwritten is encoded again)."""
+    """The cache entry, if it is complete, describes these files and was checked for sure,
+    not only by the files' sizes and times: the files' bytes and the token file's have the
+    digests the entry recorded (a file edited with its size and time put back, or a token file
+    overwritten, is encoded again); else None."""
+    found = _entry(entry, ids_path, stats)
+    if found is None:
+        return None
+    encoded, meta = found
+    try:
+        if sources_digest(files) != meta["source_sha256"]:
+            return None
+        if file_digest(ids_path) != meta["ids_sha256"]:
+            return None
+    except (KeyError, OSError):
+        return None
+    return encoded
+
+
+def _entry(entry: Path, ids_path: Path, stats: list[dict]) -> tuple[EncodedText, dict] | None:
+    """The cache entry read back and its JSON, if it is complete and describes these files
+    (stats, count, size); its contents are checked by :func:`_trusted`."""
     if not entry.is_file() or not ids_path.is_file():
         return None
     try:
@@ -220,14 +223,9 @@ def _trusted(
             return None
         if ids_path.stat().st_size != count * dtype.itemsize:
             return None
-        if (
-            files_digest(files) != meta["source_sha256"]
-            or file_digest(ids_path) != meta["ids_sha256"]
-        ):
-            return None
         ids = np.memmap(ids_path, dtype=dtype, mode="r", shape=(count,))
         files = tuple(Path(s["path"]) for s in stats)
-        return EncodedText(vocab, ids, str(meta["sha256"]), files, ids_path)
+        return EncodedText(vocab, ids, str(meta["sha256"]), files, ids_path), meta
     except (ValueError, KeyError, TypeError, OSError):
         return None
 

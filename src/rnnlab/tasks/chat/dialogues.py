@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnnlab.data.tables import rows
+from rnnlab.data.tables import rows as table_rows
 from rnnlab.data.text import SHARED_DATA, read_text
 
 TURN = "\n"  # between the turns of a context
@@ -185,7 +185,7 @@ def read_table(path: str | Path, encoding: str = "utf-8") -> Dialogues:
     text = read_text(path, "char", encoding)
     delimiter = "\t" if Path(path).suffix.lower() == ".tsv" else ","
     conversations = []
-    for number, row in enumerate(rows(io.StringIO(text), path, delimiter), 1):
+    for number, row in enumerate(table_rows(io.StringIO(text), path, delimiter), 1):
         if not any(cell.strip() for cell in row):
             continue
         if len(row) < 2:

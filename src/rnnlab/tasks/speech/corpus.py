@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.data.tables import rows as table_rows
 from rnnlab.data.text import read_text
 from rnnlab.limits import require_disk
 from rnnlab.settings import (
@@ -109,28 +110,24 @@ def read_manifest(path: str | Path) -> Utterances:
         path = path / MANIFEST
     if path.exists() and not path.is_file():  # a pipe would be read forever
         raise ValueError(f"{path} is not a regular file; a manifest is a CSV file")
+    found = Utterances(source=str(path))
     with open(path, newline="", encoding="utf-8-sig") as handle:  # a byte-order mark is skipped
-        reader = csv.DictReader(handle)
         try:
-            columns = reader.fieldnames or ()
-        except UnicodeDecodeError:
-            raise ValueError(f"{path} is not UTF-8 text; a manifest is a CSV file") from None
-        missing = {"path", "transcript"} - set(columns)
-        if missing:
-            raise ValueError(
-                f"{path}: a manifest needs the columns path and transcript "
-                f"(it has {', '.join(columns) or 'none'})"
-            )
-        found = Utterances(source=str(path))
-        try:
-            for row in reader:
-                where = Path(row["path"] or "")
+            table = (row for row in table_rows(handle, path) if row)  # blank lines skipped
+            columns = next(table, [])
+            missing = {"path", "transcript"} - set(columns)
+            if missing:
+                raise ValueError(
+                    f"{path}: a manifest needs the columns path and transcript "
+                    f"(it has {', '.join(columns) or 'none'})"
+                )
+            for cells in table:
+                row = dict(zip(columns, cells, strict=False))
+                where = Path(row.get("path") or "")
                 found.paths.append(where if where.is_absolute() else path.parent / where)
-                found.transcripts.append(row["transcript"] or "")
+                found.transcripts.append(row.get("transcript") or "")
                 found.voices.append((row.get("voice") or "").strip())
                 found.splits.append((row.get("split") or "").strip().lower())
-        except csv.Error as error:
-            raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
         except UnicodeDecodeError:
             raise ValueError(f"{path} is not UTF-8 text; a manifest is a CSV file") from None
     bad = sorted({s for s in found.splits if s not in ("", "train", "test")})
