@@ -56,7 +56,7 @@ def _add_dialogues(parser: argparse.ArgumentParser, required: bool = True) -> No
 
 def _add_decoding(parser: argparse.ArgumentParser) -> None:
     add_settings(parser, ChatSettings, only=DECODING)
-    add_settings(parser, ReplySampling, only=[f.name for f in ReplySampling.options()])
+    add_settings(parser, ReplySampling)
 
 
 def add_commands(commands) -> None:

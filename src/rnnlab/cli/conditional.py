@@ -60,7 +60,7 @@ def add_commands(commands) -> None:
     condition.add_argument(
         "--vector", metavar="FILE", help="a .npy file holding one float vector to condition on"
     )
-    add_settings(sample, LabelSampling, only=[f.name for f in LabelSampling.options()])
+    add_settings(sample, LabelSampling)
     sample.set_defaults(run=_run_sample)
 
 

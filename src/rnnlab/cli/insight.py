@@ -52,7 +52,7 @@ def _lengths(text: str) -> list[int]:
 
 def _add_network_options(parser: argparse.ArgumentParser, settings, cells: str | None) -> None:
     parser.add_argument("--cells", default=cells, metavar="LIST", help=NETWORKS_HELP)
-    add_settings(parser, settings, only=[f.name for f in settings.options()])
+    add_settings(parser, settings)
     _add_out_option(parser)
 
 

@@ -74,7 +74,7 @@ def add_commands(commands) -> None:
     )
     generate.add_argument("checkpoint", metavar="DIR")
     generate.add_argument("--prime", help="seed text (default: a newline)")
-    add_settings(generate, GenerateSettings, only=[f.name for f in GenerateSettings.options()])
+    add_settings(generate, GenerateSettings)
     generate.set_defaults(run=_run_generate)
 
     evaluate = commands.add_parser(

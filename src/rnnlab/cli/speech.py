@@ -63,7 +63,7 @@ def add_commands(commands) -> None:
         "(digits)",
     )
     what.add_argument("--transcripts", metavar="FILE", help="speak these lines instead")
-    add_settings(make, DataSetSettings, only=[f.name for f in DataSetSettings.options()])
+    add_settings(make, DataSetSettings)
     make.set_defaults(run=_run_make_data)
 
     train = add_train_action(

@@ -543,7 +543,6 @@ class EpochTrainer(Loop):
         out: str | Path | None = None,
         *,
         sources: list[str] | None = None,
-        data: dict | None = None,
         **options,
     ) -> None:
         self.lengths = list(lengths)
@@ -551,7 +550,7 @@ class EpochTrainer(Loop):
             raise ValueError("there are no training examples")
         steps = math.ceil(len(self.lengths) / settings.batch_size)
         sources = sources or []
-        data = {"sources": sources, "sha256": sources_digest(sources), **(data or {})}
+        data = {"sources": sources, "sha256": sources_digest(sources)}
         super().__init__(settings, build, steps, out, data=data, **options)
         self.rng = np.random.default_rng(settings.seed)  # the order of the batches
         self._pass: list[list[int]] | None = None  # the pass in progress

@@ -73,7 +73,6 @@ def run_training(
     tensorboard: str | Path | None = None,
     echo: Callable[[str], object] = print,
     progress: bool = False,
-    on_step: Callable | None = None,
 ) -> tuple[Loop, RunResult]:
     """Run ``task``'s training as its command does (see the module docstring): ``given`` are
     the settings given by name, ``options`` the data options given. Returns the trainer and
@@ -88,8 +87,6 @@ def run_training(
         options = task.saved_options(record) | options
         out = output_dir(out if out is not None else resume)  # before the data is read
     loop_options = {"echo": echo, "progress": progress, "tensorboard": tensorboard}
-    if on_step is not None:
-        loop_options["on_step"] = on_step
     trainer = task.trainer(settings, options, Path(out), **loop_options)
     trainer.data["options"] = {k: _absolute(v) for k, v in options.items()}  # for --resume
     if resume is not None:

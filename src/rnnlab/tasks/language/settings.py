@@ -212,10 +212,14 @@ class GenerateSettings(Settings):
     length: int = setting(500, "symbols to generate", NON_NEGATIVE_INT, group="sampling")
     temperature: float = setting(1.0, "> 0; lower is safer", POSITIVE, group="sampling")
     top_k: int | None = setting(
-        None, "sample among the k likeliest", POSITIVE_INT, group="sampling"
+        None, "sample among the k likeliest", POSITIVE_INT, group="sampling", shown=""
     )
     top_p: float | None = setting(
-        None, "sample from the smallest set with mass >= p", UNIT_INTERVAL, group="sampling"
+        None,
+        "sample from the smallest set with mass >= p",
+        UNIT_INTERVAL,
+        group="sampling",
+        shown="",
     )
     greedy: bool = setting(False, "always take the likeliest", SWITCH, group="sampling")
     seed: int | None = setting(

@@ -440,6 +440,7 @@ class SpeechDecoding(Settings):
         "a character language model (rnnlab train) in a beam search (of 8 if --beam is 1)",
         TEXT,
         metavar="DIR",
+        shown="",
     )
     lm_weight: float = setting(0.5, "its weight λ", NON_NEGATIVE)
 
