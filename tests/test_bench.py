@@ -80,7 +80,9 @@ def test_sections_run_on_a_small_text_and_write_json(tmp_path):
         row["rnnlab_chars_per_s"] / row["plain_float32_chars_per_s"]
     )
     generate = bench.generate_rows(Vocabulary.build("char", TEXT), peaks, 16, print, hidden=16)
-    assert [r["streams"] for r in generate] == [1, 64]
+    assert [r["streams"] for r in generate] == [1, 64, 1]
+    assert generate[2]["model"] == "transformer 4x128 (context 64)"
+    assert generate[2]["rnnlab_precision"] == "float32"  # on a CPU, whatever it has natively
     assert generate[0]["bandwidth_bound_chars_per_s"] == pytest.approx(
         10e9 / generate[0]["weight_bytes_per_char"]
     )
@@ -90,6 +92,7 @@ def test_sections_run_on_a_small_text_and_write_json(tmp_path):
     results.update(train=train, generate=generate)
     table = format_tables(results)
     assert "| lstm 2x16 |" in table and "| lstm 2x16 | 64 |" in table
+    assert "| transformer 4x128 (context 64) | 1 |" in table and "| - | - |" in table
 
 
 def test_bench_cli_refuses_an_unknown_section_and_a_missing_text(tmp_path, capsys):

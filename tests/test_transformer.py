@@ -108,6 +108,33 @@ def test_kv_cache_generation_equals_the_full_forward_pass(positions):
     assert float(nats) == pytest.approx(brute_force(m, ids), rel=1e-5)
 
 
+def test_generation_costs_the_same_per_symbol_however_long_it_runs(monkeypatch):
+    """Linear in the length: the cache slides, so each generated symbol costs at most two
+    positions through the blocks (itself, and its share of re-reading the kept half when
+    the window slides), and no key/value cache outgrows the context."""
+    m = model("learned")
+    positions, longest = [], []
+    run = TransformerLM.run
+
+    def counted(self, ids, cache=None):
+        logits, new = run(self, ids, cache)
+        positions.append(ids.shape[1])
+        longest.append(new[0][0].shape[2])
+        return logits, new
+
+    monkeypatch.setattr(TransformerLM, "run", counted)
+    for length in (100, 1000):
+        positions.clear()
+        m.generate("the", length, seed=0)
+        assert sum(positions) <= 3 + 2 * length
+        assert max(longest) == m.context
+
+
+def test_generation_runs_in_float32_on_a_cpu_whatever_it_has_natively():
+    """bfloat16 autocast doubled the step's time at these widths (the bench CPU)."""
+    assert model("learned").step_function(precision="auto").precision == "float32"
+
+
 def test_the_context_is_a_limit_of_the_forward_pass():
     m = model("learned")
     with pytest.raises(ValueError, match="exceed the context of 12"):

@@ -12,7 +12,8 @@ Sections (each a list of rows; all of them go to one JSON file):
   order with the state carried) after 60 s and 300 s with rnnlab's recommended settings;
 - ``generate``: chars/s sampling from a 2 x 512 LSTM, one stream and 64 at once, against
   ``nn.LSTM`` and ``nn.LSTMCell`` loops, with the bound that reading the weights once per
-  character from memory puts on one stream, and the compute bound on 64.
+  character from memory puts on one stream, and the compute bound on 64; and one stream of the
+  4 x 128 transformer (context 64) beside them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.model import LanguageModel
 from rnnlab.tasks.language.settings import TrainSettings, recommended_settings
 from rnnlab.tasks.language.training import Trainer
+from rnnlab.tasks.language.transformer import TransformerLM
 
 SECTIONS = ("machine", "train", "loss", "generate")
 TRAIN_MODELS = (("lstm", 512), ("lstm", 256), ("gru", 512), ("gru", 256))
@@ -219,7 +221,39 @@ def generate_rows(
             row["compute_bound_chars_per_s"] = peak * 1e9 / flops
         echo(f"  {streams} stream(s): rnnlab {ours:,.0f} chars/s")
         rows.append(row)
+    rows.append(transformer_row(vocab, peaks, length, echo, rounds=rounds))
     return rows
+
+
+def transformer_row(
+    vocab: Vocabulary, peaks: dict, length: int, echo, hidden: int = 128, rounds: int = 2
+) -> dict:
+    """One stream of the 4 x ``hidden`` transformer (context 64, the budget sizes' model),
+    through its key/value cache, sliding past the context: its rate beside the LSTM's. It reads
+    its weights (12 H^2 per block and the tied table) once per character."""
+    layers, context = 4, 64
+    torch.manual_seed(0)
+    model = TransformerLM(vocab, hidden, layers, 4, context, dropout=0.0).eval()
+    step = model.step_function(1)
+    rate = 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        model.generate("\n", length, seed=0)
+        rate = max(rate, length / (time.perf_counter() - start))
+    width = 2 if step.precision == "bfloat16" else 4
+    bytes_per_char = (layers * 12 * hidden * hidden + len(vocab) * hidden) * width
+    echo(f"  transformer, 1 stream: rnnlab {rate:,.0f} chars/s")
+    return {
+        "model": f"transformer {layers}x{hidden} (context {context})",
+        "streams": 1,
+        "rnnlab_chars_per_s": rate,
+        "rnnlab_precision": step.precision,
+        "rnnlab_kernel": step.kernel,
+        "plain_lstm_chars_per_s": None,
+        "plain_lstmcell_chars_per_s": None,
+        "weight_bytes_per_char": bytes_per_char,
+        "bandwidth_bound_chars_per_s": peaks["read_gbps"] * 1e9 / bytes_per_char,
+    }
 
 
 def run(
@@ -318,9 +352,10 @@ def format_tables(results: dict) -> str:
                     bound += f", {r['cache_bandwidth_bound_chars_per_s']:,.0f} from cache"
             else:
                 bound = f"{r['compute_bound_chars_per_s']:,.0f} (matrix-multiply peak)"
+            plain = (r["plain_lstm_chars_per_s"], r["plain_lstmcell_chars_per_s"])
+            plain_lstm, plain_cells = ("-" if rate is None else f"{rate:,.0f}" for rate in plain)
             lines.append(
                 f"| {r['model']} | {r['streams']} | {r['rnnlab_chars_per_s']:,.0f} "
-                f"({r['rnnlab_precision']}) | {r['plain_lstm_chars_per_s']:,.0f} | "
-                f"{r['plain_lstmcell_chars_per_s']:,.0f} | {bound} |"
+                f"({r['rnnlab_precision']}) | {plain_lstm} | {plain_cells} | {bound} |"
             )
     return "\n".join(lines)
