@@ -5,6 +5,10 @@ ARIMA.
     python benchmarks/forecast.py                        # both series, 5 seeds, about 5 minutes
     python benchmarks/forecast.py --set mode=autoregressive
     python benchmarks/forecast.py --development          # the pre-test backtests only
+    python benchmarks/forecast.py --csv FILE --target COL --horizon 12   # any monthly series
+
+The airline passengers (144 months, 1949-1960) are the CSV that aeon ships,
+``aeon/datasets/data/Airline/Airline.csv`` in its installed package (``--target Passengers``).
 
 Trains what ``rnnlab forecast train --dataset NAME`` trains (plus any ``--set``) once per seed
 and backtests it from every test origin. ``--development`` never touches the test part: it cuts
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnlab.tasks.forecast.series import DATASETS, load_dataset
+from rnnlab.tasks.forecast.series import DATASETS, load_dataset, read_csv
 from rnnlab.tasks.forecast.training import ForecastSettings, ForecastTrainer, plan
 
 
@@ -47,6 +51,9 @@ def run(series, settings: ForecastSettings) -> tuple[dict, float, ForecastSettin
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--csv", help="a CSV series instead of the built-in ones")
+    parser.add_argument("--target", help="its column to forecast")
+    parser.add_argument("--horizon", type=int, help="the CSV series' horizon")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--development", action="store_true")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
@@ -55,8 +62,13 @@ def main() -> None:
     extra = {key: _value(value) for key, value in (item.split("=", 1) for item in args.set)}
 
     records = []
-    for name in args.datasets:
-        full = load_dataset(name)
+    names = [args.csv] if args.csv else args.datasets
+    for name in names:
+        if args.csv:
+            full = read_csv(args.csv, [args.target])
+            horizon = args.horizon
+        else:
+            full, horizon = load_dataset(name), DATASETS[name]["horizon"]
         pre_test = len(full) - round(len(full) * 0.2)
         cuts = [round(pre_test * f) for f in (0.7, 0.8, 0.9, 1.0)] if args.development else [None]
         runs = []
@@ -67,7 +79,7 @@ def main() -> None:
                     full, values=full.values[:cut], time=full.time[:cut], observed=None
                 )
             for seed in range(args.seeds):
-                base = {"horizon": DATASETS[name]["horizon"], "seed": seed, **extra}
+                base = {"horizon": horizon, "seed": seed, **extra}
                 scores, seconds, settings = run(series, ForecastSettings(**base))
                 runs.append({"cut": cut, "seed": seed, "seconds": seconds, "scores": scores})
                 print(
@@ -86,7 +98,7 @@ def main() -> None:
         spread = [r["scores"]["model"]["mase"] for r in runs]
         records.append(
             {
-                "dataset": name,
+                "dataset": Path(name).stem,
                 "development": args.development,
                 "settings": {k: v for k, v in vars(settings).items() if k != "seed"},
                 "seeds": args.seeds,
@@ -98,11 +110,15 @@ def main() -> None:
         )
 
     print()
-    print("| series | method | MAE | RMSE | MASE | sMAPE | coverage |")
+    print("| series | method | MAE | RMSE | MASE | sMAPE | coverage (before calibration) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for record in records:
         for method, s in record["mean"].items():
             cover = f"{s['coverage']:.1%}" if "coverage" in s else ""
+            if "uncalibrated coverage" in s:
+                covers = [r["scores"]["model"]["coverage"] for r in record["runs"]]
+                cover += f" ({min(covers):.1%}-{max(covers):.1%}; "
+                cover += f"{s['uncalibrated coverage']:.1%})"
             mase = f"{s['mase']:.3f}"
             if method == "model":
                 low, high = record["model_mase_range"]

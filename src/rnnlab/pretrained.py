@@ -61,12 +61,17 @@ class Pretrained:
         ``meta`` goes into the weights file's header."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        config_path = directory / CONFIG
+        write_tensors(directory / WEIGHTS, self.state_dict(), meta)
+        return self.save_config(directory)
+
+    def save_config(self, directory: str | Path) -> Path:
+        """Write ``config.json`` alone (atomically, keeping its other keys): for what a model
+        learns after its weights are fixed, such as a forecaster's calibration."""
+        config_path = Path(directory) / CONFIG
         config = read_json(config_path) if config_path.is_file() else {}
         config.update(self.config())
-        write_tensors(directory / WEIGHTS, self.state_dict(), meta)
         write_json(config_path, config)
-        return directory
+        return Path(directory)
 
     @classmethod
     def from_config(cls, config: dict) -> Self:

@@ -11,7 +11,8 @@ every (origin, step) whose actual value was observed (not filled in):
            when that mean is 0: a training part that repeats its season exactly)
 
 with e = ŷ - y. The model's row adds ``coverage``, the fraction of actual values inside its
-intervals.
+intervals, and for a calibrated model (:mod:`~rnnlab.tasks.forecast.conformal`) the
+``uncalibrated coverage`` of the network's own intervals.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from rnnlab.tasks.forecast.baselines import arima, ets, naive, seasonal_naive
-from rnnlab.tasks.forecast.windows import gather
+from rnnlab.tasks.forecast.windows import gather, truth
 
 METHODS = ("model", "naive", "seasonal naive", "ets", "arima")
 METRICS = ("mae", "rmse", "mase", "smape")
@@ -81,6 +82,8 @@ class BacktestReport:
             )
             for method, s in rows.items():
                 cover = f"{s['coverage']:.1%} of {self.level:.0%}" if "coverage" in s else ""
+                if "uncalibrated coverage" in s:
+                    cover += f" ({s['uncalibrated coverage']:.1%} before calibration)"
                 lines.append(
                     f"  {method:<15} {s['mae']:>10.4g} {s['rmse']:>10.4g} {s['mase']:>7.3f} "
                     f"{s['smape']:>6.2f}%  {cover}"
@@ -95,18 +98,21 @@ def backtest(model, split, samples: int = 200, seed: int = 0) -> BacktestReport:
     season, horizon = model.season, split.horizon
     origins = split.origins("test")
     windows = gather(split.series, model.scaling, origins, model.window, horizon)
-    point, lower, upper = model.forecast(windows, samples, seed)
-    n = len(origins)
-    report = BacktestReport(horizon, season, n, model.interval)
-    rows = origins[:, None] + np.arange(horizon)
+    point, *network = model.forecast(windows, samples, seed, calibrated=False)
+    bounds = {"coverage": model.calibrated(*network, windows)}
+    if model.calibration is not None:
+        bounds["uncalibrated coverage"] = network
+    everything, seen = truth(split.series, windows, horizon)
+    report = BacktestReport(horizon, season, len(origins), model.interval)
     for j, target in enumerate(split.series.targets):
         values = split.series.values[:, j]
-        actual, observed = values[rows], split.series.observed[rows, j]
+        mine = windows.series == j
+        actual, observed = everything[mine], seen[mine]
         scale = mase_scale(values[: split.train_end], season)
-        mine = slice(j * n, (j + 1) * n)
-        inside = (lower[mine] <= actual) & (actual <= upper[mine])
         table = {"model": {**scores(actual, point[mine], observed, scale)}}
-        table["model"]["coverage"] = float(inside[observed].mean())
+        for name, (lower, upper) in bounds.items():
+            inside = (lower[mine] <= actual) & (actual <= upper[mine])
+            table["model"][name] = float(inside[observed].mean())
         table["naive"] = scores(actual, naive(values, origins, horizon), observed, scale)
         if season:
             guess = seasonal_naive(values, origins, horizon, season)

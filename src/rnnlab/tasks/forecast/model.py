@@ -18,7 +18,8 @@ next input. Its intervals come from ``samples`` sample paths that feed back draw
     quantile:  θ = (q_lo, q_0.5, q_hi) at levels ((1-L)/2, 0.5, (1+L)/2), the outer two as
                q_0.5 ∓ softplus(·) so they never cross;  loss = Σ_τ max(τ e, (τ-1) e), e = z - q_τ
 
-The point forecast is μ or q_0.5; the interval at level L is μ ± Φ⁻¹((1+L)/2) σ or [q_lo, q_hi].
+The point forecast is μ or q_0.5; the interval at level L is μ ± Φ⁻¹((1+L)/2) σ or [q_lo, q_hi],
+then calibrated on the validation part (:mod:`~rnnlab.tasks.forecast.conformal`).
 Outputs are turned back into the data's units: y = centre + s_j z.
 """
 
@@ -38,6 +39,7 @@ from rnnlab.limits import require_memory
 from rnnlab.modes import evaluating
 from rnnlab.pretrained import Pretrained
 from rnnlab.recurrent import Recurrent
+from rnnlab.tasks.forecast.conformal import calibrate_intervals, widen
 from rnnlab.tasks.forecast.series import Scaling, Series, from_frame
 from rnnlab.tasks.forecast.windows import Windows, gather
 
@@ -97,11 +99,13 @@ class Forecaster(Pretrained, nn.Module):
         cell, hidden_size, num_layers, dropout, init, forget_bias: the recurrent layers.
         season: the season length used by the baselines (None: none), kept for reports.
         time: the name of the time column, or None.
+        calibration: q per target, which widens the intervals (see
+            :mod:`~rnnlab.tasks.forecast.conformal`); None: as the network makes them.
     """
 
     FORMAT = FORMAT
     KIND = "forecaster"
-    DATA = ("targets", "covariates", "scaling", "season", "time")
+    DATA = ("targets", "covariates", "scaling", "season", "time", "calibration")
 
     def __init__(
         self,
@@ -121,6 +125,7 @@ class Forecaster(Pretrained, nn.Module):
         forget_bias: float | None = None,
         season: int | None = None,
         time: str | None = None,
+        calibration: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         check_choice("mode", mode, MODES)
@@ -139,6 +144,12 @@ class Forecaster(Pretrained, nn.Module):
         self.window, self.horizon, self.mode = window, horizon, mode
         self.distribution, self.interval = distribution, interval
         self.season, self.time = season, time
+        self.calibration = None if calibration is None else [float(q) for q in calibration]
+        if self.calibration is not None and (
+            len(self.calibration) != len(self.targets)
+            or not all(math.isfinite(q) for q in self.calibration)
+        ):
+            raise ValueError("the calibration needs one finite value per target")
         self.settings = self.constructor_arguments(locals())
         self.rnn = Recurrent(
             cell,
@@ -250,19 +261,46 @@ class Forecaster(Pretrained, nn.Module):
         return torch.stack(steps, 1)
 
     def forecast(
-        self, windows: Windows, samples: int = 200, seed: int = 0, batch: int = 1024
+        self,
+        windows: Windows,
+        samples: int = 200,
+        seed: int = 0,
+        batch: int = 1024,
+        calibrated: bool = True,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Point, lower and upper (n, H) in the data's units for each of ``windows``."""
+        """Point, lower and upper (n, H) in the data's units for each of ``windows``; the
+        interval widened by the model's ``calibration`` unless ``calibrated`` is False."""
         generator = torch.Generator().manual_seed(seed)
         with evaluating(self, no_grad=False):
             parts = [
                 self.forecast_z(windows.x[i : i + batch], samples, generator)
                 for i in range(0, len(windows), batch)
             ]
-        return tuple(
+        point, lower, upper = (
             windows.centre[:, None] + windows.spread[:, None] * torch.cat(p).double().cpu().numpy()
             for p in zip(*parts, strict=True)
         )
+        if calibrated:
+            lower, upper = self.calibrated(lower, upper, windows)
+        return point, lower, upper
+
+    def calibrated(self, lower, upper, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
+        """The bounds (n, H) of ``windows``' forecasts widened by the ``calibration``."""
+        if self.calibration is None:
+            return lower, upper
+        q = np.asarray(self.calibration)[windows.series]
+        return widen(lower, upper, q, windows.deviation)
+
+    def calibrate(
+        self, windows: Windows, actual: np.ndarray, observed: np.ndarray, samples: int = 200
+    ) -> list[float]:
+        """Set (and return) the ``calibration`` from ``windows`` the network did not train
+        on, their ``actual`` values (n, H) and where they were ``observed``."""
+        _, lower, upper = self.forecast(windows, samples, calibrated=False)
+        self.calibration = calibrate_intervals(
+            lower, upper, actual, observed, windows.deviation, windows.series, self.interval
+        )
+        return self.calibration
 
     def predict(self, history, samples: int = 200, seed: int = 0) -> Forecast:
         """The forecast of the ``horizon`` steps after ``history``: a :class:`Series`, a pandas
@@ -310,6 +348,7 @@ class Forecaster(Pretrained, nn.Module):
                 "scaling": self.scaling.to_json(),
                 "season": self.season,
                 "time": self.time,
+                "calibration": self.calibration,
             },
         }
 

@@ -334,12 +334,16 @@ class Scaling:
         (B, T, 1 + C) float32, the centres (B,) and the spreads (B,), so that
         y = centre + spread z."""
         centre = target[:, :known].mean(1)
-        spread = self.scale[index]
-        if self.spread == "window":
-            spread = np.maximum(target[:, :known].std(1), spread / 10)
+        spread = self.deviation(target, index, known) if self.spread == "window" else None
+        spread = self.scale[index] if spread is None else spread
         z = (target - centre[:, None]) / spread[:, None]
         c = (covariates - self.mean) / self.std
         return np.concatenate([z[..., None], c], -1).astype(np.float32), centre, spread
+
+    def deviation(self, target: np.ndarray, index, known: int) -> np.ndarray:
+        """(B,) each window's own spread: the standard deviation of its ``known`` first values,
+        at least s_j / 10."""
+        return np.maximum(target[:, :known].std(1), self.scale[index] / 10)
 
     def to_json(self) -> dict:
         return {

@@ -6,7 +6,8 @@ training windows; the direct model is scored on the H steps after each window, t
 autoregressive one on every next step of window plus horizon (teacher forcing), with the
 distribution's proper scoring rule (see :mod:`rnnlab.tasks.forecast.model`). After every epoch the
 validation part is forecast and scored by MASE; the checkpoint is the epoch with the lowest
-validation MASE (early stopping's choice), and the test part is only scored, by
+validation MASE (early stopping's choice); its intervals are then calibrated on the validation
+forecasts (:mod:`~rnnlab.tasks.forecast.conformal`), and the test part is only scored, by
 :func:`~rnnlab.tasks.forecast.backtest.backtest`, once, at the end.
 """
 
@@ -36,7 +37,7 @@ from rnnlab.tasks.forecast.backtest import BacktestReport, backtest, mase_scale,
 from rnnlab.tasks.forecast.model import DISTRIBUTIONS, MODES, Forecaster, default_window
 from rnnlab.tasks.forecast.predict import SERIES_OPTIONS, read_series
 from rnnlab.tasks.forecast.series import DATASETS, MISSING, SPREADS, Series, detect_season
-from rnnlab.tasks.forecast.windows import PARTS, SeriesSplit
+from rnnlab.tasks.forecast.windows import PARTS, SeriesSplit, truth
 from rnnlab.training.loop import EpochResult, EpochTrainer
 from rnnlab.training.run import TrainingTask
 
@@ -206,7 +207,13 @@ class ForecastTrainer(EpochTrainer):
         return value
 
     def final_report(self) -> BacktestReport | None:
-        """The best epoch's backtest on the test part (None without one)."""
+        """Calibrate the best epoch's intervals on the validation part (saved in the
+        checkpoint's config), then its backtest on the test part (None without one)."""
+        if len(self.validation):
+            actual, observed = truth(self.split.series, self.validation, self.split.horizon)
+            self.model.calibrate(self.validation, actual, observed, self.settings.samples)
+            if self.out is not None and self.main:
+                self.model.save_config(self.out)
         if not len(self.split.origins("test")):
             return None
         return backtest(self.model, self.split, self.settings.samples, self.settings.seed)
@@ -221,6 +228,7 @@ class ForecastTrainer(EpochTrainer):
                 "window": split.window,
                 "horizon": split.horizon,
                 "best": self.best,
+                "calibration": self.model.calibration,
                 "epochs": result.history,
                 "test": report.to_json() if report else None,
             },
@@ -238,6 +246,9 @@ class ForecastTrainer(EpochTrainer):
         checked = "validation" if len(self.validation) else "training"
         table = [result.report.format_table()] if result.report is not None else []
         details = f"; kept the epoch with the best {checked} MASE, {self.best:.3f}"
+        if self.model.calibration is not None:
+            forecasts = len(self.validation) // len(self.split.series.targets)
+            details += f"; intervals calibrated on {forecasts} validation forecasts"
         return [*table, result.summary(details, self.out)]
 
 

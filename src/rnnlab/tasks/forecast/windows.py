@@ -22,13 +22,15 @@ PARTS = ("train", "validation", "test")
 class Windows:
     """The windows of one part: ``x`` (n, W + H, 1 + C) network inputs (the first W known, the
     last H to predict), ``centre`` and ``spread`` (n,) to turn z back into the data's units,
-    ``series`` (n,) the target index, ``origin`` (n,)."""
+    ``series`` (n,) the target index, ``origin`` (n,), ``deviation`` (n,) the spread of the
+    values each reads (:meth:`~rnnlab.tasks.forecast.series.Scaling.deviation`)."""
 
     x: torch.Tensor
     centre: np.ndarray
     spread: np.ndarray
     series: np.ndarray
     origin: np.ndarray
+    deviation: np.ndarray
 
     def __len__(self) -> int:
         return len(self.origin)
@@ -112,4 +114,13 @@ def gather(series: Series, scaling: Scaling, origins: np.ndarray, window: int, h
     target = np.concatenate([picked[:, :, j] for j in range(s)])
     covariates = np.concatenate([picked[:, :, s:]] * s)
     x, centre, spread = scaling.inputs(target, covariates, index, window)
-    return Windows(torch.from_numpy(x), centre, spread, index, np.tile(origins, s))
+    deviation = scaling.deviation(target, index, window)
+    return Windows(torch.from_numpy(x), centre, spread, index, np.tile(origins, s), deviation)
+
+
+def truth(series: Series, windows: Windows, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """The values (n, H) each of ``windows`` forecasts, and whether each was observed (not
+    filled in): what its forecasts are scored against."""
+    rows = windows.origin[:, None] + np.arange(horizon)
+    targets = windows.series[:, None]
+    return series.values[rows, targets], series.observed[rows, targets]
