@@ -10,7 +10,10 @@ served by uvicorn on a free loopback port. Measured:
   client (httpx2), median and 95th percentile;
 - in headless chromium (Playwright): the time from the input event to the redrawn heatmap, as
   the page measures it, while 60 symbols are typed; and the rate at which 1,000 generated
-  symbols arrive in the page.
+  symbols arrive in the page;
+- a flood: 100 generations of 2,000 symbols and 100 reads of 2,000 characters sent at once,
+  and the time a normal request sent as they start waits; then 12 and 12, within the
+  server's capacity (``--flood-only``: these alone).
 
 Prints JSON and writes ``benchmarks/explorer/results.json``, with the machine's measured peaks.
 """
@@ -21,9 +24,12 @@ import json
 import re
 import socket
 import statistics
+import sys
 import tempfile
 import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
@@ -82,13 +88,50 @@ def main() -> None:
                 server_ms.append(answer["server_ms"])
     results["keystroke_server_ms"] = percentiles(server_ms)
     results["keystroke_round_trip_ms"] = percentiles(round_trip_ms[1:])
-    if CHROMIUM.exists():
+    results["flood"] = flood(url, text)  # past the server's capacity
+    results["small_flood"] = flood(url, text, each=12)  # within it
+    if CHROMIUM.exists() and "--flood-only" not in sys.argv:
         results |= browser(url, typed)
     server.should_exit = True
     out = Path(__file__).parent / "explorer" / "results.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
+
+
+def flood(url: str, text: str, each: int = 100) -> dict:
+    """``each`` generations of 2,000 symbols and ``each`` reads of 2,000 characters sent at
+    once, and while they start, a normal request (a 20-character read): how long it waited,
+    and how the flood's requests were answered (200, or 503 when the server was full)."""
+    limits = httpx2.Limits(max_connections=4 * each)
+
+    def one(kind: int) -> int:
+        with httpx2.Client(base_url=url, timeout=600, limits=limits) as http:
+            if kind % 2:
+                body = {"model": "lstm", "length": 2000, "seed": kind}
+                with http.stream("POST", "/api/generate", json=body) as answer:
+                    for _ in answer.iter_bytes():
+                        pass
+                    return answer.status_code
+            body = {"session": f"flood-{kind:04d}", "model": "lstm", "text": text[:2000]}
+            return http.post("/api/read", json=body).status_code
+
+    with ThreadPoolExecutor(2 * each + 1) as pool:
+        started = time.perf_counter()
+        answers = [pool.submit(one, kind) for kind in range(2 * each)]
+        time.sleep(0.5)
+        with httpx2.Client(base_url=url, timeout=600) as http:
+            asked = time.perf_counter()
+            body = {"session": "normal-session", "model": "lstm", "text": "the cat sat on a mat"}
+            status = http.post("/api/read", json=body).status_code
+            waited = time.perf_counter() - asked
+        codes = Counter(answer.result() for answer in answers)
+    return {
+        "normal_request_status": status,
+        "normal_request_seconds": waited,
+        "flood_answers": {str(code): count for code, count in sorted(codes.items())},
+        "flood_seconds": time.perf_counter() - started,
+    }
 
 
 def browser(url: str, typed: str) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import math
@@ -25,6 +26,7 @@ from rnnlab.explore import create_app, default_checkpoint, load_all
 from rnnlab.explore.app import MAX_BODY, SESSION
 from rnnlab.explore.reading import MAX_READ
 from rnnlab.explore.served import toy_flow
+from rnnlab.explore.turns import Turns
 from rnnlab.insight.states import read_states
 from rnnlab.tasks.chat import Chatbot, Decoding
 
@@ -325,6 +327,97 @@ def test_sessions_read_in_parallel_each_get_their_own_state(served):
         thread.join(10)
     for k, steps in enumerate(results):
         assert steps == read(reference, texts[k], session=f"alone-session-{k}")["steps"]
+
+
+def test_a_full_server_answers_503_with_retry_after_and_keeps_serving(served):
+    """Past its capacity the server refuses model work at once (503, Retry-After, one JSON
+    line) instead of queueing it without end; what needs no model is still answered, and
+    the places come back when the requests end."""
+    turns = Turns(capacity=0)
+    client = TestClient(create_app(served[1], turns=turns), base_url="http://127.0.0.1")
+    for path, body in (
+        ("/api/read", {"session": S1, "model": "char", "text": "the"}),
+        ("/api/generate", {"model": "char", "length": 5}),
+        ("/api/classify", {"model": "cls", "text": "the"}),
+        ("/api/toy", {}),
+    ):
+        answer = client.post(path, json=body)
+        assert answer.status_code == 503, path
+        assert answer.headers["retry-after"] == "1"
+        assert "the server is busy" in answer.json()["error"] and "\n" not in answer.text
+    assert client.get("/api/models").status_code == 200 and client.get("/").status_code == 200
+    turns.capacity = 2
+    assert len(events(client.post("/api/generate", json={"model": "char", "length": 5}))) == 5
+    assert read(client, "the cat")["length"] == 7
+    assert turns.active == 0
+
+
+def test_a_short_request_waits_for_one_slice_of_each_generation_not_for_its_end():
+    """Three long generations are running, one slice (symbol) at a time; a request that
+    arrives then runs after at most one slice of each, not after them."""
+    order: list[str] = []
+
+    async def flood() -> int:
+        turns = Turns()
+
+        async def generation(name: str) -> None:
+            for _ in range(200):
+                await turns.run(order.append, name)
+
+        running = [asyncio.create_task(generation(name)) for name in "abc"]
+        while len(order) < 30:
+            await asyncio.sleep(0)
+        asked = len(order)
+        await turns.run(order.append, "short")
+        await asyncio.gather(*running)
+        return asked
+
+    asked = asyncio.run(flood())
+    assert len(order) == 601 and order.index("short") - asked <= 3
+
+
+def test_a_client_that_goes_away_stops_its_generation(served):
+    """The stream is cancelled when the client disconnects: no more symbols are computed for
+    it, and its place is given back."""
+    turns = Turns()
+    app = create_app(served[1], turns=turns)
+    body = json.dumps({"model": "char", "length": 2000}).encode()
+    sent: list[dict] = []
+
+    async def visit() -> None:
+        gone = asyncio.Event()
+        requests = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict:
+            if requests:
+                return requests.pop()
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+            if sum(m["type"] == "http.response.body" for m in sent) == 3:
+                gone.set()  # the client reads three events and leaves
+            await asyncio.sleep(0)
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/api/generate",
+            "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+            "query_string": b"",
+            "http_version": "1.1",
+            "scheme": "http",
+            "server": ("127.0.0.1", 80),
+            "client": ("127.0.0.1", 5000),
+            "root_path": "",
+        }
+        await app(scope, receive, send)
+
+    asyncio.run(visit())
+    assert sent[0]["status"] == 200
+    assert 3 <= sum(m["type"] == "http.response.body" for m in sent) < 100
+    assert turns.active == 0
 
 
 def test_session_ids_are_checked():

@@ -28,11 +28,14 @@ forgets the least recently used. Limits: a request body of ``MAX_BODY`` bytes, a
 A bad request (malformed JSON, a wrong field, an unknown model or session, a text over a limit)
 gets a 4xx answer ``{"error": one line}``; nothing a request holds reaches the file system.
 Every answer carries a Content-Security-Policy that allows only this origin's own script,
-styles and connections.
+styles and connections. Model work is bounded and taken in turns (:mod:`rnnlab.explore.turns`):
+past ``CAPACITY`` requests in progress the answer is 503 with ``Retry-After``, and a generation
+or a long read lets other requests run between its symbols.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import math
@@ -40,12 +43,11 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from importlib import resources
 
 import torch
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -55,6 +57,7 @@ from starlette.routing import Route
 from rnnlab.explore.game import MAX_ROUND, ROUND, Round
 from rnnlab.explore.reading import MAX_READ, Reader, layer_states, symbol_names
 from rnnlab.explore.served import Served, prefix_predictions, toy_flow
+from rnnlab.explore.turns import RETRY_AFTER, Busy, Turns
 from rnnlab.generation import Sampling, sample_next
 from rnnlab.insight.states import StateReport, best_units
 from rnnlab.tasks.chat.dialogues import one_line
@@ -64,6 +67,7 @@ MAX_BODY = 64 * 1024
 MAX_SESSIONS = 16
 MAX_GENERATE = 2_000
 MAX_PRIME = 1_000
+READ_SLICE = 16  # symbols a read steps through before other requests get a turn
 MAX_TURNS, MAX_TURN = 50, 2_000  # a conversation the page sends: turns, characters per turn
 SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")
 PAGE = {
@@ -90,10 +94,11 @@ class BadRequest(Exception):
 
 
 class Session:
-    """What one page holds on the server: a reader and a game round per model."""
+    """What one page holds on the server: a reader and a game round per model, and the lock
+    that its requests take in turn (held across the slices of one request)."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = asyncio.Lock()
         self.readers: dict[str, Reader] = {}
         self.rounds: dict[str, Round] = {}
 
@@ -166,10 +171,20 @@ def _kind_name(kind) -> str:
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-def create_app(served: dict[str, Served], hosts: tuple[str, ...] = ()) -> Starlette:
+def create_app(
+    served: dict[str, Served], hosts: tuple[str, ...] = (), turns: Turns | None = None
+) -> Starlette:
     """The application over ``served`` (models by id), answering requests whose ``Host`` is
-    a loopback name or one of ``hosts`` (see :class:`HostCheck`)."""
+    a loopback name or one of ``hosts`` (see :class:`HostCheck`), its model work bounded and
+    run in turns by ``turns`` (see :mod:`rnnlab.explore.turns`)."""
     sessions = Sessions()
+    turns = turns or Turns()
+
+    async def answer(work, *args) -> Response:
+        """A small request's work, admitted and run as one slice."""
+        with turns.admitted():
+            return JSONResponse(await turns.run(work, *args))
+
     page = {
         path: (resources.files("rnnlab.explore").joinpath("static", name).read_bytes(), kind)
         for path, (name, kind) in PAGE.items()
@@ -224,32 +239,29 @@ def create_app(served: dict[str, Served], hosts: tuple[str, ...] = ()) -> Starle
         layer, which = view(f, model)
         known = f.integer("known", 0, 0, 10**9)
 
-        def work() -> dict:
-            started = time.perf_counter()
-            with session.lock:
+        def shown(reader: Reader, start: int) -> dict:
+            steps = [
+                {
+                    "symbol": s.symbol,
+                    "unknown": s.unknown,
+                    "surprisal": s.surprisal,
+                    "top": s.top,
+                    "values": _floats(s.states[layer][which]),
+                }
+                for s in reader.steps(start)
+            ]
+            server_ms = (time.perf_counter() - started) * 1000
+            return {"start": start, "length": len(reader), "steps": steps, "server_ms": server_ms}
+
+        started = time.perf_counter()
+        with turns.admitted():
+            async with session.lock:
                 reader = session.readers.get(model.id) or Reader(model.model, model.step)
                 session.readers[model.id] = reader
-                kept = reader.read(text)
-                start = min(kept, known)
-                steps = [
-                    {
-                        "symbol": s.symbol,
-                        "unknown": s.unknown,
-                        "surprisal": s.surprisal,
-                        "top": s.top,
-                        "values": _floats(s.states[layer][which]),
-                    }
-                    for s in reader.steps(start)
-                ]
-                server_ms = (time.perf_counter() - started) * 1000
-                return {
-                    "start": start,
-                    "length": len(reader),
-                    "steps": steps,
-                    "server_ms": server_ms,
-                }
-
-        return JSONResponse(await run_in_threadpool(work))
+                pieces = reader.reading(text, every=READ_SLICE)
+                while (piece := await turns.run(next, pieces, None)) is not None:
+                    kept = piece
+                return JSONResponse(await turns.run(shown, reader, min(kept, known)))
 
     async def units(request: Request) -> Response:
         f = await fields(request)
@@ -257,19 +269,19 @@ def create_app(served: dict[str, Served], hosts: tuple[str, ...] = ()) -> Starle
         which = 1 if f.get("state", str, "h") == "c" and "c" in model.model.cell.state_names else 0
 
         def work() -> dict:
-            with session.lock:
-                reader = session.readers.get(model.id)
-                if reader is None or len(reader) == 0:
-                    raise BadRequest("read a text first")
-                layers = model.model.settings["num_layers"]
-                report = StateReport(
-                    list(reader.tokens),
-                    [reader.state_vectors(layer, which).numpy() for layer in range(layers)],
-                    [],
-                )
-                return {"units": [vars(m) for m in best_units(report)]}
+            reader = session.readers.get(model.id)
+            if reader is None or len(reader) == 0:
+                raise BadRequest("read a text first")
+            layers = model.model.settings["num_layers"]
+            report = StateReport(
+                list(reader.tokens),
+                [reader.state_vectors(layer, which).numpy() for layer in range(layers)],
+                [],
+            )
+            return {"units": [vars(m) for m in best_units(report)]}
 
-        return JSONResponse(await run_in_threadpool(work))
+        async with session.lock:
+            return await answer(work)
 
     async def generate(request: Request) -> Response:
         f = await fields(request)
@@ -286,18 +298,24 @@ def create_app(served: dict[str, Served], hosts: tuple[str, ...] = ()) -> Starle
         prime_ids = model.model.vocab.encode(prime, what="the prime").view(1, -1)
         names = symbol_names(model.model.vocab)
 
-        def events() -> Iterator[bytes]:
-            generator = torch.Generator().manual_seed(seed) if seed is not None else None
-            logits, state = model.step(prime_ids, None)
-            for _ in range(length):
-                i = sample_next(logits[:, -1].float(), sampling, generator)
-                logits, state = model.step(i.view(1, 1), state)
-                values = _floats(layer_states(state)[layer][which][0])
-                event = {"symbol": names[int(i)], "values": values}
-                yield f"data: {json.dumps(event)}\n\n".encode()
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+
+        def step(logits, state) -> tuple[bytes, torch.Tensor, object]:
+            i = sample_next(logits[:, -1].float(), sampling, generator)
+            logits, state = model.step(i.view(1, 1), state)
+            values = _floats(layer_states(state)[layer][which][0])
+            event = {"symbol": names[int(i)], "values": values}
+            return f"data: {json.dumps(event)}\n\n".encode(), logits, state
+
+        async def events() -> AsyncIterator[bytes]:
+            logits, state = await turns.run(model.step, prime_ids, None)
+            for _ in range(length):  # one slice a symbol: other requests go in between
+                event, logits, state = await turns.run(step, logits, state)
+                yield event
             yield b"event: end\ndata: {}\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream")
+        turns.admit()
+        return Admitted(turns, events(), media_type="text/event-stream")
 
     async def gradients(request: Request) -> Response:
         model = model_of(await fields(request))
@@ -306,7 +324,7 @@ def create_app(served: dict[str, Served], hosts: tuple[str, ...] = ()) -> Starle
             with model.lock:
                 return model.gradients()
 
-        return JSONResponse(await run_in_threadpool(work))
+        return await answer(work)
 
     toy_lock = threading.Lock()
 
@@ -319,7 +337,7 @@ def create_app(served: dict[str, Served], hosts: tuple[str, ...] = ()) -> Starle
             with toy_lock:
                 return {"norms": toy_flow(scale, nonlinearity)}
 
-        return JSONResponse(await run_in_threadpool(work))
+        return await answer(work)
 
     async def game_start(request: Request) -> Response:
         f = await fields(request)
@@ -328,13 +346,13 @@ def create_app(served: dict[str, Served], hosts: tuple[str, ...] = ()) -> Starle
         seed = f.integer("seed", None, 0, 2**63 - 1)
 
         def work() -> dict:
-            with session.lock:
-                tokens = model.heldout()
-                game = Round(model.model, tokens, length, seed, model.step)
-                session.rounds[model.id] = game
-                return {"lead": game.lead, "then": game.shown, **game.score()}
+            tokens = model.heldout()
+            game = Round(model.model, tokens, length, seed, model.step)
+            session.rounds[model.id] = game
+            return {"lead": game.lead, "then": game.shown, **game.score()}
 
-        return JSONResponse(await run_in_threadpool(work))
+        async with session.lock:
+            return await answer(work)
 
     async def game_guess(request: Request) -> Response:
         f = await fields(request)
@@ -342,15 +360,15 @@ def create_app(served: dict[str, Served], hosts: tuple[str, ...] = ()) -> Starle
         guess = f.text("guess", 100)
 
         def work() -> dict:
-            with session.lock:
-                game = session.rounds.get(model.id)
-                if game is None:
-                    raise BadRequest("no round in progress; start one", 409)
-                if game.done:
-                    raise BadRequest("the round is over; start a new one", 409)
-                return game.guess(guess)
+            game = session.rounds.get(model.id)
+            if game is None:
+                raise BadRequest("no round in progress; start one", 409)
+            if game.done:
+                raise BadRequest("the round is over; start a new one", 409)
+            return game.guess(guess)
 
-        return JSONResponse(await run_in_threadpool(work))
+        async with session.lock:
+            return await answer(work)
 
     async def classify(request: Request) -> Response:
         f = await fields(request)
@@ -361,7 +379,7 @@ def create_app(served: dict[str, Served], hosts: tuple[str, ...] = ()) -> Starle
             with model.lock:
                 return prefix_predictions(model.model, text)
 
-        return JSONResponse(await run_in_threadpool(work))
+        return await answer(work)
 
     async def chat(request: Request) -> Response:
         f = await fields(request)
@@ -382,9 +400,12 @@ def create_app(served: dict[str, Served], hosts: tuple[str, ...] = ()) -> Starle
                 )
             return {"reply": reply.text, "log_prob": reply.log_prob, "score": reply.score}
 
-        return JSONResponse(await run_in_threadpool(work))
+        return await answer(work)
 
     async def refused(request: Request, error: Exception) -> Response:
+        if isinstance(error, Busy):
+            headers = {"retry-after": str(RETRY_AFTER)}
+            return JSONResponse({"error": str(error)}, status_code=503, headers=headers)
         if isinstance(error, BadRequest):
             status, message = error.status, str(error)
         elif isinstance(error, HTTPException):
@@ -410,9 +431,29 @@ def create_app(served: dict[str, Served], hosts: tuple[str, ...] = ()) -> Starle
     routes += [Route(f"/api/{name}", endpoint, methods=["POST"]) for name, endpoint in api]
     app = Starlette(
         routes=routes,
-        exception_handlers={BadRequest: refused, HTTPException: refused, ValueError: refused},
+        exception_handlers={
+            BadRequest: refused,
+            Busy: refused,
+            HTTPException: refused,
+            ValueError: refused,
+        },
     )
     return HostCheck(SecurityHeaders(app), (*LOOPBACK_HOSTS, *hosts))
+
+
+class Admitted(StreamingResponse):
+    """A stream that holds a place in ``turns`` (taken before it is made) until it ends, or
+    its client goes away and the stream is cancelled."""
+
+    def __init__(self, turns: Turns, content, **options) -> None:
+        super().__init__(content, **options)
+        self.turns = turns
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.turns.leave()
 
 
 class HostCheck:

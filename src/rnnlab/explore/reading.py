@@ -20,7 +20,7 @@ reads unseen words as its ``<unk>`` token; those steps are marked unknown too.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -88,6 +88,14 @@ class Reader:
     def read(self, text: str | bytes) -> int:
         """Make ``text`` the text read; return the length of the prefix kept from before (the
         steps from there on are new)."""
+        *_, kept = self.reading(text)
+        return kept
+
+    def reading(self, text: str | bytes, every: int | None = None) -> Iterator[int]:
+        """:meth:`read` in pieces: yields the length of the prefix kept from before after
+        every ``every`` new steps (None: only at the end) and at the end, so that a server
+        can run other work in between. Between two pieces the reader holds a prefix of the
+        text, read."""
         tokens = self.vocab.tokens(text)
         check_text_length(len(tokens), "the text to read", MAX_READ)
         kept = 0
@@ -105,7 +113,9 @@ class Reader:
                 logits = out[0, -1].float()
             self.tokens.append(token)
             self._after.append((logits, state, i, unknown))
-        return kept
+            if every and (len(self.tokens) - kept) % every == 0:
+                yield kept
+        yield kept
 
     def __len__(self) -> int:
         return len(self.tokens)
