@@ -406,6 +406,9 @@ CASES = [
     ("chat {chat} --say hi --temperature 0", ["--temperature: must be a positive number"]),
     ("chat {chat} --say hi --beam 100000", ["beam width must be in 1..256"]),
     ("chat {tr} --say hi", ["not a chatbot"]),
+    # a 1.2 MB argument cannot reach a program (the kernel's limit is 128 KiB an argument:
+    # "Argument list too long"); a turn is read up to 10,000 characters
+    ("chat {chat} --say '" + "ab " * 3_334 + "'", ["a turn has 10,001 symbols; at most 10,000"]),
     ("chat evaluate {chat} --dialogues {bad_talk}", ["line 1"]),
     ("speech transcribe {asr} {fake_wav}", ["fake.wav: not a readable audio file"]),
     ("speech transcribe {asr} {empty_wav}", ["empty_wav.wav: the recording holds no samples"]),
