@@ -254,8 +254,8 @@ def create_app(
             return {"start": start, "length": len(reader), "steps": steps, "server_ms": server_ms}
 
         started = time.perf_counter()
-        with turns.admitted():
-            async with session.lock:
+        async with session.lock:
+            with turns.admitted():
                 reader = session.readers.get(model.id) or Reader(model.model, model.step)
                 session.readers[model.id] = reader
                 pieces = reader.reading(text, every=READ_SLICE)
