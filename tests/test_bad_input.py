@@ -34,6 +34,8 @@ import pytest
 from conftest import deep, deep_dumps, safetensors_header, write_safetensors_header
 from rnnlab.checkpoint import TRAINER_STATE, WEIGHTS, read_tensors, write_tensors
 from rnnlab.cli import main
+from rnnlab.data.series import SeriesScaling
+from rnnlab.tasks.classify.model import SequenceClassifier
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "v0"
 SAVED = {
@@ -44,6 +46,7 @@ SAVED = {
     "cond": "conditional",
 }
 #: the options of a small, quick run: a language model's, and any other task's
+TS = "@problemName x\n@univariate false\n@dimensions 2\n@equalLength false\n@classLabel true a b\n"
 LM_SMALL = "--hidden 8 --embedding 4 --seq-len 8 --batch-size 2 --epochs 1"
 SMALL = "--hidden 4 --epochs 1"
 
@@ -163,15 +166,32 @@ def place(tmp_path_factory) -> dict[str, str]:
         "long_line_talk": "a" * 840_000 + "\n",
         "ragged_csv": "t,y\n0,1,9\n" + "".join(f"{i},{i % 7}\n" for i in range(1, 200)),
         "not_npy": "not an array",
+        "broken_ts": "@problemName x\n@univariate perhaps\n@data\n1,2:a\n",
+        "lying_ts": TS + "@data\n1,2:3,4:5,6:a\n1:2:3:b\n",
+        "one_class_ts": TS + "@data\n1,2:3,4:a\n1:2:a\n",
+        "long_ts": TS.replace("2", "1") + "@data\n" + "1," * 100_000 + "1:a\n1:b\n",
+        "channels_csv": "id,x,y,label\na,1,2,u\na,2,3,u\nb,1,,v\nb,2,,v\n",
+        "inf_csv": "id,x,label\na,1,u\na,inf,u\nb,1,v\n",
+        "nan_csv": "id,x,label\na,1,u\na,,u\nb,1,v\nb,2,v\nc,1,u\nd,2,v\n",
     }
     suffixes = {"names": ".csv", "huge_csv": ".csv", "dup_csv": ".csv", "series": ".csv"}
     suffixes |= {"huge_field": ".csv", "huge_field_tsv": ".tsv", "ragged_csv": ".csv"}
     suffixes |= {"pairs": ".tsv", "bad_pairs": ".tsv", "new_labels": ".tsv", "not_npy": ".npy"}
     suffixes |= {"evil_yml": ".yml", "no_conversations_yml": ".yml"}
+    suffixes |= dict.fromkeys(("broken_ts", "lying_ts", "one_class_ts", "long_ts"), ".ts")
+    suffixes |= dict.fromkeys(("channels_csv", "inf_csv", "nan_csv"), ".csv")
     for name, content in files.items():
         path = root / f"{name}{suffixes.get(name, '.txt')}"
         path.write_text(content)
         names[name] = str(path)
+    np.savez(root / "pickled_npz.npz", values=np.array([[1.0], [2.0]], dtype=object))
+    names["pickled_npz"] = str(root / "pickled_npz.npz")
+    scaling = SeriesScaling(["x"], [0.0], [1.0])
+    series = SequenceClassifier(
+        None, ["u", "v"], hidden_size=4, embedding_size=None, series=scaling
+    )
+    series.save_pretrained(root / "series_clf")
+    names["series_clf"] = str(root / "series_clf")
     (root / "binary.bin").write_bytes(b"\x00\x01\x02" * 100)
     (root / "latin.txt").write_bytes("café au lait\n".encode("latin-1") * 50)
     np.save(root / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
@@ -372,6 +392,26 @@ CASES = [
     ("classify predict {clf} ''", ["text 1 is empty"]),
     ("classify predict {clf}", ["nothing to classify"]),
     ("classify predict {tmp}/nowhere x", ["not found"]),
+    # numeric series
+    ("classify train --data {broken_ts} --out {tmp}/a", ["@univariate must be true or false"]),
+    ("classify train --data {lying_ts} --out {tmp}/a", ["says 2 dimension.*series 1 has 3"]),
+    ("classify train --data {one_class_ts} --out {tmp}/a", ["only one class"]),
+    ("classify train --data {long_ts} --out {tmp}/a", ["100,001 steps; at most 100,000"]),
+    ("classify train --data {channels_csv} --id-column id --out {tmp}/a", ["no values for chan"]),
+    ("classify train --data {inf_csv} --id-column id --out {tmp}/a", ["series a has an infinite"]),
+    ("classify train --data {nan_csv} --id-column id --out {tmp}/a", ["--missing carry"]),
+    ("classify train --data {pickled_npz} --out {tmp}/a", ["holds Python objects"]),
+    ("classify train --builtin Atlantis --out {tmp}/a", ["builtin data set must be one of"]),
+    ("classify train --builtin FSDD --data {names} --out {tmp}/a", ["--data or --builtin, not"]),
+    ("classify train --data {names} --out {tmp}/a --augment-jitter 0.1", ["numeric series, not"]),
+    ("classify train --data {names} --out {tmp}/a --augment-slice 0", ["--augment-slice"]),
+    ("classify predict {series_clf} 1,2", ["reads numeric series: give --data or --builtin"]),
+    ("classify predict {clf} --builtin BasicMotions", ["reads texts"]),
+    (
+        "classify predict {series_clf} --builtin BasicMotions",
+        ["has 6 channel.s.; the model reads 1"],
+    ),
+    ("classify evaluate {series_clf}", ["no data given"]),
     ("classify evaluate {clf} --data {new_labels}", ["label\\(s\\) the model was not trained on"]),
     (
         "classify train --data {names} --out {tmp}/a --lr 1e30 --clip 0 --warmup 1 --batch-size 2",

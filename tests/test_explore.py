@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 from conftest import one_error_line
 from rnnlab import LanguageModel, SequenceClassifier
 from rnnlab.cli import main
+from rnnlab.data.series import SeriesScaling
 from rnnlab.data.vocab import Vocabulary, target_vocabulary, tokenize_words
 from rnnlab.explore import create_app, default_checkpoint, load_all
 from rnnlab.explore.app import MAX_BODY, SESSION
@@ -48,6 +49,11 @@ def served(tmp_path_factory):
     LanguageModel(words, "gru", 16, 1, 8).save_pretrained(root / "word")
     chars = Vocabulary.from_counts("char", Counter(TEXT))
     SequenceClassifier(chars, ["a", "b", "c"], "gru", 12, 1).save_pretrained(root / "cls")
+    scaling = SeriesScaling(["x", "y"], [1.0, -2.0], [2.0, 0.5], "carry")
+    series = SequenceClassifier(
+        None, ["up", "down"], "lstm", 8, 1, embedding_size=None, series=scaling
+    )
+    series.save_pretrained(root / "series")
     source = Vocabulary.from_counts("word", Counter(tokenize_words(TEXT)), reserved=("\n",))
     Chatbot(
         source,
@@ -57,7 +63,7 @@ def served(tmp_path_factory):
         max_length=6,
     ).save_pretrained(root / "chat")
     (root / "held.txt").write_text(TEXT)
-    dirs = [str(root / name) for name in ("char", "word", "cls", "chat")]
+    dirs = [str(root / name) for name in ("char", "word", "cls", "chat", "series")]
     return root, load_all(dirs, str(root / "held.txt"))
 
 
@@ -200,6 +206,18 @@ def test_a_classifier_shows_its_prediction_after_every_prefix(served, client):
     np.testing.assert_allclose(answer["probabilities"], expected.numpy(), atol=1e-5)
 
 
+def test_a_series_classifier_shows_its_prediction_after_every_step(served, client):
+    model = served[1]["series"].model
+    text = "1, 2\n\n3;?\n0.5 -1\n"  # commas, semicolons or spaces; ? is missing (carried)
+    answer = client.post("/api/classify", json={"model": "series", "text": text}).json()
+    assert answer["symbols"] == ["1", "2", "3"] and answer["labels"] == ["up", "down"]
+    raw = np.array([[1.0, 2.0], [3.0, 2.0], [0.5, -1.0]])
+    expected = model.predict_proba([raw[: t + 1] for t in range(3)])
+    np.testing.assert_allclose(answer["probabilities"], expected.numpy(), atol=1e-5)
+    described = next(m for m in client.get("/api/models").json()["models"] if m["id"] == "series")
+    assert described["level"] == "series" and described["channels"] == ["x", "y"]
+
+
 def test_a_chatbot_replies_to_the_conversation_the_page_keeps(served, client):
     model = served[1]["chat"].model
     turns = ["the cat sat", "on the mat", "the dog ran"]
@@ -257,6 +275,9 @@ BAD = [
     ("/api/toy", {"nonlinearity": "sigmoid"}, 400, "nonlinearity must"),
     ("/api/classify", {"model": "cls", "text": ""}, 400, "empty"),
     ("/api/classify", {"model": "char", "text": "a"}, 400, "not a classifier"),
+    ("/api/classify", {"model": "series", "text": "1,2,3"}, 400, "step 1 has 3 value"),
+    ("/api/classify", {"model": "series", "text": "1,x"}, 400, "not a number"),
+    ("/api/classify", {"model": "series", "text": "1,inf"}, 400, "infinite"),
     ("/api/chat", {"model": "chat", "turns": []}, 400, "turns must be a list of 1 to 50"),
     ("/api/chat", {"model": "chat", "turns": [1]}, 400, "turns must be a list"),
     ("/api/chat", {"model": "chat", "turns": "hi"}, 400, "turns must be"),

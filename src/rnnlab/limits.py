@@ -20,7 +20,8 @@ anything is built (a width of 10^23 overflows PyTorch's shapes; a billion layers
 hours just to describe).
 
 The input limits: one text a model reads at once (to classify, translate or watch) has at most
-``MAX_TEXT_SYMBOLS`` symbols, because its hidden states are all kept. Outputs asked for in
+``MAX_TEXT_SYMBOLS`` symbols, because its hidden states are all kept; a numeric series, at most
+``MAX_SERIES_STEPS`` steps, for the same reason. Outputs asked for in
 thousands (``--count``, ``--streams``) are made and printed in batches of ``OUTPUT_BATCH``. A
 beam is at most ``MAX_BEAM`` wide, and a decoder writes at most ``MAX_DECODED`` tokens for one
 sequence (an untrained one may never write its end token).
@@ -37,6 +38,7 @@ MAX_WIDTH = 2**20
 MAX_LAYERS = 1024
 GRAPH_BYTES_PER_UNIT_STEP = 64  # 16 float32 values
 MAX_TEXT_SYMBOLS = 100_000
+MAX_SERIES_STEPS = 100_000
 OUTPUT_BATCH = 256
 MAX_BEAM = 256
 MAX_DECODED = 10_000
@@ -80,6 +82,14 @@ def check_text_length(length: int, what: str = "a text", limit: int = MAX_TEXT_S
         raise ValueError(
             f"{what} has {length:,} symbols; at most {limit:,} are read at once "
             "(split it into lines)"
+        )
+
+
+def check_series_length(length: int, what: str = "a series") -> None:
+    """Refuse a numeric series of more than ``MAX_SERIES_STEPS`` steps."""
+    if length > MAX_SERIES_STEPS:
+        raise ValueError(
+            f"{what} has {length:,} steps; at most {MAX_SERIES_STEPS:,} are read at once"
         )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import Field
 
 from rnnlab.data.labelled import LABELLED_OPTIONS, LabelledData, read_labelled_options
+from rnnlab.data.series import BUILTINS
 from rnnlab.data.text import read_text
 from rnnlab.outputs import output_dir, output_file
 from rnnlab.settings import (
@@ -219,7 +220,8 @@ def add_labelled_data(parser: argparse.ArgumentParser, required: bool = True) ->
         required=required,
         metavar="PATH",
         help="class files (one class per file, one example per line) or a folder of them; or "
-        "one CSV/TSV file with a text and a label column",
+        "one CSV/TSV file with a text and a label column; classify also reads numeric series "
+        "from one .ts, .npz or long CSV file (--id-column)",
     )
     parser.add_argument(
         "--text-column", metavar="COL", help="table column of the texts: name or 0-based index"
@@ -233,6 +235,34 @@ def add_labelled_data(parser: argparse.ArgumentParser, required: bool = True) ->
         help="whether the table's first row is a header (default: detected)",
     )
     parser.add_argument("--encoding", help="of the data files (utf-8)")
+
+
+def add_series_data(parser: argparse.ArgumentParser, data: bool = False) -> None:
+    """The options of numeric series beside :func:`add_labelled_data`'s ``--data``
+    (:data:`~rnnlab.data.series.SERIES_OPTIONS`): a built-in set, and a long table's columns;
+    with ``data``, ``--data`` and ``--label-column`` too, for a command without the text
+    options."""
+    if data:
+        parser.add_argument(
+            "--data", nargs=1, metavar="PATH", help="series: a .ts, .npz or long CSV file"
+        )
+        parser.add_argument(
+            "--label-column", metavar="COL", help="the long table's label column, if any"
+        )
+    parser.add_argument(
+        "--builtin",
+        metavar="NAME",
+        help=f"a built-in series data set: {', '.join(BUILTINS)} (official split)",
+    )
+    parser.add_argument(
+        "--id-column",
+        metavar="COL",
+        help="read --data as a long table of series, one row per step: the column naming "
+        "each series (the label column, --time-column, and every other column a channel)",
+    )
+    parser.add_argument(
+        "--time-column", metavar="COL", help="the long table's column ordering the steps"
+    )
 
 
 def read_labelled_args(args: argparse.Namespace) -> LabelledData:

@@ -48,11 +48,15 @@ def share(count: int, part: tuple[int, int]) -> np.ndarray:
 
 
 def pad(sequences: Sequence[Tensor], value: int = 0) -> tuple[Tensor, Tensor]:
-    """ids (B, T) padded with ``value`` to the longest sequence, and lengths (B,)."""
+    """ids (B, T) padded with ``value`` to the longest sequence, and lengths (B,); sequences of
+    vectors (n, C), such as numeric series, give (B, T, C) of their dtype."""
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.int64)
     if lengths.numel() and lengths.min() < 1:
         raise ValueError("cannot pad an empty sequence")
-    ids = torch.full((len(sequences), int(lengths.max())), value, dtype=torch.int64)
+    first = sequences[0]
+    dtype = first.dtype if first.is_floating_point() else torch.int64
+    shape = (len(sequences), int(lengths.max()), *first.shape[1:])
+    ids = torch.full(shape, value, dtype=dtype)
     for row, sequence in enumerate(sequences):
         ids[row, : len(sequence)] = sequence
     return ids, lengths

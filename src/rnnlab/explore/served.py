@@ -26,6 +26,7 @@ import torch
 from rnnlab import __version__
 from rnnlab.checkpoint import CONFIG, WEIGHTS, checkpoint_dir, read_json
 from rnnlab.data.labelled import tokens
+from rnnlab.data.series import parse_steps
 from rnnlab.data.text import read_source
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.explore.reading import float32_steps
@@ -88,12 +89,14 @@ class Served:
             "id": self.id,
             "kind": self.kind,
             "name": self.directory.name,
-            "level": vocab.level,
+            "level": "series" if vocab is None else vocab.level,
             "cell": model.settings["cell"],
             "hidden": model.settings["hidden_size"],
             "layers": model.settings["num_layers"],
             "parameters": sum(p.numel() for p in model.parameters()),
         }
+        if self.kind == "classifier" and model.series is not None:
+            return info | {"labels": list(model.labels), "channels": model.series.channels}
         if self.kind == "classifier":
             return info | {"labels": list(model.labels)}
         if self.kind == "chatbot":
@@ -169,7 +172,20 @@ def load_all(directories: list[str], text: str | None = None) -> dict[str, Serve
 @torch.no_grad()
 def prefix_predictions(model: SequenceClassifier, text: str) -> dict:
     """The classifier's class probabilities after every prefix of ``text`` (all its symbols,
-    at most MAX_PREFIXES), each prefix read as a whole text."""
+    at most MAX_PREFIXES), each prefix read as a whole text. For a classifier of series the
+    text holds one step per line (:func:`~rnnlab.data.series.parse_steps`); the symbols are
+    the steps' numbers."""
+    if model.series is not None:
+        values = model.encode(parse_steps(text, len(model.series.channels)), "the series")
+        if len(values) > MAX_PREFIXES:
+            raise ValueError(f"a series is explained over at most {MAX_PREFIXES:,} steps")
+        probs = model.proba_of_ids([values[: t + 1] for t in range(len(values))])
+        return {
+            "symbols": [str(t + 1) for t in range(len(values))],
+            "unknown": [False] * len(values),
+            "labels": list(model.labels),
+            "probabilities": probs.tolist(),
+        }
     ids = model.encode(text)
     if ids.numel() > MAX_PREFIXES:
         raise ValueError(

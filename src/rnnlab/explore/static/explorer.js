@@ -483,12 +483,13 @@ async function classify() {
     const text = $("cls-text").value;
     if (!text.trim()) return;
     const a = await api("/api/classify", { text });
+    const units = model.level === "series" ? "steps" : "symbols";
     plot($("cls-plot"), a.labels.map((label, c) => ({ label, values: a.probabilities.map((p) => p[c]) })), {
-      xlabel: "symbols read", ylabel: "probability", ymin: 0, ymax: 1,
+      xlabel: `${units} read`, ylabel: "probability", ymin: 0, ymax: 1,
     });
     const last = a.probabilities[a.probabilities.length - 1];
     const best = last.indexOf(Math.max(...last));
-    $("cls-final").textContent = `after ${a.symbols.length} symbols: ${a.labels[best]} (${last[best].toFixed(3)})`;
+    $("cls-final").textContent = `after ${a.symbols.length} ${units}: ${a.labels[best]} (${last[best].toFixed(3)})`;
     showError(null);
   } catch (error) {
     showError(error);
@@ -553,6 +554,9 @@ function chooseModel(id) {
     language: `${size} language model (${model.level}), ${count}`,
   }[model.kind];
   for (const button of document.querySelectorAll("#tabs button")) button.hidden = !button.classList.contains(model.kind);
+  $("cls-text").placeholder = model.level === "series"
+    ? `one step per line: ${model.channels.length} numbers (${model.channels.join(", ")}), comma-separated`
+    : "";
   if (model.kind === "language") {
     $("read-layer").replaceChildren(...Array.from({ length: model.layers }, (_, l) => el("option", String(l))));
     $("read-layer").value = String(model.layers - 1);

@@ -1,6 +1,11 @@
 """The sequence classifier (many-to-one): read a whole sequence, give one answer.
 
+A text's symbols s_t, or a numeric series' steps v_t (C channels, standardised per channel by
+statistics of the training series: z_t = (v_t - mean) / std, see
+:class:`~rnnlab.data.series.SeriesScaling`):
+
     x_t = dropout(E[s_t])  (learned embedding)   or   x_t = onehot(s_t)
+    x_t = dropout(P z_t)   (learned projection)  or   x_t = z_t
     o_1..o_n, h_n = RNN(x_1..x_n)                (stacked, optionally bidirectional; n = length)
     v = pool(o_1..o_n)
     p(class | s) = softmax(W dropout(v) + b)
@@ -29,6 +34,7 @@ from torch import Tensor, nn
 from rnnlab.checks import check_choice
 from rnnlab.data.batches import pad
 from rnnlab.data.labelled import tokens
+from rnnlab.data.series import SeriesScaling
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.limits import check_text_length
 from rnnlab.modes import evaluating
@@ -59,25 +65,28 @@ class AttentionPool(nn.Module):
 
 
 class SequenceClassifier(Pretrained, nn.Module):
-    """A recurrent classifier of texts into ``labels`` (see the module docstring).
+    """A recurrent classifier of texts or numeric series into ``labels`` (see the module
+    docstring).
 
     Args:
-        vocab: the symbols (characters or words) the model reads.
+        vocab: the symbols (characters or words) the model reads; None for series.
         labels: the class names; class i is ``labels[i]``.
         cell, hidden_size, num_layers, bidirectional, init, forget_bias: of the recurrent
             layers (see :class:`rnnlab.Recurrent`).
         pool: how the outputs become one vector: ``last``, ``mean``, ``max`` or ``attention``.
-        embedding_size: size of the learned embedding, or None for one-hot inputs.
+        embedding_size: size of the learned embedding (series: projection), or None for
+            one-hot inputs (series: the standardised values).
         dropout: on the embedded inputs, between stacked layers, and before the output layer.
+        series: for a classifier of numeric series, the channels' standardisation.
     """
 
     FORMAT = FORMAT
     KIND = "sequence classifier"
-    DATA = ("vocab", "labels")
+    DATA = ("vocab", "labels", "series")
 
     def __init__(
         self,
-        vocab: Vocabulary,
+        vocab: Vocabulary | None,
         labels: Sequence[str],
         cell: str = "lstm",
         hidden_size: int = 256,
@@ -88,21 +97,29 @@ class SequenceClassifier(Pretrained, nn.Module):
         dropout: float = 0.3,
         init: str = "default",
         forget_bias: float | None = None,
+        series: SeriesScaling | None = None,
     ) -> None:
         super().__init__()
         check_choice("pool", pool, POOLS)
+        if (vocab is None) == (series is None):
+            raise ValueError("a classifier reads either symbols (a vocabulary) or series")
         if len(labels) < 2 or len(set(labels)) != len(labels):
             raise ValueError(f"a classifier needs 2 or more distinct labels, got {list(labels)}")
         if embedding_size is not None and embedding_size < 1:
             raise ValueError(f"embedding_size must be positive or None, got {embedding_size}")
-        self.vocab = vocab
+        self.vocab, self.series = vocab, series
         self.labels = tuple(labels)
         self.settings = self.constructor_arguments(locals())
         self.pool = pool
-        self.embedding = nn.Embedding(len(vocab), embedding_size) if embedding_size else None
+        inputs = len(vocab) if series is None else len(series.channels)
+        self.embedding = None
+        if embedding_size and series is None:
+            self.embedding = nn.Embedding(inputs, embedding_size)
+        elif embedding_size:
+            self.embedding = nn.Linear(inputs, embedding_size)
         self.rnn = Recurrent(
             cell,
-            embedding_size or len(vocab),
+            embedding_size or inputs,
             hidden_size,
             num_layers,
             batch_first=True,
@@ -119,9 +136,12 @@ class SequenceClassifier(Pretrained, nn.Module):
     # -- the function -------------------------------------------------------------------------
 
     def features(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        """ids (B, T) padded, lengths (B,) -> the pooled vector v (B, D*H)."""
+        """ids (B, T) padded (series: values (B, T, C)), lengths (B,) -> the pooled vector v
+        (B, D*H)."""
         if self.embedding is not None:
             x = self.drop(self.embedding(ids))
+        elif self.series is not None:
+            x = ids.to(self.head.weight.dtype)
         else:
             x = F.one_hot(ids, len(self.vocab)).to(self.head.weight.dtype)
         lengths = lengths.cpu()
@@ -140,13 +160,18 @@ class SequenceClassifier(Pretrained, nn.Module):
         return self.attention(output, mask)
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        """ids (B, T) padded, lengths (B,) -> class logits (B, C)."""
+        """ids (B, T) padded (series: values (B, T, C)), lengths (B,) -> class logits."""
         return self.head(self.drop(self.features(ids, lengths)))
 
-    # -- texts in, labels out -----------------------------------------------------------------
+    # -- texts or series in, labels out -------------------------------------------------------
 
-    def encode(self, text: str, what: str = "the text") -> Tensor:
-        """(n,) ids of one text; an empty text (no symbols) is a ValueError naming ``what``."""
+    def encode(self, text, what: str = "the text") -> Tensor:
+        """(n,) ids of one text, or (n, C) standardised values of one series ((n, C) raw
+        values); an empty one is a ValueError naming ``what``."""
+        if self.series is not None:
+            if isinstance(text, str):
+                raise ValueError(f"this classifier reads numeric series, and {what} is a text")
+            return self.series.apply(text, what)
         symbols = tokens(text, self.vocab.level)
         check_text_length(len(symbols), what)
         ids = self.vocab.encode_tokens(symbols)
@@ -155,9 +180,10 @@ class SequenceClassifier(Pretrained, nn.Module):
         return ids
 
     @torch.no_grad()
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> Tensor:
-        """(N, C) class probabilities of ``texts``, computed in batches of similar lengths."""
-        encoded = [self.encode(text, f"text {i + 1}") for i, text in enumerate(texts)]
+    def predict_proba(self, texts: Sequence, batch_size: int = 256) -> Tensor:
+        """(N, C) class probabilities of ``texts`` (or series), in batches of similar lengths."""
+        what = "text" if self.series is None else "series"
+        encoded = [self.encode(text, f"{what} {i + 1}") for i, text in enumerate(texts)]
         return self.proba_of_ids(encoded, batch_size)
 
     @torch.no_grad()
@@ -194,13 +220,18 @@ class SequenceClassifier(Pretrained, nn.Module):
     # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.pretrained) ----------
 
     def config(self) -> dict:
-        return {
-            "format": FORMAT,
-            "model": dict(self.settings),
-            "labels": list(self.labels),
-            "vocab": self.vocab.to_json(),
-        }
+        inputs = (
+            {"vocab": self.vocab.to_json()}
+            if self.series is None
+            else {"series": self.series.to_json()}
+        )
+        return {"format": FORMAT, "model": dict(self.settings), "labels": list(self.labels)} | (
+            inputs
+        )
 
     @classmethod
     def _from_config(cls, config: dict) -> SequenceClassifier:
+        if "series" in config:
+            series = SeriesScaling.from_json(config["series"])
+            return cls(None, config["labels"], series=series, **config["model"])
         return cls(Vocabulary.from_json(config["vocab"]), config["labels"], **config["model"])

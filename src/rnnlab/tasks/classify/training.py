@@ -1,11 +1,13 @@
 """Training a sequence classifier: padded, length-bucketed batches and a held-out report.
 
-The labelled data is split once, stratified and seeded (:func:`~rnnlab.data.labelled.
-stratified_split`); the vocabulary comes from the training part only. One step: a batch of
-sequences of similar length (:func:`~rnnlab.data.batches.bucket_batches`), padded to its
-longest with the lengths passed to the recurrent layer; minimise the cross-entropy (weighted by
-n / (C n_c) per class with ``balance``) with AdamW, the gradient norm clipped, the learning rate
-warmed up and then cosine-decayed over the epochs or the wall-clock budget
+The labelled data, texts or numeric series, is split once, stratified and seeded
+(:func:`~rnnlab.data.labelled.stratified_split`), or by the data set's official split where it
+has one (the built-in series); the vocabulary, or the series' standardisation, comes from the
+training part only. Series may be augmented anew in every batch (:mod:`rnnlab.data.augment`).
+One step: a batch of sequences of similar length (:func:`~rnnlab.data.batches.bucket_batches`),
+padded to its longest with the lengths passed to the recurrent layer; minimise the cross-entropy
+(weighted by n / (C n_c) per class with ``balance``) with AdamW, the gradient norm clipped, the
+learning rate warmed up and then cosine-decayed over the epochs or the wall-clock budget
 (:func:`~rnnlab.training.schedule.learning_rate`). After every epoch (and at the end of a
 budget) the held-out split is scored: accuracy and macro-F1 (the loop is
 :class:`~rnnlab.training.loop.EpochTrainer`'s; the checkpoint is the model at the end of the
@@ -24,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.checkpoint import write_json
+from rnnlab.data.augment import Augmentation
 from rnnlab.data.batches import pad
 from rnnlab.data.labelled import (
     LABELLED_OPTIONS,
@@ -32,11 +35,21 @@ from rnnlab.data.labelled import (
     stratified_split,
     tokens,
 )
+from rnnlab.data.series import (
+    MISSING,
+    SERIES_OPTIONS,
+    SeriesData,
+    SeriesScaling,
+    is_series_path,
+    read_series_options,
+)
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.plots import confusion_plot
 from rnnlab.settings import (
+    NON_NEGATIVE,
     POSITIVE_INT,
     SWITCH,
+    UNIT_INTERVAL,
     HeldOutSettings,
     RecurrentSettings,
     RunSettings,
@@ -76,9 +89,36 @@ class ClassifierSettings(HeldOutSettings, RunSettings, RecurrentSettings):
         False, "weight the loss by n / (classes x n_class), for skewed classes", SWITCH
     )
     dedupe: bool = setting(False, "drop repeated (text, label) pairs before splitting", SWITCH)
+    missing: str = setting(
+        "refuse",
+        "series: a missing value is refused, or its channel's last value carried",
+        one_of(MISSING),
+        group="series",
+    )
+    augment_jitter: float = setting(
+        0.0, "series: add N(0, SD^2) to every standardised value", NON_NEGATIVE, group="series"
+    )
+    augment_scale: float = setting(
+        0.0, "series: multiply each channel by N(1, SD^2)", NON_NEGATIVE, group="series"
+    )
+    augment_warp: float = setting(
+        0.0, "series: warp time with speeds ~ N(1, SD^2)", NON_NEGATIVE, group="series"
+    )
+    augment_slice: float = setting(
+        1.0, "series: train on a random window of this fraction", UNIT_INTERVAL, group="series"
+    )
 
-    def build_model(self, vocab: Vocabulary, labels: list[str]) -> SequenceClassifier:
-        return SequenceClassifier(vocab, labels, **self.arguments(SequenceClassifier))
+    def augmentation(self) -> Augmentation:
+        return Augmentation(
+            self.augment_jitter, self.augment_scale, self.augment_warp, self.augment_slice
+        )
+
+    def build_model(
+        self, vocab: Vocabulary | None, labels: list[str], series: SeriesScaling | None = None
+    ) -> SequenceClassifier:
+        return SequenceClassifier(
+            vocab, labels, series=series, **self.arguments(SequenceClassifier)
+        )
 
 
 @task_settings()
@@ -94,20 +134,29 @@ LEVEL_SETTINGS = {
     "char": {},
     "word": {"embedding_size": 128, "dropout": 0.5, "min_count": 2},
 }
+#: For numeric series: the standardised values go straight in (a few channels need no
+#: embedding), and the data sets are small (a few hundred series), so more passes, smaller
+#: batches; measured in benchmarks/series.py.
+SERIES_SETTINGS = {"embedding_size": None, "epochs": 100, "batch_size": 16}
 
 
-def recommended_classifier_settings(**given) -> ClassifierSettings:
-    """The defaults with :data:`LEVEL_SETTINGS` for ``given``'s level where ``given`` does not
-    set them; what ``rnnlab classify train`` uses."""
+def recommended_classifier_settings(series: bool = False, **given) -> ClassifierSettings:
+    """The defaults with :data:`LEVEL_SETTINGS` for ``given``'s level (or
+    :data:`SERIES_SETTINGS` for ``series``) where ``given`` does not set them; what ``rnnlab
+    classify train`` uses."""
     level = given.get("level", ClassifierSettings.level)
-    return ClassifierSettings(**(LEVEL_SETTINGS.get(level, {}) | given))
+    recommended = SERIES_SETTINGS if series else LEVEL_SETTINGS.get(level, {})
+    if series and "budget" in given:
+        recommended = {k: v for k, v in recommended.items() if k != "epochs"}
+    return ClassifierSettings(**(recommended | given))
 
 
 @dataclass
 class Split:
-    """The data split and encoded for training: ids per example, class index per example."""
+    """The data split and encoded for training: ids (series: standardised values) per example,
+    class index per example."""
 
-    vocab: Vocabulary
+    vocab: Vocabulary | None
     labels: list[str]
     train_ids: list[torch.Tensor]
     train_y: torch.Tensor
@@ -115,9 +164,12 @@ class Split:
     test_y: torch.Tensor
     duplicates: int = 0  # repeated (text, label) pairs dropped by ``dedupe``
     overlap: int = 0  # held-out texts that also occur in training (with the same label)
+    series: SeriesScaling | None = None  # for numeric series, in place of the vocabulary
 
     @classmethod
-    def of(cls, data: LabelledData, settings: ClassifierSettings) -> Split:
+    def of(cls, data: LabelledData | SeriesData, settings: ClassifierSettings) -> Split:
+        if isinstance(data, SeriesData):
+            return cls.of_series(data, settings)
         duplicates = 0
         if settings.dedupe:
             data, duplicates = data.deduplicated()
@@ -147,6 +199,39 @@ class Split:
         overlap = sum(pair in seen for pair in zip(test.texts, test.labels, strict=True))
         return cls(vocab, labels, *encode(train), *encode(test), duplicates, overlap)
 
+    @classmethod
+    def of_series(cls, data: SeriesData, settings: ClassifierSettings) -> Split:
+        """Series split by the data's official split, else stratified; standardised by the
+        training series' statistics."""
+        if not data.labels:
+            raise ValueError("the series have no labels; training needs a label per series")
+        labels = data.classes
+        if len(labels) < 2:
+            raise ValueError(
+                f"the data has only one class ({labels[0]!r}); a classifier needs at least two"
+            )
+        if data.part is not None:
+            train, test = data.official("train"), data.official("test")
+        else:
+            train_idx, test_idx = stratified_split(
+                data.labels, settings.test_fraction, settings.seed
+            )
+            train, test = data.subset(train_idx), data.subset(test_idx)
+            if settings.test_fraction > 0 and not len(test):
+                raise ValueError("the held-out split is empty; give more data or --test-fraction 0")
+        scaling = SeriesScaling.fit(train.series, data.channels, settings.missing)
+        index = {label: i for i, label in enumerate(labels)}
+        unseen = sorted(set(test.labels) - set(train.labels))
+        if unseen:
+            raise ValueError(f"class {unseen[0]!r} has no training series")
+
+        def encode(part: SeriesData) -> tuple[list[torch.Tensor], torch.Tensor]:
+            pairs = zip(part.series, part.ids, strict=True)
+            values = [scaling.apply(v, f"series {name}") for v, name in pairs]
+            return values, torch.tensor([index[label] for label in part.labels])
+
+        return cls(None, labels, *encode(train), *encode(test), series=scaling)
+
     @property
     def scored(self) -> str:
         """Which split the reports score: ``held-out``, or ``training`` when nothing is held out."""
@@ -174,11 +259,14 @@ class ClassifierTrainer(EpochTrainer):
         self.split = split
         super().__init__(
             settings,
-            lambda: settings.build_model(split.vocab, split.labels),
+            lambda: settings.build_model(split.vocab, split.labels, split.series),
             [len(ids) for ids in split.train_ids],
             out,
             **options,
         )
+        self.augment = settings.augmentation()
+        if self.augment.active and split.series is None:
+            raise ValueError("the --augment-* options change numeric series, not texts")
         counts = split.class_counts()
         self.weight = None
         if settings.balance:
@@ -186,7 +274,11 @@ class ClassifierTrainer(EpochTrainer):
             self.weight = torch.tensor(weight, dtype=torch.float32, device=self.device)
 
     def batch_loss(self, batch: list[int]) -> torch.Tensor:
-        ids, lengths = pad([self.split.train_ids[i] for i in batch])
+        examples = [self.split.train_ids[i] for i in batch]
+        if self.augment.active:  # drawn anew at every step, the same again on a resumed run
+            rng = np.random.default_rng((self.settings.seed, self.step))
+            examples = [self.augment(z, rng) for z in examples]
+        ids, lengths = pad(examples)
         y = self.split.train_y[batch].to(self.device)
         logits = self.model(ids.to(self.device), lengths)
         return F.cross_entropy(logits.float(), y, weight=self.weight)
@@ -204,6 +296,13 @@ class ClassifierTrainer(EpochTrainer):
 
     def setup_lines(self) -> list[str]:
         s = self.settings
+        if self.split.series is not None:
+            channels = len(self.split.series.channels)
+            longest = max(len(z) for z in self.split.train_ids)
+            return [
+                f"{channels} channel(s), standardised on the training series, up to {longest} "
+                f"steps; {self.setup_line()}"
+            ]
         rare = f", <unk> for fewer than {s.min_count}" if s.min_count > 1 else ""
         return [
             f"vocabulary {len(self.split.vocab):,} ({s.level} level{rare}); {self.setup_line()}"
@@ -250,8 +349,44 @@ def write_classification(
     confusion_plot(out / CONFUSION, report.confusion, report.labels, title=title)
 
 
-def evaluate_classifier(model: SequenceClassifier, data: LabelledData) -> ClassificationReport:
-    """The report of ``model`` on labelled ``data``, whose labels must all be the model's."""
+#: the options that say which labelled texts or series ``classify`` reads
+CLASSIFY_OPTIONS = LABELLED_OPTIONS + tuple(o for o in SERIES_OPTIONS if o not in LABELLED_OPTIONS)
+
+
+def reads_series(options: dict) -> bool:
+    """Whether ``options`` (:data:`CLASSIFY_OPTIONS`) name numeric series: ``builtin``, or one
+    ``.ts``/``.npz`` file, or a table with an id column."""
+    paths = options.get("data") or []
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    return bool(options.get("builtin")) or (
+        len(paths) == 1 and is_series_path(paths[0], options.get("id_column"))
+    )
+
+
+def read_classification_options(
+    options: dict, echo=print, series: bool | None = None
+) -> LabelledData | SeriesData:
+    """The labelled texts or series ``options`` name (:data:`CLASSIFY_OPTIONS`); ``series``
+    says which a model reads (None: by the options)."""
+    series = reads_series(options) if series is None else series
+    if not series:
+        if options.get("builtin"):
+            raise ValueError("--builtin names series; this classifier reads texts")
+        return read_labelled_options(options, echo)
+    if options.get("text_column"):
+        raise ValueError("--text-column is for texts; series have channels")
+    return read_series_options(options, echo)
+
+
+def evaluate_classifier(
+    model: SequenceClassifier, data: LabelledData | SeriesData
+) -> ClassificationReport:
+    """The report of ``model`` on labelled ``data`` (texts or series, as the model reads; the
+    official test part of a built-in set), whose labels must all be the model's."""
+    if isinstance(data, SeriesData) and data.part is not None:
+        data = data.official("test")
+    if not data.labels:
+        raise ValueError("the data has no labels to score against")
     index = {label: i for i, label in enumerate(model.labels)}
     unknown = sorted(set(data.labels) - set(index))
     if unknown:
@@ -260,7 +395,7 @@ def evaluate_classifier(model: SequenceClassifier, data: LabelledData) -> Classi
             f"the data has {len(unknown)} label(s) the model was not trained on: {shown}; "
             f"it knows {', '.join(model.labels)}"
         )
-    probs = model.predict_proba(data.texts)
+    probs = model.predict_proba(data.series if isinstance(data, SeriesData) else data.texts)
     return ClassificationReport.of(
         [index[label] for label in data.labels], probs.argmax(1).tolist(), model.labels
     )
@@ -269,10 +404,10 @@ def evaluate_classifier(model: SequenceClassifier, data: LabelledData) -> Classi
 def classifier_trainer(
     settings: ClassifierSettings, options: dict, out: str | Path | None = None, **loop
 ) -> ClassifierTrainer:
-    """The trainer of ``rnnlab classify train``: the labelled texts ``options`` name
-    (:data:`~rnnlab.data.labelled.LABELLED_OPTIONS`), split and encoded."""
+    """The trainer of ``rnnlab classify train``: the labelled texts or series ``options`` name
+    (:data:`CLASSIFY_OPTIONS`), split and encoded."""
     echo = loop.setdefault("echo", print)
-    data = read_labelled_options(options, echo)
+    data = read_classification_options(options, echo)
     split = Split.of(data, settings)
     echo(
         f"{len(data):,} examples in {len(data.counts())} classes (largest "
@@ -290,6 +425,8 @@ CLASSIFY = TrainingTask(
     settings=ClassifierSettings,
     trainer=classifier_trainer,
     models=(SequenceClassifier,),
-    data_options=LABELLED_OPTIONS,
-    recommended=lambda given, options: recommended_classifier_settings(**given),
+    data_options=CLASSIFY_OPTIONS,
+    recommended=lambda given, options: recommended_classifier_settings(
+        reads_series(options), **given
+    ),
 )
