@@ -48,6 +48,17 @@ def _talk(root: Path) -> Path:
     return root / "talk.txt"
 
 
+def _series(root: Path) -> Path:
+    """Twelve series of 2 channels, 4 to 9 steps, one row per step (a long CSV)."""
+    rng = np.random.default_rng(0)
+    rows = ["id,x,y,label"]
+    for k in range(12):
+        for t in range(4 + k % 6):
+            rows.append(f"s{k},{rng.normal(k % 2, 1):.5f},{t * (1 if k % 2 else -1)},{'ab'[k % 2]}")
+    (root / "series.csv").write_text("\n".join(rows) + "\n")
+    return root / "series.csv"
+
+
 #: task -> (the train command's words, its data options, small settings)
 TASKS = {
     "language": (
@@ -60,6 +71,12 @@ TASKS = {
         ["classify", "train"],
         lambda root: ["--data", str(FIXTURES / "names.csv")],
         "--hidden 8 --embedding 6 --batch-size 4 --epochs 3",
+    ),
+    "classify-series": (  # augmented: the draws must be the same again after a resume
+        ["classify", "train"],
+        lambda root: ["--data", str(_series(root)), "--id-column", "id"],
+        "--hidden 8 --batch-size 2 --epochs 3 --augment-jitter 0.1 --augment-warp 0.3 "
+        "--augment-slice 0.8",
     ),
     "translate": (
         ["translate", "train"],

@@ -352,3 +352,27 @@ def test_the_official_split_is_used_and_the_report_scores_the_test_part(tmp_path
     assert main(["classify", "predict", str(out), "--builtin", "BasicMotions"]) == 0
     rows = capsys.readouterr().out.strip().splitlines()
     assert len(rows) == 40 and rows[0].startswith("test-1\t")
+
+
+def test_series_runs_are_sized_to_about_the_same_number_of_updates(tmp_path):
+    from rnnlab.tasks.classify.training import (
+        CLASSIFY,
+        SERIES_UPDATES,
+        recommended_classifier_settings,
+        series_epochs,
+    )
+
+    assert series_epochs(270, 16) == 119 and SERIES_UPDATES <= 119 * 270 / 16
+    assert series_epochs(40, 16) == 200 and series_epochs(10**6, 16) == 10  # the bounds
+    assert series_epochs(2400, 32) == 2 * series_epochs(2400, 16) - 1  # ceil(26.7), ceil(13.3)
+    settings = recommended_classifier_settings(270)
+    assert (settings.epochs, settings.embedding_size, settings.hidden_size) == (119, None, 128)
+    assert recommended_classifier_settings(270, epochs=3).epochs == 3
+    assert recommended_classifier_settings(270, budget=5.0).epochs is None
+    assert recommended_classifier_settings(**{}).embedding_size == 64  # texts: unchanged
+    assert CLASSIFY.recommended({}, {"builtin": "BasicMotions"}).epochs == 200  # 40 train
+    series, labels = two_class_series(100)
+    data = write_long_csv(tmp_path / "s.csv", series, labels)
+    options = {"data": [str(data)], "id_column": "series"}
+    given = {"test_fraction": 0.2, "batch_size": 8}
+    assert CLASSIFY.recommended(given, options).epochs == series_epochs(80, 8)

@@ -17,6 +17,7 @@ final per-class report, ``confusion.png`` the final confusion matrix.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,20 +136,52 @@ LEVEL_SETTINGS = {
     "word": {"embedding_size": 128, "dropout": 0.5, "min_count": 2},
 }
 #: For numeric series: the standardised values go straight in (a few channels need no
-#: embedding), and the data sets are small (a few hundred series), so more passes, smaller
-#: batches; measured in benchmarks/series.py.
-SERIES_SETTINGS = {"embedding_size": None, "epochs": 100, "batch_size": 16}
+#: embedding), the data sets are small (a few hundred series), so small batches, a narrower
+#: layer and a little jitter and scaling; chosen in benchmarks/series.py --development.
+SERIES_SETTINGS = {
+    "embedding_size": None,
+    "hidden_size": 128,
+    "batch_size": 16,
+    "augment_jitter": 0.05,
+    "augment_scale": 0.1,
+}
+#: ... and epochs for about this many updates, whatever the number of series
+SERIES_UPDATES = 2000
+SERIES_EPOCHS = (10, 200)
 
 
-def recommended_classifier_settings(series: bool = False, **given) -> ClassifierSettings:
-    """The defaults with :data:`LEVEL_SETTINGS` for ``given``'s level (or
-    :data:`SERIES_SETTINGS` for ``series``) where ``given`` does not set them; what ``rnnlab
-    classify train`` uses."""
+def series_epochs(train_series: int, batch_size: int) -> int:
+    """Epochs of about :data:`SERIES_UPDATES` updates over ``train_series`` series, within
+    :data:`SERIES_EPOCHS`."""
+    low, high = SERIES_EPOCHS
+    return min(high, max(low, math.ceil(SERIES_UPDATES * batch_size / max(train_series, 1))))
+
+
+def recommended_classifier_settings(train_series: int | None = None, **given) -> ClassifierSettings:
+    """The defaults with :data:`LEVEL_SETTINGS` for ``given``'s level (or, for
+    ``train_series`` numeric series, :data:`SERIES_SETTINGS` and :func:`series_epochs`) where
+    ``given`` does not set them; what ``rnnlab classify train`` uses."""
     level = given.get("level", ClassifierSettings.level)
-    recommended = SERIES_SETTINGS if series else LEVEL_SETTINGS.get(level, {})
-    if series and "budget" in given:
-        recommended = {k: v for k, v in recommended.items() if k != "epochs"}
+    if train_series is None:
+        return ClassifierSettings(**(LEVEL_SETTINGS.get(level, {}) | given))
+    recommended = dict(SERIES_SETTINGS)
+    if "budget" not in given:
+        batch = given.get("batch_size", recommended["batch_size"])
+        recommended["epochs"] = series_epochs(train_series, batch)
     return ClassifierSettings(**(recommended | given))
+
+
+def _recommended(given: dict, options: dict) -> ClassifierSettings:
+    """The settings of a new ``classify train`` run: for series, sized by how many train."""
+    if not reads_series(options):
+        return recommended_classifier_settings(**given)
+    data = read_classification_options(options, echo=lambda line: None, series=True)
+    if data.part is not None:
+        train = data.part.count("train")
+    else:
+        held = given.get("test_fraction", ClassifierSettings.test_fraction)
+        train = len(data) - round(len(data) * held)
+    return recommended_classifier_settings(train, **given)
 
 
 @dataclass
@@ -426,7 +459,5 @@ CLASSIFY = TrainingTask(
     trainer=classifier_trainer,
     models=(SequenceClassifier,),
     data_options=CLASSIFY_OPTIONS,
-    recommended=lambda given, options: recommended_classifier_settings(
-        reads_series(options), **given
-    ),
+    recommended=_recommended,
 )
