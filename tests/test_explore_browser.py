@@ -15,11 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from rnnlab import LanguageModel, SequenceClassifier
 from rnnlab.cli import main
+from rnnlab.data.series import SeriesScaling
 from rnnlab.explore.chromium import CHROMIUM, FLAGS
 from rnnlab.tasks.chat import Chatbot
 
@@ -78,6 +80,11 @@ def server(tmp_path_factory):
             ]
         )
     assert code == 0
+    scaling = SeriesScaling(["x", "y"], [0.0, 1.0], [2.0, 3.0])
+    series = SequenceClassifier(
+        None, ["low", "high"], hidden_size=8, embedding_size=None, series=scaling
+    )
+    series.save_pretrained(root / "series")
     talk = root / "talk.txt"
     talk.write_text("A: hello there\nB: hi friend\n\nA: how are you\nB: fine thanks\n")
     with contextlib.redirect_stdout(io.StringIO()):
@@ -95,6 +102,7 @@ def server(tmp_path_factory):
             str(root / "lm"),
             str(root / "cls"),
             str(root / "chat"),
+            str(root / "series"),
             "--port",
             "0",
         ],
@@ -190,6 +198,19 @@ def test_a_classifier_shows_its_decision_forming(server, page):
     sync_api.expect(final).to_contain_text(f"after 6 symbols: {label}")
     sync_api.expect(page.locator("#cls-plot polyline")).to_have_count(2)
     page.screenshot(path=ARTIFACTS / "explorer-classify.png", full_page=True)
+
+
+def test_a_series_classifier_reads_typed_steps(server, page):
+    page.select_option("#model", "series")
+    text = page.locator("#cls-text")
+    sync_api.expect(text).to_have_attribute("placeholder", re.compile("2 numbers .x, y."))
+    sync_api.expect(page.locator("#cls-what")).to_have_text("Type a series, one step per line")
+    text.fill("1, 2\n3, 4\n5, 6")
+    model = SequenceClassifier.from_pretrained(server[1] / "series")
+    label, _ = model.predict([np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])])[0]
+    sync_api.expect(page.locator("#cls-final")).to_contain_text(f"after 3 steps: {label}")
+    sync_api.expect(page.locator("#cls-plot polyline")).to_have_count(2)
+    page.screenshot(path=ARTIFACTS / "explorer-series.png", full_page=True)
 
 
 def test_talking_to_a_chatbot(server, page):

@@ -57,7 +57,6 @@ class SeriesData:
     sources: list[str] = field(default_factory=list)
     part: list[str] | None = None
     note: str = ""
-    skipped: int = 0  # kept for the LabelledData interface: series are never skipped
 
     def __len__(self) -> int:
         return len(self.series)

@@ -554,6 +554,7 @@ function chooseModel(id) {
     language: `${size} language model (${model.level}), ${count}`,
   }[model.kind];
   for (const button of document.querySelectorAll("#tabs button")) button.hidden = !button.classList.contains(model.kind);
+  $("cls-what").textContent = model.level === "series" ? "Type a series, one step per line" : "Type a text";
   $("cls-text").placeholder = model.level === "series"
     ? `one step per line: ${model.channels.length} numbers (${model.channels.join(", ")}), comma-separated`
     : "";

@@ -220,14 +220,10 @@ class SequenceClassifier(Pretrained, nn.Module):
     # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.pretrained) ----------
 
     def config(self) -> dict:
-        inputs = (
-            {"vocab": self.vocab.to_json()}
-            if self.series is None
-            else {"series": self.series.to_json()}
-        )
-        return {"format": FORMAT, "model": dict(self.settings), "labels": list(self.labels)} | (
-            inputs
-        )
+        config = {"format": FORMAT, "model": dict(self.settings), "labels": list(self.labels)}
+        if self.series is None:
+            return config | {"vocab": self.vocab.to_json()}
+        return config | {"series": self.series.to_json()}
 
     @classmethod
     def _from_config(cls, config: dict) -> SequenceClassifier:

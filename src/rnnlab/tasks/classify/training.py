@@ -289,6 +289,9 @@ class ClassifierTrainer(EpochTrainer):
         self, split: Split, settings: ClassifierSettings, out: str | Path | None = None, **options
     ) -> None:
         self.split = split
+        self.augment = settings.augmentation()
+        if self.augment.active and split.series is None:
+            raise ValueError("the --augment-* options change numeric series, not texts")
         super().__init__(
             settings,
             lambda: settings.build_model(split.vocab, split.labels, split.series),
@@ -296,9 +299,6 @@ class ClassifierTrainer(EpochTrainer):
             out,
             **options,
         )
-        self.augment = settings.augmentation()
-        if self.augment.active and split.series is None:
-            raise ValueError("the --augment-* options change numeric series, not texts")
         counts = split.class_counts()
         self.weight = None
         if settings.balance:
