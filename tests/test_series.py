@@ -177,6 +177,10 @@ def test_missing_values_are_refused_or_carried_by_the_stated_rule():
     np.testing.assert_array_equal(carried.apply(values).numpy(), expected)
     with pytest.raises(ValueError, match=r"has 2 channel\(s\); the model reads 3"):
         carried.apply(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="too large to read once standardised"):
+        carried.apply(np.array([[1.0, 1e300, 0.0]]))
+    with pytest.raises(ValueError, match="infinite"):
+        carried.apply(np.array([[1.0, -np.inf, 0.0]]))
 
 
 def test_a_constant_channel_keeps_unit_deviation():

@@ -494,7 +494,8 @@ class SeriesScaling:
         return cls(list(channels), mean, np.where(std > 1e-12 * scale, std, 1.0), missing)
 
     def apply(self, values: np.ndarray, what: str = "a series") -> torch.Tensor:
-        """(n, C) raw values -> (n, C) float32 standardised, missing values per the rule."""
+        """(n, C) raw values -> (n, C) float32 standardised, missing values per the rule; an
+        infinite value, or one beyond float32 once standardised, is an error."""
         values = np.asarray(values, dtype=np.float64)
         if values.ndim != 2 or values.shape[1] != len(self.channels):
             got = values.shape[1] if values.ndim == 2 else f"shape {list(values.shape)}"
@@ -504,7 +505,8 @@ class SeriesScaling:
         check_series_length(len(values), what)
         if np.isinf(values).any():
             raise ValueError(f"{what} has an infinite value")
-        z = (values - self.mean) / self.std
+        with np.errstate(over="ignore"):  # an overflow is refused below, not warned about
+            z = (values - self.mean) / self.std
         gaps = np.isnan(z)
         if gaps.any():
             if self.missing == "refuse":
@@ -514,7 +516,11 @@ class SeriesScaling:
                     f"{self.channels[channel]}); --missing carry fills them"
                 )
             z = _carry(z)
-        return torch.from_numpy(z.astype(np.float32))
+        with np.errstate(over="ignore"):
+            z = z.astype(np.float32)
+        if not np.isfinite(z).all():
+            raise ValueError(f"{what} has a value too large to read once standardised (float32)")
+        return torch.from_numpy(z)
 
     def to_json(self) -> dict:
         return {
