@@ -27,6 +27,7 @@ from rnnlab.tasks.classify.training import (
     REPORT,
     PredictSettings,
     read_classification_options,
+    series_to_predict,
 )
 
 COMMAND = "classify"
@@ -87,12 +88,12 @@ def _data_options(args: argparse.Namespace) -> dict:
     return {k: getattr(args, k) for k in CLASSIFY_OPTIONS if getattr(args, k, None) is not None}
 
 
-def _read_data(args: argparse.Namespace, model: SequenceClassifier, echo=print):
+def _read_data(args: argparse.Namespace, model: SequenceClassifier):
     """The texts or series the options name, as ``model`` reads; none is an error."""
     options = _data_options(args)
     if not (options.get("data") or options.get("builtin")):
         raise ValueError("no data given: --data PATH or --builtin NAME")
-    return read_classification_options(options, echo, series=model.series is not None)
+    return read_classification_options(options, series=model.series is not None)
 
 
 def _run_predict(args: argparse.Namespace) -> int:
@@ -101,9 +102,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     if model.series is not None:
         if args.texts or args.file:
             raise ValueError("this classifier reads numeric series: give --data or --builtin")
-        data = _read_data(args, model, echo=lambda line: None)  # stdout: the answers only
-        if data.part is not None:
-            data = data.official("test")
+        data = series_to_predict(_data_options(args))
         names, items = data.ids, data.series
     else:
         if args.data or args.builtin:

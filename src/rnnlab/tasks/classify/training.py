@@ -410,6 +410,15 @@ def read_classification_options(
     return read_series_options(options, echo)
 
 
+def series_to_predict(options: dict) -> SeriesData:
+    """The series ``classify predict`` labels: those ``options`` name (a built-in set's test
+    part), read silently, since the answers are the output."""
+    if not (options.get("data") or options.get("builtin")):
+        raise ValueError("no data given: --data PATH or --builtin NAME")
+    data = read_classification_options(options, lambda line: None, series=True)
+    return data.official("test") if data.part is not None else data
+
+
 def evaluate_classifier(
     model: SequenceClassifier, data: LabelledData | SeriesData
 ) -> ClassificationReport:
