@@ -85,6 +85,8 @@ def test_a_long_csv_groups_rows_by_id_and_orders_them_by_time(tmp_path):
     assert data.channels == ["x", "y"]
     np.testing.assert_array_equal(data.series[0], [[6, 60], [5, 50]])
     assert np.isnan(data.series[1][1, 1]) and data.series[1][2, 0] == 3
+    with pytest.raises(ValueError, match="line 3: the time column needs a number"):
+        read_long_csv(write(tmp_path / "t.csv", "id,t,x\na,1,1\na,,2\n"), "id", "t")
     unlabelled = read_long_csv(write(tmp_path / "u.csv", "id,x\na,1\na,2\nb,3\n"), "id")
     assert unlabelled.labels == [] and [len(s) for s in unlabelled.series] == [2, 1]
 

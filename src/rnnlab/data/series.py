@@ -292,6 +292,8 @@ def read_long_csv(
             values = [_cell(row[i]) for i, name in enumerate(header) if i not in named]
         except ValueError:
             raise ValueError(f"{path}, line {number}: a value is not a number") from None
+        if not math.isfinite(order):
+            raise ValueError(f"{path}, line {number}: the time column needs a number")
         steps.setdefault(key, []).append((order, values))
         if label is not None:
             tag = row[label].strip()
