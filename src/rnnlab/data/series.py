@@ -37,7 +37,6 @@ from rnnlab.checks import check_choice
 from rnnlab.data.tables import rows as table_rows
 from rnnlab.limits import check_series_length
 
-SUFFIXES = (".ts", ".npz", ".csv", ".tsv")
 MISSING = ("refuse", "carry")  # what SeriesScaling does with a missing value
 MISSING_CELLS = {"", "nan", "NaN", "NA", "?"}
 #: the options that say which labelled series to read (:func:`read_series_options`)
