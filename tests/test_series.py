@@ -129,6 +129,15 @@ def test_which_reader_is_chosen_by_suffix_and_id_column(tmp_path):
     csv = write(tmp_path / "s.csv", "id,x\na,1\n")
     with pytest.raises(ValueError, match="needs --id-column"):
         read_series(csv)
+    with pytest.raises(ValueError, match="data not found"):
+        read_series(tmp_path / "none.ts")
+    (tmp_path / "folder.ts").mkdir()
+    with pytest.raises(ValueError, match="is not a regular file"):
+        read_series(tmp_path / "folder.ts")
+    with pytest.raises(ValueError, match="is empty"):  # the project's text reader's words
+        read_series(write(tmp_path / "empty.csv", ""), "id")
+    with pytest.raises(ValueError, match="no column named 'trial'"):
+        read_series(csv, "trial")
     assert len(read_series(csv, "id")) == 1
 
 

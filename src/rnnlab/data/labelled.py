@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.data.tables import column
 from rnnlab.data.tables import rows as table_rows
 from rnnlab.data.text import read_text
 from rnnlab.data.vocab import tokenize_words
@@ -177,19 +178,6 @@ def _read_class_files(files: list[Path], encoding: str) -> LabelledData:
     return data
 
 
-def _column(spec: str | None, header: list[str], default_name: str, default_index: int) -> int:
-    if spec is None:
-        return header.index(default_name) if default_name in header else default_index
-    if spec.isdigit():
-        return int(spec)
-    if spec not in header:
-        raise ValueError(
-            f"the table has no column named {spec!r}; its first row is: "
-            f"{', '.join(repr(h) for h in header[:8])}"
-        )
-    return header.index(spec)
-
-
 def _read_table(
     path: Path,
     content: str,
@@ -211,8 +199,8 @@ def _read_table(
     if not rows:
         raise ValueError(f"{path} has no rows")
     header = [cell.strip() for cell in rows[0][1]]
-    text = _column(text_column, header, "text", 0)
-    label = _column(label_column, header, "label", len(header) - 1)
+    text = column(text_column, header, "text", 0)
+    label = column(label_column, header, "label", len(header) - 1)
     if text == label:
         raise ValueError("the text and label columns must differ")
     needed = max(text, label) + 1

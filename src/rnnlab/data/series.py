@@ -34,7 +34,9 @@ import numpy as np
 import torch
 
 from rnnlab.checks import check_choice
+from rnnlab.data.tables import column
 from rnnlab.data.tables import rows as table_rows
+from rnnlab.data.text import read_text
 from rnnlab.limits import check_series_length
 
 MISSING = ("refuse", "carry")  # what SeriesScaling does with a missing value
@@ -113,17 +115,16 @@ def _check_series(data: SeriesData, where: str) -> SeriesData:
 def _ts_header(path: Path, encoding: str) -> dict[str, str]:
     """The ``@key value`` lines before ``@data``, lower-cased keys; no ``@data`` is an error."""
     header = {}
-    with open(path, encoding=encoding, errors="strict") as file:
-        for line in file:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            if not line.startswith("@"):
-                break
-            key, _, value = line[1:].partition(" ")
-            if key.lower() == "data":
-                return header
-            header[key.lower()] = value.strip()
+    for line in read_text(path, "char", encoding).splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not line.startswith("@"):
+            break
+        key, _, value = line[1:].partition(" ")
+        if key.lower() == "data":
+            return header
+        header[key.lower()] = value.strip()
     raise ValueError(f"{path}: a .ts file needs a header ending in @data; none found")
 
 
@@ -142,10 +143,7 @@ def read_ts(path: str | Path, encoding: str = "utf-8") -> SeriesData:
     from aeon.datasets import load_from_ts_file
 
     path = Path(path)
-    try:
-        header = _ts_header(path, encoding)
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not {encoding} text") from None
+    header = _ts_header(path, encoding)
     univariate = _truth(header, "univariate", path)
     equal = _truth(header, "equallength", path)
     labelled = _truth(header, "classlabel", path)
@@ -242,16 +240,6 @@ def _cell(text: str) -> float:
     return math.nan if text in MISSING_CELLS else float(text)
 
 
-def _pick(header: list[str], spec: str | None, default: str | None, what: str, path) -> int | None:
-    if spec is None:
-        return header.index(default) if default in header else None
-    if spec.isdigit() and int(spec) < len(header):
-        return int(spec)
-    if spec not in header:
-        raise ValueError(f"{path} has no {what} column {spec!r}; its columns: {', '.join(header)}")
-    return header.index(spec)
-
-
 def read_long_csv(
     path: str | Path,
     id_column: str,
@@ -262,19 +250,21 @@ def read_long_csv(
     """One row per step (see the module docstring); the first row names the columns."""
     path = Path(path)
     delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    try:
-        content = path.read_text(encoding=encoding)
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not {encoding} text") from None
+    content = read_text(path, "char", encoding)
     rows = [(n, row) for n, row in enumerate(table_rows(io.StringIO(content), path, delimiter), 1)]
     rows = [(n, row) for n, row in rows if any(cell.strip() for cell in row)]
     if len(rows) < 2:
         raise ValueError(f"{path} needs a header row and at least one row of values")
-    header = [cell.strip().lstrip("\ufeff") for cell in rows[0][1]]
-    ident = _pick(header, id_column, None, "id", path)
-    time = _pick(header, time_column, None, "time", path)
-    label = _pick(header, label_column, "label", "label", path)
+    header = [cell.strip() for cell in rows[0][1]]
+    try:
+        ident = column(id_column, header, None, None)
+        time = column(time_column, header, None, None)
+        label = column(label_column, header, "label", None)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
     named = {ident, time, label} - {None}
+    if any(index >= len(header) for index in named):
+        raise ValueError(f"{path} has {len(header)} columns; a column index is beyond them")
     channels = [name for i, name in enumerate(header) if i not in named]
     if not channels:
         raise ValueError(f"{path} has no channel columns besides the id, time and label")
@@ -423,8 +413,10 @@ def read_series(
 ) -> SeriesData:
     """The series in ``path``, by its layout (see the module docstring)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"data not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a regular file; give a .ts, .npz or CSV file")
     suffix = path.suffix.lower()
     if suffix == ".ts":
         return read_ts(path)
