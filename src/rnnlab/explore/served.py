@@ -176,27 +176,22 @@ def prefix_predictions(model: SequenceClassifier, text: str) -> dict:
     text holds one step per line (:func:`~rnnlab.data.series.parse_steps`); the symbols are
     the steps' numbers."""
     if model.series is not None:
-        values = model.encode(parse_steps(text, len(model.series.channels)), "the series")
-        if len(values) > MAX_PREFIXES:
-            raise ValueError(f"a series is explained over at most {MAX_PREFIXES:,} steps")
-        probs = model.proba_of_ids([values[: t + 1] for t in range(len(values))])
-        return {
-            "symbols": [str(t + 1) for t in range(len(values))],
-            "unknown": [False] * len(values),
-            "labels": list(model.labels),
-            "probabilities": probs.tolist(),
-        }
-    ids = model.encode(text)
-    if ids.numel() > MAX_PREFIXES:
+        encoded = model.encode(parse_steps(text, len(model.series.channels)), "the series")
+        symbols, what, unit = [str(t + 1) for t in range(len(encoded))], "series", "steps"
+        unknown = [False] * len(encoded)
+    else:
+        encoded, symbols = model.encode(text), tokens(text, model.vocab.level)
+        what, unit = "text", "symbols"
+        unknown = [unknown for _, unknown in model.vocab.lookup(symbols)]
+    if len(encoded) > MAX_PREFIXES:
         raise ValueError(
-            f"the text has {ids.numel():,} symbols; a classifier is explained over at most "
+            f"the {what} has {len(encoded):,} {unit}; a classifier is explained over at most "
             f"{MAX_PREFIXES:,}"
         )
-    symbols = tokens(text, model.vocab.level)
-    probs = model.proba_of_ids([ids[: t + 1] for t in range(ids.numel())])
+    probs = model.proba_of_ids([encoded[: t + 1] for t in range(len(encoded))])
     return {
         "symbols": symbols,
-        "unknown": [unknown for _, unknown in model.vocab.lookup(symbols)],
+        "unknown": unknown,
         "labels": list(model.labels),
         "probabilities": probs.tolist(),
     }

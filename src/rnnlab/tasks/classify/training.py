@@ -183,6 +183,23 @@ def _recommended(given: dict, options: dict) -> ClassifierSettings:
     return recommended_classifier_settings(train, **given)
 
 
+def _parts(data: LabelledData | SeriesData, settings: ClassifierSettings) -> tuple:
+    """(train, held-out) parts of labelled ``data`` with two or more classes: the official split
+    of series that have one, else stratified by ``settings``' fraction and seed."""
+    if not data.labels:
+        raise ValueError("the data has no labels; training needs a label per example")
+    if len(data.classes) < 2:
+        raise ValueError(
+            f"the data has only one class ({data.classes[0]!r}); a classifier needs at least two"
+        )
+    if isinstance(data, SeriesData) and data.part is not None:
+        return data.official("train"), data.official("test")
+    train, test = stratified_split(data.labels, settings.test_fraction, settings.seed)
+    if settings.test_fraction > 0 and not test:
+        raise ValueError("the held-out split is empty; give more data or --test-fraction 0")
+    return data.subset(train), data.subset(test)
+
+
 @dataclass
 class Split:
     """The data split and encoded for training: ids (series: standardised values) per example,
@@ -205,15 +222,7 @@ class Split:
         duplicates = 0
         if settings.dedupe:
             data, duplicates = data.deduplicated()
-        labels = data.classes
-        if len(labels) < 2:
-            raise ValueError(
-                f"the data has only one class ({labels[0]!r}); a classifier needs at least two"
-            )
-        train_idx, test_idx = stratified_split(data.labels, settings.test_fraction, settings.seed)
-        train, test = data.subset(train_idx), data.subset(test_idx)
-        if settings.test_fraction > 0 and not len(test):
-            raise ValueError("the held-out split is empty; give more data or --test-fraction 0")
+        labels, (train, test) = data.classes, _parts(data, settings)
         counts = Counter(s for text in train.texts for s in tokens(text, settings.level))
         vocab = Vocabulary.from_counts(settings.level, counts, settings.min_count)
         index = {label: i for i, label in enumerate(labels)}
@@ -235,22 +244,7 @@ class Split:
     def of_series(cls, data: SeriesData, settings: ClassifierSettings) -> Split:
         """Series split by the data's official split, else stratified; standardised by the
         training series' statistics."""
-        if not data.labels:
-            raise ValueError("the series have no labels; training needs a label per series")
-        labels = data.classes
-        if len(labels) < 2:
-            raise ValueError(
-                f"the data has only one class ({labels[0]!r}); a classifier needs at least two"
-            )
-        if data.part is not None:
-            train, test = data.official("train"), data.official("test")
-        else:
-            train_idx, test_idx = stratified_split(
-                data.labels, settings.test_fraction, settings.seed
-            )
-            train, test = data.subset(train_idx), data.subset(test_idx)
-            if settings.test_fraction > 0 and not len(test):
-                raise ValueError("the held-out split is empty; give more data or --test-fraction 0")
+        labels, (train, test) = data.classes, _parts(data, settings)
         scaling = SeriesScaling.fit(train.series, data.channels, settings.missing)
         index = {label: i for i, label in enumerate(labels)}
         unseen = sorted(set(test.labels) - set(train.labels))
