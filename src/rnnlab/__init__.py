@@ -13,23 +13,45 @@ transformer it is measured against, with the same methods); the sequence classif
 folder per task), on the one training loop of :mod:`rnnlab.training`.
 """
 
-from rnnlab.cells import (
-    CELLS,
-    Cell,
-    GRUCell,
-    LSTMCell,
-    MinGRUCell,
-    MinLSTMCell,
-    RNNCell,
-    make_cell,
-)
-from rnnlab.init import SCHEMES as INIT_SCHEMES
-from rnnlab.recurrent import GRU, LSTM, RNN, Recurrent
-from rnnlab.tasks.classify import SequenceClassifier
-from rnnlab.tasks.conditional import ConditionalGenerator
-from rnnlab.tasks.forecast import Forecaster
-from rnnlab.tasks.language import LanguageModel, TransformerLM
-from rnnlab.tasks.translate import Seq2Seq
+from importlib import import_module
+
+#: the public names, by the module that defines them; imported when first used (PEP 562), so
+#: that ``rnnlab.portable`` runs without PyTorch installed
+_PUBLIC = {
+    "CELLS": "rnnlab.cells",
+    "Cell": "rnnlab.cells",
+    "GRUCell": "rnnlab.cells",
+    "LSTMCell": "rnnlab.cells",
+    "MinGRUCell": "rnnlab.cells",
+    "MinLSTMCell": "rnnlab.cells",
+    "RNNCell": "rnnlab.cells",
+    "make_cell": "rnnlab.cells",
+    "INIT_SCHEMES": "rnnlab.init",
+    "GRU": "rnnlab.recurrent",
+    "LSTM": "rnnlab.recurrent",
+    "RNN": "rnnlab.recurrent",
+    "Recurrent": "rnnlab.recurrent",
+    "SequenceClassifier": "rnnlab.tasks.classify",
+    "ConditionalGenerator": "rnnlab.tasks.conditional",
+    "Forecaster": "rnnlab.tasks.forecast",
+    "LanguageModel": "rnnlab.tasks.language",
+    "TransformerLM": "rnnlab.tasks.language",
+    "Seq2Seq": "rnnlab.tasks.translate",
+}
+_RENAMED = {"INIT_SCHEMES": "SCHEMES"}
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'rnnlab' has no attribute {name!r}")
+    value = getattr(import_module(_PUBLIC[name]), _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __version__ = "0.1.0"
 

@@ -28,6 +28,7 @@ from rnnlab.cli import (
     chat,
     classify,
     conditional,
+    export,
     forecast,
     insight,
     language,
@@ -51,6 +52,7 @@ MODULES = (
     conditional,
     forecast,
     insight,
+    export,
     serve,
 )
 

@@ -109,20 +109,10 @@ class Served:
     def heldout(self) -> list[str]:
         """The held-out text's symbols (read once); ValueError if there is none."""
         if self._heldout is None:
-            config = self.model.checkpoint_config
-            source = (config.get("data") or {}).get("source") if self.text is None else self.text
-            if source is None:
-                raise ValueError(
-                    f"model {self.id}: no held-out text known; start the server with --text FILE"
-                )
-            level = self.model.vocab.level
             try:
-                text, _ = read_source(source, level)
+                text = heldout_text(self.model, self.text)
             except ValueError as error:
-                raise ValueError(f"model {self.id}: {error}; pass --text FILE") from None
-            if self.text is None:  # the checkpoint's own text: its validation split
-                fraction = float((config.get("training") or {}).get("val_fraction", 0.1))
-                text = text[int(len(text) * (1 - fraction)) :]
+                raise ValueError(f"model {self.id}: {error}") from None
             self._heldout = self.model.vocab.tokens(text)
         return self._heldout
 
@@ -138,6 +128,23 @@ class Served:
             flow = gradient_flow(self.model, windows, GRADIENT_WARMUP, name=self.id)
             self._gradients = {"norms": flow.norms, "decay": flow.decay, "windows": len(windows)}
         return self._gradients
+
+
+def heldout_text(model: LanguageModel, text: str | None = None) -> str:
+    """A language model's held-out text: the last ``val_fraction`` of the text it was trained
+    on (its config names it), or all of the file ``text`` when given."""
+    config = model.checkpoint_config
+    source = (config.get("data") or {}).get("source") if text is None else text
+    if source is None:
+        raise ValueError("no held-out text known; give --text FILE")
+    try:
+        read, _ = read_source(source, model.vocab.level)
+    except ValueError as error:
+        raise ValueError(f"{error}; pass --text FILE") from None
+    if text is not None:
+        return read
+    fraction = float((config.get("training") or {}).get("val_fraction", 0.1))
+    return read[int(len(read) * (1 - fraction)) :]
 
 
 def load(directory: str | Path, id: str, text: str | None = None) -> Served:

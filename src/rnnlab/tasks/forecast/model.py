@@ -172,7 +172,7 @@ class Forecaster(Pretrained, nn.Module):
         step ahead at every step in autoregressive mode; and the recurrent state."""
         output, state = self.rnn(x, state)
         if self.mode == "direct":
-            theta = self.head(output[:, -1]).view(len(x), self.horizon, -1)
+            theta = self.head(output[:, -1]).view(x.shape[0], self.horizon, -1)
         else:
             theta = self.head(output)
         return theta.float(), state

@@ -125,7 +125,7 @@ class Block(nn.Module):
             v,
             attn_mask=mask,
             dropout_p=self.dropout if self.training else 0.0,
-            is_causal=start == 0 and length > 1,
+            is_causal=start == 0,  # (for one query the same as no mask)
         )
         y = F.linear(y.transpose(1, 2).reshape(batch, length, size), self.attention_out.weight)
         x = x + self._dropped(y)
