@@ -526,6 +526,24 @@ CASES = [
     ("chat train --resume {chat} --hidden 99", ["--hidden differs from the run"]),
     ("chat train --resume {chat} --builtin smalltalk", ["the data differs from the one"]),
     ("translate train --resume {tmp}/nowhere", ["not found|no such|does not exist"]),
+    # export: what a format cannot hold, options of another format, places it may not write
+    ("export {clf} --format html --out {tmp}/x.html", ["HTML page runs recurrent language"]),
+    ("export {cond} --format onnx --out {tmp}/x.onnx", ["conditional generator has no ONNX"]),
+    ("export {lm} --format html --out {tmp}/x.html --quantize int8", ["--quantize applies to"]),
+    ("export {lm} --format onnx --out {tmp}/x.onnx --half", ["--half applies to --format html"]),
+    ("export {lm} --format hub --out {tmp}/h --text {text}", ["--text applies to --format html"]),
+    ("export {lm} --format onnx --out {tmp}/x.txt", [r"name ends in \.onnx"]),
+    ("export {lm} --format html --out {tmp}/x.onnx", [r"name ends in \.html"]),
+    ("export {lm} --format onnx --out {lm}/model.onnx", ["inside the checkpoint"]),
+    ("export {lm} --format onnx --out {clf}/model.onnx", ["holds a checkpoint; write the export"]),
+    ("export {lm} --format onnx --out {lm}/config.json", ["file of the checkpoint"]),
+    ("export {lm} --format hub --out {clf}", ["holds a checkpoint"]),
+    ("export {lm} --format hub --out {lm}/card", ["inside the checkpoint"]),
+    ("export {lm} --format onnx --out {pipe}", ["not a regular file"]),
+    ("export {lm} --format onnx --out {adir}", ["is a directory"]),
+    ("export {lm} --format pdf --out {tmp}/x.pdf", ["invalid choice"]),
+    ("export {text} --format onnx --out {tmp}/x.onnx", ["not a directory"]),
+    ("export {t_nan_weights} --format onnx --out {tmp}/x.onnx", ["NaN or infinite"]),
 ]
 
 

@@ -507,6 +507,8 @@ KINDS = {
 def load(path: str | Path, threads: int | None = None) -> Exported:
     """The exported model at ``path`` (an ``.onnx`` file with its ``.json`` beside it)."""
     sidecar = Path(path).with_suffix(".json")
+    if not Path(path).is_file() or not sidecar.is_file():
+        raise ValueError(f"{path}: needs the .onnx file and {sidecar.name} beside it")
     try:
         kind = json.loads(sidecar.read_text(encoding="utf-8")).get("kind")
     except (OSError, ValueError, AttributeError) as error:

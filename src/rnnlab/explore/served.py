@@ -133,7 +133,7 @@ class Served:
 def heldout_text(model: LanguageModel, text: str | None = None) -> str:
     """A language model's held-out text: the last ``val_fraction`` of the text it was trained
     on (its config names it), or all of the file ``text`` when given."""
-    config = model.checkpoint_config
+    config = getattr(model, "checkpoint_config", None) or {}  # none: built, not loaded
     source = (config.get("data") or {}).get("source") if text is None else text
     if source is None:
         raise ValueError("no held-out text known; give --text FILE")

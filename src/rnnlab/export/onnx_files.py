@@ -78,7 +78,9 @@ def export_onnx(model, out: str | Path, quantize: str | None = None) -> list[Pat
             "quantize": quantize,
             "opset": OPSET,
             "graphs": described,
-            "config": getattr(model, "checkpoint_config", None) or model.config(),
+            # the checkpoint's config (its training record too), updated by the model's own
+            # (a calibration set after loading)
+            "config": (getattr(model, "checkpoint_config", None) or {}) | model.config(),
         },
     )
     return [*files, sidecar]
