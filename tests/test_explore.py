@@ -19,7 +19,7 @@ import uvicorn
 from starlette.testclient import TestClient
 
 from conftest import one_error_line
-from rnnlab import LanguageModel, SequenceClassifier
+from rnnlab import LanguageModel, SequenceClassifier, TransformerLM
 from rnnlab.cli import main
 from rnnlab.data.series import SeriesScaling
 from rnnlab.data.vocab import Vocabulary, target_vocabulary, tokenize_words
@@ -62,8 +62,11 @@ def served(tmp_path_factory):
         embedding_size=4,
         max_length=6,
     ).save_pretrained(root / "chat")
+    TransformerLM(
+        Vocabulary.build("char", TEXT), 16, 2, heads=2, context=48, dropout=0.0
+    ).save_pretrained(root / "tf")
     (root / "held.txt").write_text(TEXT)
-    dirs = [str(root / name) for name in ("char", "word", "cls", "chat", "series")]
+    dirs = [str(root / name) for name in ("char", "word", "cls", "chat", "series", "tf")]
     return root, load_all(dirs, str(root / "held.txt"))
 
 
@@ -155,6 +158,46 @@ def test_generate_streams_the_same_symbols_as_the_library_with_their_states(serv
     top_h = read_states(model, "the " + expected, "h").activations[1][4:]
     for event, h in zip(streamed, top_h, strict=True):
         np.testing.assert_allclose(floats(event["values"]), h, atol=1e-5)
+
+
+def test_a_transformer_reads_with_its_newest_key_and_value_as_its_state(served, client):
+    model = served[1]["tf"].model
+    described = next(m for m in client.get("/api/models").json()["models"] if m["id"] == "tf")
+    assert described["cell"] == "transformer" and described["states"] == ["k", "v"]
+    assert not described["insight"]
+    text = "the cat sat on the mat"
+    steps = read(client, text, model="tf", layer=1, state="k")["steps"]
+    values = read(client, text, model="tf", layer=0, state="v", session=S2)["steps"]
+    ids = model.vocab.encode(model.default_prime() + text).view(1, -1)
+    with torch.no_grad():
+        logits, cache = model.run(ids)
+    log_p = torch.log_softmax(logits[0].double(), -1)
+    lead = len(model.default_prime())
+    for t, (step, value) in enumerate(zip(steps, values, strict=True)):
+        row = lead + t
+        expected = -float(log_p[row - 1, ids[0, row]]) / math.log(2)
+        assert step["surprisal"] == pytest.approx(expected, abs=1e-4)
+        np.testing.assert_allclose(
+            floats(step["values"]), cache[1][0][0, :, row].flatten(), atol=1e-5
+        )
+        np.testing.assert_allclose(
+            floats(value["values"]), cache[0][1][0, :, row].flatten(), atol=1e-5
+        )
+
+
+def test_a_transformer_generates_and_plays_and_has_no_gradient_view(served, client):
+    model = served[1]["tf"].model
+    body = {"model": "tf", "prime": "the ", "length": 60, "seed": 3, "temperature": 0.8}
+    streamed = events(client.post("/api/generate", json=body))
+    expected = model.generate("the ", 60, temperature=0.8, seed=3, precision="float32")
+    assert "".join(e["symbol"] for e in streamed) == expected  # past the context of 48 too
+    start = client.post("/api/game/start", json={"session": S1, "model": "tf", "length": 5})
+    assert start.status_code == 200
+    for _ in range(5):
+        answer = client.post("/api/game/guess", json={"session": S1, "model": "tf", "guess": "a"})
+    assert answer.json()["done"]
+    refused = client.post("/api/gradients", json={"model": "tf"})
+    assert refused.status_code == 400 and "transformer" in refused.json()["error"]
 
 
 def test_a_game_round_scores_both_sides_and_the_models_bits(served, client):

@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab import LanguageModel, SequenceClassifier
+from rnnlab import LanguageModel, SequenceClassifier, TransformerLM
 from rnnlab.cli import main
 from rnnlab.data.series import SeriesScaling
+from rnnlab.data.vocab import Vocabulary
 from rnnlab.explore.chromium import CHROMIUM, FLAGS
 from rnnlab.tasks.chat import Chatbot
 
@@ -85,6 +86,8 @@ def server(tmp_path_factory):
         None, ["low", "high"], hidden_size=8, embedding_size=None, series=scaling
     )
     series.save_pretrained(root / "series")
+    vocab = Vocabulary.build("char", TEXT)
+    TransformerLM(vocab, 16, 2, heads=2, context=64, dropout=0.0).save_pretrained(root / "tf")
     talk = root / "talk.txt"
     talk.write_text("A: hello there\nB: hi friend\n\nA: how are you\nB: fine thanks\n")
     with contextlib.redirect_stdout(io.StringIO()):
@@ -103,6 +106,7 @@ def server(tmp_path_factory):
             str(root / "cls"),
             str(root / "chat"),
             str(root / "series"),
+            str(root / "tf"),
             "--port",
             "0",
         ],
@@ -224,3 +228,20 @@ def test_talking_to_a_chatbot(server, page):
     page.locator("#talk-reset").click()
     sync_api.expect(log).to_have_attribute("data-turns", "0")
     page.screenshot(path=ARTIFACTS / "explorer-talk.png", full_page=True)
+
+
+def test_a_transformer_reads_with_its_keys_and_values_in_the_heatmap(server, page):
+    page.select_option("#model", "tf")
+    page.click("button[data-view=read]")
+    sync_api.expect(page.locator("#read-state option")).to_have_text(["k", "v"])
+    page.locator("#read-text").fill(TYPED)
+    heatmap = page.locator("#read-heatmap")
+    sync_api.expect(heatmap).to_have_attribute("data-columns", str(len(TYPED)))
+    sync_api.expect(heatmap).to_have_attribute("data-units", "16")
+    model = TransformerLM.from_pretrained(server[1] / "tf")
+    with torch.no_grad():
+        logits, _ = model(model.vocab.encode(model.default_prime() + TYPED).view(1, -1))
+    top = model.vocab.symbols[int(logits[0, -1].argmax())]
+    shown = {"\n": "\u21b5", " ": "\u2423"}.get(top, top)
+    sync_api.expect(page.locator("#read-top .bar .sym").first).to_have_text(shown)
+    page.screenshot(path=ARTIFACTS / "explorer-transformer.png", full_page=True)

@@ -216,8 +216,8 @@ def create_app(
         """The state vector a request asks to see: (layer, 0 for h or 1 for c)."""
         layers = model.model.settings["num_layers"]
         layer = f.integer("layer", layers - 1, 0, layers - 1)
-        names = model.model.cell.state_names
-        state = f.get("state", str, "h")
+        names = model.states
+        state = f.get("state", str, names[0])
         if state not in names:
             raise BadRequest(f"state must be one of {', '.join(names)}, got {state[:16]!r}")
         return layer, names.index(state)
@@ -266,7 +266,8 @@ def create_app(
     async def units(request: Request) -> Response:
         f = await fields(request)
         model, session = model_of(f), sessions.get(f.get("session", str, required=True))
-        which = 1 if f.get("state", str, "h") == "c" and "c" in model.model.cell.state_names else 0
+        asked = f.get("state", str, model.states[0])
+        which = model.states.index(asked) if asked in model.states else 0
 
         def work() -> dict:
             reader = session.readers.get(model.id)

@@ -15,7 +15,7 @@ import random
 import torch
 
 from rnnlab.explore.reading import StepFn, float32_steps, symbol_names
-from rnnlab.tasks.language.model import LanguageModel
+from rnnlab.tasks.language.next_symbol import NextSymbolModel
 
 ROUND = 40  # symbols asked per round, by default
 MAX_ROUND = 200
@@ -28,7 +28,7 @@ class Round:
 
     def __init__(
         self,
-        model: LanguageModel,
+        model: NextSymbolModel,
         tokens: list[str],
         length: int = ROUND,
         seed: int | None = None,

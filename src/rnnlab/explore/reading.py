@@ -7,7 +7,8 @@ one), so that even the first symbol has a prediction. After symbol t it holds
     p_t(s) = softmax(logits_t)(s)                            (the model's next-symbol distribution)
     surprisal_t = -log2 p_{t-1}(s_t)                         (bits: how unexpected s_t was)
 
-through :meth:`LanguageModel.step_function` in float32 (the prepared-weights stepper), so the
+through the model's ``step_function`` in float32 (the prepared-weights stepper, or a
+transformer's key/value cache over its sliding window), so the
 probabilities equal those of the model's forward pass on the same text within float tolerance.
 The text may change anywhere: :meth:`Reader.read` keeps the states of the longest common prefix
 and steps only over what follows it, so typing one more symbol costs one step.
@@ -27,7 +28,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.limits import check_text_length
-from rnnlab.tasks.language.model import LanguageModel
+from rnnlab.tasks.language.next_symbol import NextSymbolModel
 
 #: the most symbols one reader holds (each keeps its state: 8 KB for a 2 x 512 LSTM)
 MAX_READ = 2_000
@@ -36,7 +37,7 @@ MAX_READ = 2_000
 StepFn = Callable[[Tensor, object], tuple[Tensor, object]]
 
 
-def float32_steps(model: LanguageModel) -> StepFn:
+def float32_steps(model: NextSymbolModel) -> StepFn:
     """The model's one-symbol-at-a-time function, in float32 (so that probabilities match its
     forward pass); stateless apart from its weights, so readers and games may share it."""
     return model.step_function(batch_size=1, precision="float32")
@@ -51,7 +52,11 @@ def symbol_names(vocab) -> list[str]:
 
 def layer_states(state) -> list[tuple[Tensor, ...]]:
     """The stepper's state as one tuple (h,) or (h, c) per layer, each (1, H); a model of
-    residual blocks has one stepper state per block, flattened in order."""
+    residual blocks has one stepper state per block, flattened in order. A transformer's
+    state is (window, cache): its memory is the cache, and what the newest symbol added to it
+    is shown, the key and the value of its position, (k, v) per layer, heads side by side."""
+    if isinstance(state, tuple):  # TransformerLM.step_function's (window, cache)
+        return [(k[:, :, -1].flatten(1), v[:, :, -1].flatten(1)) for k, v in state[1]]
     if state and isinstance(state[0], list):
         return [layer for block in state for layer in block]
     return list(state)
@@ -74,7 +79,7 @@ class Step:
 class Reader:
     """Reads texts with ``model`` (a unidirectional language model), carrying the state."""
 
-    def __init__(self, model: LanguageModel, step: StepFn | None = None, top: int = 8) -> None:
+    def __init__(self, model: NextSymbolModel, step: StepFn | None = None, top: int = 8) -> None:
         self.model, self.top = model, top
         self.vocab = model.vocab
         self.names = symbol_names(model.vocab)
@@ -147,7 +152,8 @@ class Reader:
         return shown
 
     def state_vectors(self, layer: int, which: int) -> Tensor:
-        """(T, H): state tensor ``which`` (0: h, 1: c) of ``layer`` after every symbol read."""
+        """(T, H): state tensor ``which`` (0: h, 1: c; a transformer's k, v) of ``layer`` after
+        every symbol read."""
         if not self._after:
             return torch.zeros(0, self.model.settings["hidden_size"])
         return torch.stack([layer_states(state)[layer][which][0] for _, state, _, _ in self._after])

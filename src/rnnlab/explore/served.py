@@ -37,11 +37,14 @@ from rnnlab.tasks.chat.model import Chatbot
 from rnnlab.tasks.classify.model import SequenceClassifier
 from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.model import LanguageModel
+from rnnlab.tasks.language.next_symbol import NextSymbolModel
 from rnnlab.tasks.language.settings import recommended_settings
 from rnnlab.tasks.language.training import Trainer
+from rnnlab.tasks.language.transformer import TransformerLM
 
 KINDS = {
     LanguageModel.FORMAT: LanguageModel,
+    TransformerLM.FORMAT: TransformerLM,
     SequenceClassifier.FORMAT: SequenceClassifier,
     Chatbot.FORMAT: Chatbot,
 }
@@ -58,7 +61,7 @@ class Served:
 
     id: str
     directory: Path
-    model: LanguageModel | SequenceClassifier | Chatbot
+    model: NextSymbolModel | SequenceClassifier | Chatbot
     text: str | None = None  # the --text given to the server, if any
     lock: threading.Lock = field(default_factory=threading.Lock)
     _heldout: list[str] | None = None
@@ -79,7 +82,15 @@ class Served:
     def kind(self) -> str:
         if isinstance(self.model, Chatbot):
             return "chatbot"
-        return "language" if isinstance(self.model, LanguageModel) else "classifier"
+        return "language" if isinstance(self.model, NextSymbolModel) else "classifier"
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        """The names of a language model's state tensors per layer, as the page shows them:
+        h (and c), or a transformer's newest key and value."""
+        if isinstance(self.model, TransformerLM):
+            return ("k", "v")
+        return self.model.cell.state_names
 
     def describe(self) -> dict:
         """What the page shows about the model and offers for it."""
@@ -90,7 +101,7 @@ class Served:
             "kind": self.kind,
             "name": self.directory.name,
             "level": "series" if vocab is None else vocab.level,
-            "cell": model.settings["cell"],
+            "cell": model.settings.get("cell", "transformer"),
             "hidden": model.settings["hidden_size"],
             "layers": model.settings["num_layers"],
             "parameters": sum(p.numel() for p in model.parameters()),
@@ -102,8 +113,9 @@ class Served:
         if self.kind == "chatbot":
             return info | {"context": model.context}
         return info | {
-            "states": list(model.cell.state_names),
-            "insight": model.rnn is not None,  # gradient flow reads plain stacked layers
+            "states": list(self.states),
+            # gradient flow reads plain stacked recurrent layers
+            "insight": getattr(model, "rnn", None) is not None,
         }
 
     def heldout(self) -> list[str]:
@@ -130,7 +142,7 @@ class Served:
         return self._gradients
 
 
-def heldout_text(model: LanguageModel, text: str | None = None) -> str:
+def heldout_text(model: NextSymbolModel, text: str | None = None) -> str:
     """A language model's held-out text: the last ``val_fraction`` of the text it was trained
     on (its config names it), or all of the file ``text`` when given."""
     config = getattr(model, "checkpoint_config", None) or {}  # none: built, not loaded
@@ -153,8 +165,8 @@ def load(directory: str | Path, id: str, text: str | None = None) -> Served:
     kind = read_json(directory / CONFIG).get("format")
     if kind not in KINDS:
         raise ValueError(
-            f"{directory} holds a {kind!r} model; rnnlab serve explores recurrent language models, "
-            "sequence classifiers and chatbots"
+            f"{directory} holds a {kind!r} model; rnnlab serve explores language models "
+            "(recurrent or transformer), sequence classifiers and chatbots"
         )
     model = KINDS[kind].from_pretrained(directory)
     if isinstance(model, LanguageModel) and model.rnn is not None and model.rnn.bidirectional:

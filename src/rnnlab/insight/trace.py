@@ -43,7 +43,9 @@ class Trace:
 
 def stacked_layers(model) -> Recurrent:
     """The recurrent layers of a language model of the plain stacked form, which the insight
-    tools read; a model of residual blocks is a ValueError."""
+    tools read; a model of residual blocks, or a transformer, is a ValueError."""
+    if not hasattr(model, "rnn"):
+        raise ValueError("this is a transformer; the insight tools read recurrent language models")
     if model.rnn is None:
         raise ValueError(
             "this model is built of residual blocks (--block residual); the insight tools read "

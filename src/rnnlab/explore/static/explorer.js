@@ -163,9 +163,10 @@ function scheduleRead() {
 function drawReading(start) {
   readHeatmap.truncate(start);
   for (const step of reading.steps.slice(readHeatmap.columns.length)) readHeatmap.push(step.values);
-  // h lies in [-1, 1]; an LSTM's c is coloured up to its largest magnitude (in steps of 2)
+  // h lies in [-1, 1]; an LSTM's c, a transformer's key and value, are coloured up to their
+  // largest magnitude (in steps of 2)
   let limit = 1;
-  if ($("read-state").value === "c") for (const s of reading.steps) for (const v of s.values) limit = Math.max(limit, Math.abs(v));
+  if ($("read-state").value !== "h") for (const s of reading.steps) for (const v of s.values) limit = Math.max(limit, Math.abs(v));
   readHeatmap.draw(Math.ceil(limit / 2) * 2 || 1);
   drawSurprisal(start);
   showStep(reading.steps.length - 1);
