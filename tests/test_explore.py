@@ -418,7 +418,10 @@ def test_a_full_server_answers_503_with_retry_after_and_keeps_serving(served):
 
 def test_a_short_request_waits_for_one_slice_of_each_generation_not_for_its_end():
     """Three long generations are running, one slice (symbol) at a time; a request that
-    arrives then runs after at most one slice of each, not after them."""
+    arrives then runs after at most the slice each had in flight and one more, not after
+    them. (The next slices are dispatched as the in-flight ones end, in worker threads that
+    run alongside the short request's: which of them appends first is the threads' race, so
+    the bound is two slices of each, 6, not 3; a suite run on a busy machine saw 4.)"""
     order: list[str] = []
 
     async def flood() -> int:
@@ -437,7 +440,7 @@ def test_a_short_request_waits_for_one_slice_of_each_generation_not_for_its_end(
         return asked
 
     asked = asyncio.run(flood())
-    assert len(order) == 601 and order.index("short") - asked <= 3
+    assert len(order) == 601 and order.index("short") - asked <= 2 * 3
 
 
 def test_a_client_that_goes_away_stops_its_generation(served):
