@@ -439,6 +439,41 @@ def test_portable_forecast_is_rnnlab_forecast_predict(tmp_path):
     assert len(done.stdout.splitlines()) == 1 + model.horizon
 
 
+def test_portable_chatbot_replies_are_its_greedy_and_beam_translations(tmp_path):
+    turns = ["hello there", "hi friend", "how are you", "fine thanks", "and you"]
+    source = Vocabulary.build("word", "\n".join(turns) + "\n")
+    target = target_vocabulary("word", dict.fromkeys(" ".join(turns).split(), 1))
+    torch.manual_seed(3)
+    model = Chatbot(source, target, context=1, hidden_size=12, embedding_size=6, max_length=4)
+    model = model.eval()
+    with torch.no_grad():
+        model.head.weight.mul_(6)  # spread-out scores: no near ties between the two runtimes
+    export_onnx(model, tmp_path / "chat.onnx")
+    contexts = ["hello there\nhi friend", "how are you", "fine thanks\nand you how are you"]
+    portable = Translator(tmp_path / "chat.onnx")
+    for beam in (1, 2):
+        expected = [t.text for t in model.translate(contexts, beam=beam)]
+        assert [text for text, _ in portable.translate(contexts, beam=beam)] == expected
+
+
+def test_portable_forecast_with_covariates_and_two_targets(tmp_path):
+    from rnnlab.tasks.forecast.series import Scaling
+
+    scaling = Scaling(np.array([2.0, 0.5]), np.array([1.0]), np.array([3.0]), "window")
+    model = Forecaster(
+        ["y", "z"], covariates=["x"], scaling=scaling, window=8, horizon=4, hidden_size=8
+    ).eval()
+    model.calibration = [0.3, 1.2]
+    export_onnx(model, tmp_path / "fc.onnx")
+    history = np.random.default_rng(0).normal(size=(20, 3)) * [2.0, 0.5, 3.0] + [5, -1, 1]
+    expected = model.predict(history)
+    got = PortableForecaster(tmp_path / "fc.onnx").forecast(history)
+    assert [name for name, *_ in got] == ["y", "z"]
+    point, lower, upper = (np.stack([g[k] for g in got]) for k in (1, 2, 3))  # (S, H)
+    for mine, theirs in ((point, expected.point), (lower, expected.lower), (upper, expected.upper)):
+        assert np.allclose(mine, theirs, rtol=1e-4, atol=1e-4)
+
+
 # -- the hub folder ----------------------------------------------------------------------------
 
 

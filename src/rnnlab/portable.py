@@ -308,11 +308,15 @@ class Translator(Exported):
         ]
 
     def encode(self, text: str, what: str) -> np.ndarray:
+        """A sentence's ids (a chatbot's context: turns joined by line breaks, its last
+        max_length x (context + 1) tokens, as ``Chatbot.encode_source`` keeps them)."""
         text = text.strip()
         level = self.source.level
         tokens = list(text) if level == "char" else _SPACED_WORD.findall(text)
-        if not tokens:
+        if not [t for t in tokens if t != "\n"]:
             raise ValueError(f"{what} is empty; there is nothing to translate")
+        if self.kind == "rnnlab.chat":
+            return self.source.ids(tokens[-self.max_length * (self.model["context"] + 1) :], what)
         if len(tokens) > self.max_length:
             raise ValueError(
                 f"{what} has {len(tokens)} {level} tokens; this model translates at most "
