@@ -61,6 +61,19 @@ def assert_same(actual, expected, **tolerance):
         assert_same(a, e, **tolerance)
 
 
+def require_chromium():
+    """Playwright's sync API for a browser test module, which is skipped where
+    /usr/bin/chromium is missing, unless RNNLAB_REQUIRE_BROWSER=1 (CI sets it and installs
+    chromium): then the missing browser is a failure."""
+    from rnnlab.explore.chromium import CHROMIUM
+
+    if not CHROMIUM.exists():
+        if os.environ.get("RNNLAB_REQUIRE_BROWSER"):
+            pytest.fail("RNNLAB_REQUIRE_BROWSER is set but /usr/bin/chromium is not installed")
+        pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+    return pytest.importorskip("playwright.sync_api")
+
+
 def one_error_line(capsys, *pattern: str) -> str:
     """The one stderr line a user mistake prints, checked against the regex ``pattern``s."""
     err = capsys.readouterr().err.strip().splitlines()

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import require_chromium
 from rnnlab import LanguageModel, SequenceClassifier, TransformerLM
 from rnnlab.cli import main
 from rnnlab.data.series import SeriesScaling
@@ -31,12 +32,7 @@ ARTIFACTS = Path(os.environ.get("RNNLAB_ARTIFACTS", ROOT / "build" / "test-artif
 TEXT = "".join(f'{i} little pigs went to "market", said (the) wolf.\n' for i in range(300))
 TYPED = 'the wolf said "pigs'
 
-if not CHROMIUM.exists():
-    if os.environ.get("RNNLAB_REQUIRE_BROWSER"):
-        pytest.fail("RNNLAB_REQUIRE_BROWSER is set but /usr/bin/chromium is not installed")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = require_chromium()
 
 
 @pytest.fixture(scope="module")

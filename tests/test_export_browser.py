@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import require_chromium
 from rnnlab import LanguageModel
 from rnnlab.cli import main
 from rnnlab.data.vocab import Vocabulary
@@ -25,12 +25,7 @@ from rnnlab.export.html import export_html
 
 TEXT = "".join(f"{i} little pigs went to market, said the wolf.\n" for i in range(300))
 
-if not CHROMIUM.exists():
-    if os.environ.get("RNNLAB_REQUIRE_BROWSER"):
-        pytest.fail("RNNLAB_REQUIRE_BROWSER is set but /usr/bin/chromium is not installed")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = require_chromium()
 
 
 @pytest.fixture(scope="module")
