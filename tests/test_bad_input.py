@@ -198,6 +198,7 @@ def place(tmp_path_factory) -> dict[str, str]:
     np.save(root / "wrong.npy", np.zeros(5, dtype=np.float32))
     (root / "adir").mkdir()
     os.mkfifo(root / "pipe")  # a special file: an output renamed over it would replace it
+    os.mkfifo(root / "pipe.json")  # where an export to pipe.onnx would write its JSON
     names["pipe"] = str(root / "pipe")
     corrupt = root / "corrupt"
     corrupt.mkdir()
@@ -540,6 +541,7 @@ CASES = [
     ("export {lm} --format hub --out {clf}", ["holds a checkpoint"]),
     ("export {lm} --format hub --out {lm}/card", ["inside the checkpoint"]),
     ("export {lm} --format onnx --out {pipe}", ["not a regular file"]),
+    ("export {lm} --format onnx --out {tmp}/pipe.onnx", ["pipe.json is not a regular file"]),
     ("export {lm} --format onnx --out {adir}", ["is a directory"]),
     ("export {lm} --format pdf --out {tmp}/x.pdf", ["invalid choice"]),
     ("export {text} --format onnx --out {tmp}/x.onnx", ["not a directory"]),

@@ -239,6 +239,13 @@ def test_every_file_passes_the_onnx_checker_and_the_json_describes_it(tmp_path):
         assert axes == (["batch"] if role == "step" else ["batch", "time"])
 
 
+def test_an_export_checks_every_file_it_writes_before_writing_one(tmp_path):
+    (tmp_path / "m.json").mkdir()  # where the JSON would go
+    with pytest.raises(ValueError, match="m.json is a directory"):
+        export_onnx(LanguageModel(VOCAB, hidden_size=8, num_layers=1), tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_int8_is_smaller_holds_int8_weights_and_stays_close(tmp_path):
     torch.manual_seed(0)
     model = LanguageModel(VOCAB, hidden_size=128, num_layers=2, embedding_size=32).eval()

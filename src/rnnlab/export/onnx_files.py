@@ -26,7 +26,7 @@ from rnnlab import __version__
 from rnnlab.checkpoint import atomic_write, write_json
 from rnnlab.export.onnx_graphs import model_graphs, to_onnx
 from rnnlab.export.unroll import OPSET
-from rnnlab.outputs import is_checkpoint_dir
+from rnnlab.outputs import is_checkpoint_dir, output_file
 
 FORMAT, VERSION = "rnnlab.onnx", 1
 QUANTIZE = ("int8",)
@@ -51,10 +51,12 @@ def export_onnx(model, out: str | Path, quantize: str | None = None) -> list[Pat
     if quantize not in (None, *QUANTIZE):
         raise ValueError(f"--quantize must be one of {', '.join(QUANTIZE)}, got {quantize!r}")
     graphs = model_graphs(model)
+    paths = [graph_path(out, graph.role, index == 0) for index, graph in enumerate(graphs)]
+    for path in (*paths, sidecar_path(out)):  # every file, before the first is written
+        output_file(path)
     files, described = [], {}
     out.parent.mkdir(parents=True, exist_ok=True)
-    for index, graph in enumerate(graphs):
-        path = graph_path(out, graph.role, index == 0)
+    for graph, path in zip(graphs, paths, strict=True):
         exported = to_onnx(model.float(), graph)
         exported.producer_name, exported.producer_version = "rnnlab", __version__
         data = exported.SerializeToString()
