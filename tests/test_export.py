@@ -241,7 +241,7 @@ def test_every_file_passes_the_onnx_checker_and_the_json_describes_it(tmp_path):
 
 def test_an_export_checks_every_file_it_writes_before_writing_one(tmp_path):
     (tmp_path / "m.json").mkdir()  # where the JSON would go
-    with pytest.raises(ValueError, match="m.json is a directory"):
+    with pytest.raises(ValueError, match=r"m\.json is a directory"):
         export_onnx(LanguageModel(VOCAB, hidden_size=8, num_layers=1), tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
 
@@ -505,3 +505,9 @@ def test_hub_folder_loads_with_from_pretrained_and_its_card_reproduces_the_run(t
     args = build_parser().parse_args(words[1:])  # the command parses, with the run's settings
     assert args.hidden_size == 32 and args.num_layers == 2 and args.seq_len == 16
     assert args.text == [str(trained / "text.txt")]
+    again = tmp_path / "again"  # and run, it trains the same model again, bit for bit
+    run_cli(*[str(again) if w == "FOLDER" else w for w in words[1:]], "--sample-length", "0")
+    retrained = json.loads((again / "config.json").read_text())
+    assert retrained["model"] == config["model"] and retrained["training"] == config["training"]
+    with torch.no_grad():
+        assert torch.equal(LanguageModel.from_pretrained(again)(ids)[0], copy(ids)[0])

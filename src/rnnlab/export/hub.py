@@ -13,8 +13,8 @@ from pathlib import Path
 
 from rnnlab.checkpoint import CONFIG, WEIGHTS, atomic_write
 from rnnlab.export.onnx_files import export_onnx
-from rnnlab.export.onnx_graphs import model_graphs
-from rnnlab.outputs import is_checkpoint_dir
+from rnnlab.export.onnx_graphs import has_graphs
+from rnnlab.outputs import is_checkpoint_dir, output_file
 from rnnlab.tasks.chat import CHAT
 from rnnlab.tasks.classify import CLASSIFY
 from rnnlab.tasks.conditional import CONDITIONAL
@@ -98,8 +98,11 @@ def model_card(model, name: str, onnx: bool) -> str:
         "",
     ]
     data = config.get("data") or {}
-    if data.get("source"):
-        lines.append(f"- `{Path(str(data['source'])).name}`, SHA-256 `{data.get('sha256')}`")
+    sources = [data["source"]] if data.get("source") else list(data.get("sources") or [])
+    if sources:  # by name: a path on the machine that trained it means nothing elsewhere
+        names = ", ".join(f"`{Path(str(source)).name}`" for source in sources)
+        digest = data.get("sha256")
+        lines.append(f"- {names}" + (f", SHA-256 `{digest}`" if digest else ""))
     else:
         lines.append("- not recorded in the checkpoint")
     lines += ["", "## Held-out scores", ""]
@@ -107,7 +110,7 @@ def model_card(model, name: str, onnx: bool) -> str:
     if scores:
         step = (model.checkpoint_meta or {}).get("step")
         lines += [f"- {k.replace('_', ' ')}: {_shown(v)}" for k, v in scores.items()]
-        lines.append(f"- (the best model, kept at step {step})" if step is not None else "")
+        lines.append(f"- (of the model saved at step {step})" if step is not None else "")
     else:
         lines.append("- not recorded in the checkpoint")
     command = command_line(model)
@@ -117,7 +120,7 @@ def model_card(model, name: str, onnx: bool) -> str:
         "",
         "## Use it",
         "",
-        "With rnnlab (`pip install rnnlab`), from this folder:",
+        "With rnnlab installed, from this folder:",
         "",
         "```python",
         f"from {package} import {cls.__name__}",
@@ -150,13 +153,11 @@ def export_hub(model, source: str | Path, out: str | Path) -> list[Path]:
         raise ValueError(f"{out} already holds a checkpoint; give a new folder")
     if out.resolve() == source.resolve() or source.resolve() in out.resolve().parents:
         raise ValueError(f"{out} is inside the checkpoint {source}; write elsewhere")
+    for name in (CARD, WEIGHTS, CONFIG):  # the ONNX export checks its own files
+        output_file(out / name)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    onnx = True
-    try:
-        model_graphs(model)
-    except ValueError:
-        onnx = False
+    onnx = has_graphs(model)
     if onnx:
         written += export_onnx(model, out / ONNX)
     atomic_write(out / CARD, model_card(model, source.name, onnx).encode("utf-8"))

@@ -281,6 +281,11 @@ GRAPHS: tuple[tuple[type, Callable[..., list[Graph]]], ...] = (
 )
 
 
+def has_graphs(model: nn.Module) -> bool:
+    """Whether ``model``'s kind exports as ONNX graphs."""
+    return any(isinstance(model, kind) for kind, _ in GRAPHS)
+
+
 def model_graphs(model: nn.Module) -> list[Graph]:
     """The graphs ``model`` exports as; a ValueError for a kind without them."""
     for kind, graphs in GRAPHS:
