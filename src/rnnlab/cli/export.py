@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnlab.export import FORMATS, export
-from rnnlab.export.onnx_files import QUANTIZE
+from rnnlab.export import FORMATS, QUANTIZE, export
 from rnnlab.outputs import output_dir, output_file
 
 COMMAND = "export"

@@ -11,8 +11,9 @@ from pathlib import Path
 from rnnlab.export.models import MODELS, load_checkpoint
 
 FORMATS = ("onnx", "html", "hub")
+QUANTIZE = ("int8",)  # --quantize for ONNX
 
-__all__ = ["FORMATS", "MODELS", "export", "load_checkpoint"]
+__all__ = ["FORMATS", "MODELS", "QUANTIZE", "export", "load_checkpoint"]
 
 
 def export(
@@ -39,6 +40,7 @@ def export(
     if target == source or source in target.parents:
         raise ValueError(f"{out} is inside the checkpoint {directory}; write elsewhere")
     model = load_checkpoint(directory)
+    # onnx is imported only when it is used: `import onnx` takes 0.6 s, every command would pay it
     if format == "onnx":
         from rnnlab.export.onnx_files import export_onnx
 

@@ -29,7 +29,6 @@ from rnnlab.export.unroll import OPSET
 from rnnlab.outputs import is_checkpoint_dir, output_file
 
 FORMAT, VERSION = "rnnlab.onnx", 1
-QUANTIZE = ("int8",)
 
 
 def graph_path(out: Path, role: str, first: bool) -> Path:
@@ -48,8 +47,8 @@ def export_onnx(model, out: str | Path, quantize: str | None = None) -> list[Pat
         raise ValueError(f"{out}: an ONNX file's name ends in .onnx")
     if is_checkpoint_dir(out.parent):
         raise ValueError(f"{out.parent} holds a checkpoint; write the export elsewhere")
-    if quantize not in (None, *QUANTIZE):
-        raise ValueError(f"--quantize must be one of {', '.join(QUANTIZE)}, got {quantize!r}")
+    if quantize not in (None, "int8"):
+        raise ValueError(f"--quantize must be int8, got {quantize!r}")
     graphs = model_graphs(model)
     paths = [graph_path(out, graph.role, index == 0) for index, graph in enumerate(graphs)]
     for path in (*paths, sidecar_path(out)):  # every file, before the first is written
