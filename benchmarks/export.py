@@ -15,6 +15,8 @@ portable runtime (``rnnlab.portable``, onnxruntime on this machine's threads) fo
 (2,000 characters) and 64 streams (500 each), best of two; the HTML page's greedy generation of
 1,000 characters, timed inside chromium. The classifier is names -> language (``rnnlab
 classify train`` defaults, seed 0), scored on its held-out 10% by PyTorch and both exports.
+The transformer row is the bench's 4 x 128 transformer (context 64), one stream, rnnlab's
+cached step against the exported cached step graph.
 
 Prints a Markdown table and writes ``benchmarks/export/results.json``; RESULTS.md records it.
 """
@@ -26,6 +28,7 @@ import contextlib
 import io
 import json
 import platform
+import shutil
 import time
 from pathlib import Path
 
@@ -38,8 +41,10 @@ from rnnlab.bench.machine import describe, peaks
 from rnnlab.cli import main as rnnlab
 from rnnlab.data.labelled import read_labelled
 from rnnlab.data.text import SHARED_DATA
+from rnnlab.data.vocab import Vocabulary
 from rnnlab.explore.chromium import CHROMIUM, FLAGS
 from rnnlab.export import export, load_checkpoint
+from rnnlab.export.onnx_files import export_onnx
 from rnnlab.portable import Classifier
 from rnnlab.portable import LanguageModel as PortableLM
 from rnnlab.tasks.classify.training import (
@@ -48,6 +53,7 @@ from rnnlab.tasks.classify.training import (
     _parts,
     recommended_classifier_settings,
 )
+from rnnlab.tasks.language.transformer import TransformerLM
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE.parents[0] / "build" / "export-bench"
@@ -167,11 +173,30 @@ def language(checkpoint: Path) -> dict:
     return results
 
 
+def transformer() -> dict:
+    """Generation speed of the bench's transformer (4 x 128, context 64; speed does not depend
+    on the weights, so these are untrained): rnnlab's cached step against the exported one."""
+    vocab = shakespeare_vocabulary()
+    model = TransformerLM(vocab, 128, 4, heads=4, context=64, dropout=0.0).eval()
+    path = WORK / "float32" / "transformer.onnx"
+    export_onnx(model, path)
+    portable = PortableLM(path)
+    return {
+        "pytorch_chars_per_second_1": best_rate(lambda: model.generate(PRIME, 2000, seed=0), 2000),
+        "onnx_chars_per_second_1": best_rate(lambda: portable.generate(PRIME, 2000, seed=0), 2000),
+    }
+
+
+def shakespeare_vocabulary() -> Vocabulary:
+    return Vocabulary.build("char", TEXT.read_text(encoding="utf-8"))
+
+
 def classifier() -> dict:
     data = read_labelled([SHARED_DATA / "names"])
     settings = recommended_classifier_settings(level="char", seed=0)
     split = Split.of(data, settings)
     out = WORK / "names"
+    shutil.rmtree(out, ignore_errors=True)  # the benchmark's own run of the last time
     trainer = ClassifierTrainer(split, settings, out=out, progress=False, echo=lambda line: None)
     trainer.fit()
     model = load_checkpoint(out)
@@ -216,6 +241,7 @@ def main() -> None:
             code = rnnlab([*train, "--out", str(checkpoint), "--sample-length", "0"])
         assert code == 0
     results = {"machine": machine, "host": platform.node(), "language": language(checkpoint)}
+    results["transformer"] = transformer()
     if not args.skip_classifier:
         results["classifier"] = classifier()
     lm = results["language"]
@@ -237,6 +263,11 @@ def main() -> None:
             f"{row['nats_per_char']:.4f} | {row['chars_per_second_1']:,.0f} | "
             f"{row['chars_per_second_64']:,.0f} |"
         )
+    tf = results["transformer"]
+    print(
+        f"| 4 x 128 transformer, PyTorch / ONNX float32 | | | "
+        f"{tf['pytorch_chars_per_second_1']:,.0f} / {tf['onnx_chars_per_second_1']:,.0f} | |"
+    )
     rate = lm["html"]["chars_per_second_1"]
     print(f"| HTML page (chromium) | {lm['html']['bytes'] / 1e6:.1f} MB | | {rate or 0:,.0f} | |")
     if "classifier" in results:

@@ -107,17 +107,27 @@ def test_one_hot_language_model_exports_too():
 
 
 @pytest.mark.parametrize("positions", ["learned", "rotary"])
-def test_transformer_sequence_graph_equals_pytorch_up_to_its_context(positions):
+def test_transformer_sequence_and_cached_step_graphs_equal_pytorch(positions):
     model = TransformerLM(VOCAB, 16, 2, heads=2, context=12, dropout=0.0, positions=positions)
     model.eval()
-    (graph,) = model_graphs(model)
-    sess = session(model, graph)
+    step, sequence = (session(model, graph) for graph in model_graphs(model))
+    names = [i.name for i in step.get_inputs()][1:]  # k0, v0, k1, v1
     for b, t, _ in batches():
         t = min(t, model.context)
         ids = torch.randint(0, len(VOCAB), (b, t))
         with torch.no_grad():
-            logits, _ = model(ids)
-        close(sess.run(None, {"ids": ids.numpy()})[0], logits)
+            logits, cache = model.run(ids)
+        got = sequence.run(None, {"ids": ids.numpy()})
+        close(got[0], logits)
+        for value, expected in zip(got[1:], [p for entry in cache for p in entry], strict=True):
+            close(value, expected)
+        # the step graph from an empty cache, one symbol at a time, gives every position
+        past = dict.fromkeys(names, np.zeros((b, 2, 0, 8), np.float32))
+        for position in range(t):
+            out = step.run(None, {"ids": ids[:, position].numpy(), **past})
+            close(out[0], logits[:, position])
+            past = dict(zip(names, out[1:], strict=True))
+        assert past["k0"].shape == (b, 2, t, 8)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "mingru"])

@@ -5,7 +5,7 @@
 ``rnnlab`` commands do, on any machine with ``pip install numpy onnxruntime``:
 
 - a language model generates (temperature, top-k, top-p, greedy, a seed), looping its step
-  graph (a transformer: its sequence graph over the sliding window, the rule of
+  graph (a transformer's after its key/value cache, over the sliding window of
   ``TransformerLM.step_function``);
 - a classifier labels texts, or series from an ``.npz`` file;
 - a translator (or a chatbot's encoder-decoder) translates, greedily or by beam search;
@@ -189,23 +189,32 @@ class LanguageModel(Exported):
                 state = {name: out[f"{name}_out"] for name in state}
 
     def _window_steps(self, prime, streams, length, rng, sampling):
-        """A transformer sees at most its context: a full window keeps its last half."""
+        """A transformer: the step graph after its key/value cache, which holds at most the
+        context; a full window keeps its last half, whose cache the sequence graph rebuilds
+        (the rule of ``TransformerLM.step_function``)."""
         context = self.model["context"]
-        window = np.empty((streams, 0), dtype=np.int64)
+        heads, size = self.model["heads"], self.model["hidden_size"] // self.model["heads"]
+        names = [i.name for i in self.sessions["step"].get_inputs() if i.name != "ids"]
+        empty = np.zeros((streams, heads, 0, size), np.float32)
+        window, cache = np.empty((streams, 0), dtype=np.int64), dict.fromkeys(names, empty)
 
-        def read(window, ids):
+        def read(window, cache, ids):
             for i in range(ids.shape[1]):
                 if window.shape[1] == context:
                     window = window[:, -(context // 2) :]
+                    out = self.run("sequence", ids=window)
+                    cache = {name: out[f"{name}_out"] for name in names}
+                out = self.run("step", ids=ids[:, i], **cache)
+                cache = {name: out[f"{name}_out"] for name in names}
                 window = np.concatenate([window, ids[:, i : i + 1]], 1)
-            return window, self.run("sequence", ids=window)["logits"][:, -1]
+            return window, cache, out["logits"]
 
-        window, logits = read(window, np.tile(prime, (streams, 1)))
+        window, cache, logits = read(window, cache, np.tile(prime, (streams, 1)))
         for position in range(length):
             ids = choose(logits, rng, **sampling)
             yield ids
             if position + 1 < length:
-                window, logits = read(window, ids[:, None].astype(np.int64))
+                window, cache, logits = read(window, cache, ids[:, None].astype(np.int64))
 
     def generate(
         self, prime=None, length=500, *, streams=1, seed=None, stream=None, **sampling

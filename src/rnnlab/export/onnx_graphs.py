@@ -5,7 +5,9 @@ per tensor, named by the cell: ``h`` or ``h`` and ``c``):
 
 - recurrent language model: ``step`` (ids[B], state) -> (logits[B, V], state), the graph a
   caller loops to generate, and ``sequence`` (ids[B, T], state) -> (logits[B, T, V], state);
-- transformer language model: ``sequence`` ids[B, T] -> logits[B, T, V], T at most its context;
+- transformer language model: ``step`` (ids[B], the key/value cache: k0, v0, k1, ... each
+  [B, heads, P, size]) -> (logits[B, V], the cache with position P added), and ``sequence``
+  ids[B, T] -> (logits[B, T, V], its cache), T and P + 1 at most its context;
 - classifier: ``classify`` (ids[B, T] or raw values[B, T, C], lengths[B]) -> probabilities[B, K],
   a series standardised inside the graph, padding after each sequence's length ignored;
 - translator and chatbot: ``encoder`` (source[B, S], lengths[B]) -> the memory (outputs, mask,
@@ -35,6 +37,7 @@ from torch import Tensor, nn
 
 from rnnlab.export.unroll import DOMAIN, OPSET, replace_unrolls, unrolls_as_scans
 from rnnlab.modes import evaluating
+from rnnlab.recurrent import Recurrent
 from rnnlab.tasks.chat.model import Chatbot
 from rnnlab.tasks.classify.model import SequenceClassifier
 from rnnlab.tasks.forecast.model import Forecaster
@@ -127,16 +130,47 @@ def language_graphs(model: LanguageModel) -> list[Graph]:
 
 
 def transformer_graphs(model: TransformerLM) -> list[Graph]:
+    """The step graph reads one symbol after a key/value cache of any length (one query sees
+    every key: no mask), the sequence graph a window from position 0, returning its cache."""
+    layers = len(model.blocks)
+    names = [f"{part}{layer}" for layer in range(layers) for part in ("k", "v")]
+    outs = [f"{name}_out" for name in names]
+    heads = model.blocks[0].heads
+    size = model.settings["hidden_size"] // heads
+
+    def flat(cache) -> list[Tensor]:
+        return [part for entry in cache for part in entry]
+
+    def step(ids, *parts):
+        cache = [(parts[2 * i], parts[2 * i + 1]) for i in range(layers)]
+        logits, cache = model.run(ids[:, None], cache)
+        return logits[:, 0], *flat(cache)
+
+    def sequence(ids):
+        logits, cache = model.run(ids)
+        return logits, *flat(cache)
+
     ids = torch.zeros(EXAMPLE_BATCH, EXAMPLE_TIME, dtype=torch.long)
+    past = [torch.zeros(EXAMPLE_BATCH, heads, EXAMPLE_TIME, size) for _ in names]
+    cached = {name: {0: "batch", 2: "positions"} for name in names}
+    grown = {name: {0: "batch", 2: "positions_out"} for name in outs}
     return [
         Graph(
+            "step",
+            step,
+            (ids[:, 0], *past),
+            ["ids", *names],
+            ["logits", *outs],
+            {"ids": {0: "batch"}, "logits": {0: "batch"}} | cached | grown,
+        ),
+        Graph(
             "sequence",
-            lambda ids: model.run(ids)[0],
+            sequence,
             (ids,),
             ["ids"],
-            ["logits"],
-            _batch_time("ids", "logits"),
-        )
+            ["logits", *outs],
+            _batch_time("ids", "logits") | {name: {0: "batch", 2: "time"} for name in outs},
+        ),
     ]
 
 
@@ -281,6 +315,10 @@ GRAPHS: tuple[tuple[type, Callable[..., list[Graph]]], ...] = (
 )
 
 
+def _recurrent(model: nn.Module) -> bool:
+    return any(isinstance(m, Recurrent) for m in model.modules())
+
+
 def has_graphs(model: nn.Module) -> bool:
     """Whether ``model``'s kind exports as ONNX graphs."""
     return any(isinstance(model, kind) for kind, _ in GRAPHS)
@@ -308,7 +346,7 @@ def to_onnx(model: nn.Module, graph: Graph) -> onnx.ModelProto:
             input_names=graph.inputs,
             output_names=graph.outputs,
             dynamic_axes=graph.dynamic,
-            custom_opsets={DOMAIN: 1} if graph.scan else None,
+            custom_opsets={DOMAIN: 1} if graph.scan and _recurrent(model) else None,
         )
         exported = replace_unrolls(onnx.load_from_string(buffer.getvalue()))
     onnx.checker.check_model(exported, full_check=True)

@@ -115,8 +115,8 @@ class Block(nn.Module):
             q, k = self.rotary(q, start), self.rotary(k, start)
         if cache is not None:
             k, v = torch.cat((cache[0], k), dim=2), torch.cat((cache[1], v), dim=2)
-        mask = None
-        if start and length > 1:  # queries at start.., keys at 0..: causal from the corner
+        mask = None  # one query sees every key; a window from position 0 is causal
+        if cache is not None and length > 1:  # queries at start.., keys at 0..: from the corner
             mask = torch.ones(length, start + length, dtype=torch.bool, device=x.device)
             mask = mask.tril(diagonal=start)
         y = F.scaled_dot_product_attention(
@@ -125,7 +125,7 @@ class Block(nn.Module):
             v,
             attn_mask=mask,
             dropout_p=self.dropout if self.training else 0.0,
-            is_causal=start == 0,  # (for one query the same as no mask)
+            is_causal=cache is None,  # (no Python test of a size: an export traces this)
         )
         y = F.linear(y.transpose(1, 2).reshape(batch, length, size), self.attention_out.weight)
         x = x + self._dropped(y)
