@@ -10,6 +10,7 @@ import json
 import shlex
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,11 @@ from rnnlab.data.vocab import Vocabulary, target_vocabulary
 from rnnlab.export import export, load_checkpoint
 from rnnlab.export.onnx_files import export_onnx
 from rnnlab.export.onnx_graphs import model_graphs, to_onnx
-from rnnlab.portable import Classifier, Translator, choose
+from rnnlab.portable import Classifier, Recognizer, Translator, choose
 from rnnlab.portable import Forecaster as PortableForecaster
 from rnnlab.portable import LanguageModel as PortableLM
 from rnnlab.tasks.chat.model import Chatbot
+from rnnlab.tasks.speech.features import LogMel
 from rnnlab.tasks.speech.model import SpeechRecognizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -489,6 +491,36 @@ def test_portable_forecast_with_covariates_and_two_targets(tmp_path):
     point, lower, upper = (np.stack([g[k] for g in got]) for k in (1, 2, 3))  # (S, H)
     for mine, theirs in ((point, expected.point), (lower, expected.lower), (upper, expected.upper)):
         assert np.allclose(mine, theirs, rtol=1e-4, atol=1e-4)
+
+
+def test_portable_transcription_is_rnnlab_speech_transcribe(tmp_path):
+    torch.manual_seed(3)
+    model = SpeechRecognizer("abc '", hidden_size=16, num_layers=2, n_mels=20).eval()
+    with torch.no_grad():  # spread-out scores (the same best path in both runtimes), and
+        model.head.weight.mul_(6)  # no bias towards the blank: something is written
+        model.head.bias.zero_()
+    model.save_pretrained(tmp_path / "asr")
+    export(tmp_path / "asr", "onnx", tmp_path / "asr.onnx")
+    rng = np.random.default_rng(0)
+    paths = []
+    for n, seconds in enumerate((0.7, 1.3)):
+        t = np.arange(int(16_000 * seconds)) / 16_000
+        tone = 0.3 * np.sin(2 * np.pi * (200 + 900 * t) * t) + 0.05 * rng.normal(size=t.size)
+        path = tmp_path / f"r{n}.wav"
+        with wave.open(str(path), "wb") as file:
+            file.setnchannels(1)
+            file.setsampwidth(2)
+            file.setframerate(16_000)
+            file.writeframes((np.clip(tone, -1, 1) * 32767).astype("<i2").tobytes())
+        paths.append(str(path))
+    portable = Recognizer(tmp_path / "asr.onnx")
+    samples = np.asarray(rng.normal(size=8000) * 0.1, np.float32)
+    close(portable.features(samples), LogMel(16_000, 20)(torch.from_numpy(samples)))
+    expected = run_cli("speech", "transcribe", str(tmp_path / "asr"), *paths)
+    done = run_portable("transcribe", str(tmp_path / "asr.onnx"), *paths)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected and len(expected.splitlines()) == 2
+    assert all(line.split("\t")[1] for line in expected.splitlines())  # not empty
 
 
 # -- the hub folder ----------------------------------------------------------------------------

@@ -9,12 +9,15 @@
   ``TransformerLM.step_function``);
 - a classifier labels texts, or series from an ``.npz`` file;
 - a translator (or a chatbot's encoder-decoder) translates, greedily or by beam search;
-- a forecaster forecasts the steps after a history.
+- a forecaster forecasts the steps after a history;
+- a speech recogniser transcribes PCM WAV files at its sample rate (greedy CTC decoding; the
+  log-mel front end, which is outside the graph, computed here in numpy).
 
     python -m rnnlab.portable generate model.onnx --prime "ROMEO:" --length 200 --greedy
     python -m rnnlab.portable classify model.onnx "a fine film" "a dull one"
     python -m rnnlab.portable translate model.onnx "je suis content" --beam 4
     python -m rnnlab.portable forecast model.onnx --history history.csv
+    python -m rnnlab.portable transcribe model.onnx hello.wav
 
 Sampling follows :mod:`rnnlab.generation` (the same filtering, the same inverse-CDF draw), with
 numpy's random generator: the same seed gives the same text here every time, though not the
@@ -30,8 +33,10 @@ import argparse
 import codecs
 import csv
 import json
+import math
 import re
 import sys
+import wave
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -507,6 +512,81 @@ class Forecaster(Exported):
         return (np.array(path[k]) for k in ("point", "lower", "upper"))
 
 
+class Recognizer(Exported):
+    """A speech recogniser: the log-mel front end of ``rnnlab.tasks.speech.features`` in
+    numpy, the exported network, and greedy CTC decoding (the best path, repeats collapsed,
+    blanks dropped)."""
+
+    FLOOR, HOP = 1e-6, 0.010  # features.FLOOR, features.HOP
+
+    def __init__(self, path, threads=None) -> None:
+        super().__init__(path, threads)
+        self.alphabet = self.config["alphabet"]
+        self.rate, self.n_mels = self.model["sample_rate"], self.model["n_mels"]
+        self.window_length = round(0.025 * self.rate)
+        self.hop = round(self.HOP * self.rate)
+        self.n_fft = 2 ** math.ceil(math.log2(self.window_length))
+        n = np.arange(self.window_length)
+        window = 0.5 - 0.5 * np.cos(2 * np.pi * n / self.window_length)  # Hann, periodic
+        left = (self.n_fft - self.window_length) // 2  # centred in the FFT, as torch.stft does
+        self.window = np.zeros(self.n_fft)
+        self.window[left : left + self.window_length] = window
+        self.filters = _mel_filterbank(self.n_mels, self.n_fft, self.rate)
+
+    def features(self, samples: np.ndarray) -> np.ndarray:
+        """(frames, n_mels) normalised log-mel features of mono ``samples`` at the model's rate."""
+        padded = np.pad(np.asarray(samples, np.float64), self.n_fft // 2)
+        count = 1 + (len(padded) - self.n_fft) // self.hop
+        starts = np.arange(count)[:, None] * self.hop + np.arange(self.n_fft)
+        power = np.abs(np.fft.rfft(padded[starts] * self.window, axis=1)) ** 2
+        logmel = np.log(power @ self.filters.T + self.FLOOR)
+        return ((logmel - logmel.mean(0)) / (logmel.std(0) + 1e-5)).astype(np.float32)
+
+    def transcribe(self, recordings: Sequence[np.ndarray]) -> list[str]:
+        features = [self.features(r) for r in recordings]
+        frames, lengths = _padded(features)
+        out = self.run("recognise", features=frames, lengths=lengths)
+        texts = []
+        for row, steps in enumerate(out["steps"].tolist()):
+            best = out["log_probs"][row, :steps].argmax(-1).tolist()
+            kept = [i for j, i in enumerate(best) if i != 0 and (j == 0 or i != best[j - 1])]
+            texts.append("".join(self.alphabet[i - 1] for i in kept))
+        return texts
+
+
+def _mel_filterbank(n_mels: int, n_fft: int, rate: int) -> np.ndarray:
+    """(n_mels, n_fft // 2 + 1) triangles between mel-spaced corners (the HTK scale)."""
+    mel = 2595.0 * np.log10(1.0 + (rate / 2) / 700.0)
+    corners = 700.0 * (10.0 ** (np.linspace(0.0, mel, n_mels + 2) / 2595.0) - 1.0)
+    bins = np.linspace(0.0, rate / 2, n_fft // 2 + 1)
+    low, centre, high = corners[:-2, None], corners[1:-1, None], corners[2:, None]
+    rising, falling = (bins - low) / (centre - low), (high - bins) / (high - centre)
+    return np.maximum(0.0, np.minimum(rising, falling))
+
+
+def read_wav(path: str, rate: int) -> np.ndarray:
+    """Mono float samples in [-1, 1] of an integer PCM WAV file recorded at ``rate`` Hz."""
+    with wave.open(path, "rb") as file:
+        if file.getframerate() != rate:
+            raise ValueError(
+                f"{path} is at {file.getframerate()} Hz; this model hears {rate} Hz "
+                "(resample it first, or use rnnlab speech transcribe, which resamples)"
+            )
+        width, channels = file.getsampwidth(), file.getnchannels()
+        data = file.readframes(file.getnframes())
+    kinds = {1: np.uint8, 2: np.int16, 4: np.int32}
+    if width not in kinds:
+        raise ValueError(f"{path}: {8 * width}-bit samples; give 8, 16 or 32-bit PCM")
+    samples = np.frombuffer(data, dtype=np.dtype(kinds[width]).newbyteorder("<"))
+    samples = samples.astype(np.float64)
+    if width == 1:
+        samples -= 128
+    samples = samples.reshape(-1, channels).mean(1) / 2.0 ** (8 * width - 1)
+    if samples.size == 0:
+        raise ValueError(f"{path}: the recording holds no samples")
+    return samples.astype(np.float32)
+
+
 KINDS = {
     "rnnlab.language_model": LanguageModel,
     "rnnlab.transformer_lm": LanguageModel,
@@ -514,6 +594,7 @@ KINDS = {
     "rnnlab.seq2seq": Translator,
     "rnnlab.chat": Translator,
     "rnnlab.forecaster": Forecaster,
+    "rnnlab.speech_recognizer": Recognizer,
 }
 
 
@@ -616,6 +697,13 @@ def _forecast(args) -> None:
             )
 
 
+def _transcribe(args) -> None:
+    model = _loaded(args.model, Recognizer)
+    texts = model.transcribe([read_wav(path, model.rate) for path in args.recordings])
+    for path, text in zip(args.recordings, texts, strict=True):
+        print(f"{path}\t{text}" if len(args.recordings) > 1 else text)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -657,6 +745,10 @@ def parser() -> argparse.ArgumentParser:
     forecast.add_argument("model", metavar="FILE.onnx")
     forecast.add_argument("--history", required=True, metavar="CSV")
     forecast.set_defaults(run=_forecast)
+    transcribe = verbs.add_parser("transcribe", help="transcribe recordings (PCM WAV files)")
+    transcribe.add_argument("model", metavar="FILE.onnx")
+    transcribe.add_argument("recordings", nargs="+", metavar="WAV")
+    transcribe.set_defaults(run=_transcribe)
     return top
 
 

@@ -33,6 +33,7 @@ PORTABLE_VERBS = {
     "rnnlab.seq2seq": 'translate model.onnx "a sentence"',
     "rnnlab.chat": 'translate model.onnx "what the other side said"',
     "rnnlab.forecaster": "forecast model.onnx --history history.csv",
+    "rnnlab.speech_recognizer": "transcribe model.onnx recording.wav",
 }
 
 
