@@ -19,14 +19,21 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from rnnlab import Forecaster, LanguageModel, Seq2Seq, SequenceClassifier, TransformerLM
+from rnnlab import (
+    ConditionalGenerator,
+    Forecaster,
+    LanguageModel,
+    Seq2Seq,
+    SequenceClassifier,
+    TransformerLM,
+)
 from rnnlab.cli import build_parser, main
 from rnnlab.data.series import SeriesScaling
 from rnnlab.data.vocab import Vocabulary, target_vocabulary
 from rnnlab.export import export, load_checkpoint
 from rnnlab.export.onnx_files import export_onnx
 from rnnlab.export.onnx_graphs import model_graphs, to_onnx
-from rnnlab.portable import Classifier, Recognizer, Translator, choose
+from rnnlab.portable import Classifier, LabelGenerator, Recognizer, Translator, choose
 from rnnlab.portable import Forecaster as PortableForecaster
 from rnnlab.portable import LanguageModel as PortableLM
 from rnnlab.tasks.chat.model import Chatbot
@@ -521,6 +528,27 @@ def test_portable_transcription_is_rnnlab_speech_transcribe(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == expected and len(expected.splitlines()) == 2
     assert all(line.split("\t")[1] for line in expected.splitlines())  # not empty
+
+
+@pytest.mark.parametrize("condition", ["both", "init", "input"])
+def test_portable_generation_from_a_label_is_rnnlab_generate_from_label(condition, tmp_path):
+    vocab = target_vocabulary("char", dict.fromkeys("abcdefghij", 1))
+    torch.manual_seed(4)
+    model = ConditionalGenerator(
+        vocab, ["x", "y"], hidden_size=16, num_layers=2, condition=condition, condition_size=4
+    ).eval()
+    with torch.no_grad():
+        model.head.weight.mul_(6)  # spread-out scores: the same choices in both runtimes
+    model.save_pretrained(tmp_path / "cond")
+    export(tmp_path / "cond", "onnx", tmp_path / "cond.onnx")
+    # at a temperature this low a draw is the likeliest symbol, whichever generator draws it
+    options = ["--label", "y", "--count", "3", "--prime", "ab", "--temperature", "1e-6"]
+    expected = run_cli("generate-from-label", str(tmp_path / "cond"), *options, "--seed", "0")
+    done = run_portable("generate-from-label", str(tmp_path / "cond.onnx"), *options)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected and len(expected.splitlines()) == 3
+    sampled = LabelGenerator(tmp_path / "cond.onnx")
+    assert sampled.generate("x", 4, seed=1) == sampled.generate("x", 4, seed=1)
 
 
 # -- the hub folder ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 - a classifier labels texts, or series from an ``.npz`` file;
 - a translator (or a chatbot's encoder-decoder) translates, greedily or by beam search;
 - a forecaster forecasts the steps after a history;
+- a conditional generator writes texts for a label;
 - a speech recogniser transcribes PCM WAV files at its sample rate (greedy CTC decoding; the
   log-mel front end, which is outside the graph, computed here in numpy).
 
@@ -512,6 +513,60 @@ class Forecaster(Exported):
         return (np.array(path[k]) for k in ("point", "lower", "upper"))
 
 
+class LabelGenerator(Exported):
+    """A conditional generator: texts for a label (or any condition vector), sampled at a
+    temperature, never its start or unknown symbol, each ended by ``</s>`` or its length
+    limit, as ``ConditionalGenerator.generate`` does."""
+
+    def __init__(self, path, threads=None) -> None:
+        super().__init__(path, threads)
+        self.vocab = Vocabulary(self.config["vocab"])
+        self.labels = list(self.config["labels"])
+        self.start, self.end = self.vocab.index[START], self.vocab.index[END]
+        self.never = [self.start] + (
+            [self.vocab.index[self.vocab.unknown]] if self.vocab.unknown else []
+        )
+        self.states = [o.name[: -len("_out")] for o in self.sessions["start"].get_outputs()]
+
+    def vector(self, label: str) -> np.ndarray:
+        if label not in self.labels:
+            raise ValueError(f"unknown label {label!r}; the model knows {', '.join(self.labels)}")
+        labels = np.array([self.labels.index(label)], dtype=np.int64)
+        return self.run("vectors", labels=labels)["v"][0]
+
+    def generate(self, condition, count=1, prime="", temperature=1.0, seed=None, max_length=None):
+        v = self.vector(condition) if isinstance(condition, str) else np.asarray(condition)
+        size = self.model["condition_size"]
+        if v.shape != (size,) or not np.isfinite(v).all():
+            raise ValueError(f"the condition vector must have {size} finite numbers")
+        _check_sampling(temperature)
+        rng = np.random.default_rng(seed)
+        v = np.tile(v.astype(np.float32), (count, 1))
+        out = self.run("start", v=v)
+        state = {name: out[f"{name}_out"] for name in self.states}
+        unseen = sorted({c for c in prime if c not in self.vocab.index})
+        if unseen:
+            raise ValueError(f"the prime has characters never seen in training: {unseen}")
+        for symbol in [self.start, *self.vocab.ids(list(prime), "the prime")]:
+            out = self.run("step", previous=np.full(count, symbol, np.int64), v=v, **state)
+            state = {name: out[f"{name}_out"] for name in self.states}
+        rows: list[list[int]] = [[] for _ in range(count)]
+        done = np.zeros(count, dtype=bool)
+        for _ in range(max(0, (max_length or self.model["max_length"]) - len(prime))):
+            logits = out["logits"].copy()
+            logits[:, self.never] = -np.inf
+            chosen = choose(logits, rng, temperature)
+            for row in np.flatnonzero(~done):
+                if chosen[row] != self.end:
+                    rows[row].append(int(chosen[row]))
+            done |= chosen == self.end
+            if done.all():
+                break
+            out = self.run("step", previous=chosen.astype(np.int64), v=v, **state)
+            state = {name: out[f"{name}_out"] for name in self.states}
+        return [prime + "".join(self.vocab.symbols[i] for i in row) for row in rows]
+
+
 class Recognizer(Exported):
     """A speech recogniser: the log-mel front end of ``rnnlab.tasks.speech.features`` in
     numpy, the exported network, and greedy CTC decoding (the best path, repeats collapsed,
@@ -595,6 +650,7 @@ KINDS = {
     "rnnlab.chat": Translator,
     "rnnlab.forecaster": Forecaster,
     "rnnlab.speech_recognizer": Recognizer,
+    "rnnlab.conditional_generator": LabelGenerator,
 }
 
 
@@ -697,6 +753,14 @@ def _forecast(args) -> None:
             )
 
 
+def _generate_from_label(args) -> None:
+    model = _loaded(args.model, LabelGenerator)
+    texts = model.generate(
+        args.label, args.count, args.prime, args.temperature, args.seed, args.max_length
+    )
+    print("\n".join(texts))
+
+
 def _transcribe(args) -> None:
     model = _loaded(args.model, Recognizer)
     texts = model.transcribe([read_wav(path, model.rate) for path in args.recordings])
@@ -745,6 +809,15 @@ def parser() -> argparse.ArgumentParser:
     forecast.add_argument("model", metavar="FILE.onnx")
     forecast.add_argument("--history", required=True, metavar="CSV")
     forecast.set_defaults(run=_forecast)
+    labelled = verbs.add_parser("generate-from-label", help="texts for a label")
+    labelled.add_argument("model", metavar="FILE.onnx")
+    labelled.add_argument("--label", required=True)
+    labelled.add_argument("--count", type=_positive, default=10)
+    labelled.add_argument("--prime", default="")
+    labelled.add_argument("--temperature", type=float, default=0.8)
+    labelled.add_argument("--max-length", type=_positive, default=None)
+    labelled.add_argument("--seed", type=int, default=None)
+    labelled.set_defaults(run=_generate_from_label)
     transcribe = verbs.add_parser("transcribe", help="transcribe recordings (PCM WAV files)")
     transcribe.add_argument("model", metavar="FILE.onnx")
     transcribe.add_argument("recordings", nargs="+", metavar="WAV")

@@ -34,6 +34,7 @@ PORTABLE_VERBS = {
     "rnnlab.chat": 'translate model.onnx "what the other side said"',
     "rnnlab.forecaster": "forecast model.onnx --history history.csv",
     "rnnlab.speech_recognizer": "transcribe model.onnx recording.wav",
+    "rnnlab.conditional_generator": "generate-from-label model.onnx --label LABEL",
 }
 
 

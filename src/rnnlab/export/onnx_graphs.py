@@ -17,7 +17,9 @@ per tensor, named by the cell: ``h`` or ``h`` and ``c``):
   [B, T, A + 1], steps[B]); the log-mel front end stays outside the graph;
 - forecaster: ``forecast`` (window[B, T, 1 + C] in the model's z units, state) -> (point, lower,
   upper, state): direct models (B, H) from the window's last step, autoregressive ones (B, T),
-  one step ahead at every step; the interval is the network's, before calibration.
+  one step ahead at every step; the interval is the network's, before calibration;
+- conditional generator: ``step`` (previous[B], v[B, K], state) -> (logits[B, V], state),
+  ``start`` v -> the first state, ``vectors`` labels[B] -> v (any vector of size K will do).
 
 The time axis stays dynamic because each recurrent loop is an ONNX ``Scan``
 (:mod:`rnnlab.export.unroll`); the step graph is traced over one step. PyTorch's
@@ -40,6 +42,7 @@ from rnnlab.modes import evaluating
 from rnnlab.recurrent import Recurrent
 from rnnlab.tasks.chat.model import Chatbot
 from rnnlab.tasks.classify.model import SequenceClassifier
+from rnnlab.tasks.conditional.model import ConditionalGenerator
 from rnnlab.tasks.forecast.model import Forecaster
 from rnnlab.tasks.language.model import LanguageModel
 from rnnlab.tasks.language.transformer import TransformerLM
@@ -170,6 +173,50 @@ def transformer_graphs(model: TransformerLM) -> list[Graph]:
             ["ids"],
             ["logits", *outs],
             _batch_time("ids", "logits") | {name: {0: "batch", 2: "time"} for name in outs},
+        ),
+    ]
+
+
+def conditional_graphs(model: ConditionalGenerator) -> list[Graph]:
+    """``step`` (previous[B], v[B, K], state) -> (logits, state); ``start`` v -> s_0 (zeros
+    for a model conditioned on its input only); ``vectors`` labels[B] -> v."""
+    names, outs = _state_names(model.rnn.cell.state_names)
+    layers, hidden = model.settings["num_layers"], model.settings["hidden_size"]
+    states = tuple(torch.zeros(layers, EXAMPLE_BATCH, hidden) for _ in names)
+    v = torch.zeros(EXAMPLE_BATCH, model.condition_size)
+
+    def step(previous, v, *state):
+        logits, state = model(previous[:, None], v, _torch_state(state))
+        return logits[:, 0], *_flat_state(state)
+
+    def start(v):
+        state = model.initial_state(v)
+        if state is None:  # conditioned on the input only: s_0 = 0
+            zeros = v.new_zeros(layers, v.shape[0], hidden)
+            return tuple(zeros for _ in names)
+        return _flat_state(state)
+
+    labels = torch.zeros(EXAMPLE_BATCH, dtype=torch.long)
+    state_axes = {name: {1: "batch"} for name in names + outs}
+    batch = {0: "batch"}
+    return [
+        Graph(
+            "step",
+            step,
+            (labels, v, *states),
+            ["previous", "v", *names],
+            ["logits", *outs],
+            {"previous": batch, "v": batch, "logits": batch} | state_axes,
+            scan=False,
+        ),
+        Graph("start", start, (v,), ["v"], outs, {"v": batch} | state_axes),
+        Graph(
+            "vectors",
+            model.vectors,
+            (labels,),
+            ["labels"],
+            ["v"],
+            dict.fromkeys(("labels", "v"), batch),
         ),
     ]
 
@@ -312,6 +359,7 @@ GRAPHS: tuple[tuple[type, Callable[..., list[Graph]]], ...] = (
     (Seq2Seq, seq2seq_graphs),
     (SpeechRecognizer, speech_graphs),
     (Forecaster, forecaster_graphs),
+    (ConditionalGenerator, conditional_graphs),
 )
 
 
