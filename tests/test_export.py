@@ -243,6 +243,31 @@ def test_forecaster_graph_equals_pytorch(mode, distribution):
             close(value, reference)
 
 
+@pytest.mark.parametrize("condition", ["both", "init", "input"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_conditional_generator_graphs_equal_pytorch(condition, cell):
+    vocab = target_vocabulary("char", dict.fromkeys("abcdefghij", 1))
+    model = ConditionalGenerator(
+        vocab, ["x", "y", "z"], cell=cell, hidden_size=8, num_layers=2, condition=condition,
+        condition_size=4, embedding_size=4,
+    ).eval()  # fmt: skip
+    step, start, vectors = (session(model, graph) for graph in model_graphs(model))
+    names = [o.name[: -len("_out")] for o in start.get_outputs()]
+    for b, t, _ in batches():
+        labels = torch.randint(0, 3, (b,))
+        previous = torch.randint(0, len(vocab), (b, t))
+        with torch.no_grad():
+            v = model.vectors(labels)
+            logits, _ = model(previous, v)
+        got_v = vectors.run(None, {"labels": labels.numpy()})[0]
+        close(got_v, v)
+        state = dict(zip(names, start.run(None, {"v": got_v}), strict=True))
+        for position in range(t):
+            out = step.run(None, feed(step, previous=previous[:, position], v=got_v, **state))
+            close(out[0], logits[:, position])
+            state = dict(zip(names, out[1:], strict=True))
+
+
 def test_every_file_passes_the_onnx_checker_and_the_json_describes_it(tmp_path):
     model = LanguageModel(VOCAB, hidden_size=8, num_layers=1)
     written = export_onnx(model, tmp_path / "m.onnx")
