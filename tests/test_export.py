@@ -606,3 +606,22 @@ def test_hub_folder_loads_with_from_pretrained_and_its_card_reproduces_the_run(t
     assert retrained["model"] == config["model"] and retrained["training"] == config["training"]
     with torch.no_grad():
         assert torch.equal(LanguageModel.from_pretrained(again)(ids)[0], copy(ids)[0])
+
+
+def test_portable_refuses_a_damaged_export_in_one_line(trained, tmp_path):
+    for name in ("lm.onnx", "lm.sequence.onnx", "lm.json"):
+        (tmp_path / name).write_bytes((trained / name).read_bytes())
+    (tmp_path / "lm.sequence.onnx").write_bytes((trained / "lm.sequence.onnx").read_bytes()[:500])
+    damaged = run_portable("generate", str(tmp_path / "lm.onnx"), "--length", "5")
+    meta = json.loads((tmp_path / "lm.json").read_text())
+    meta["graphs"]["step"]["file"] = "../elsewhere.onnx"
+    (tmp_path / "lm.json").write_text(json.dumps(meta))
+    moved = run_portable("generate", str(tmp_path / "lm.onnx"), "--length", "5")
+    del meta["config"]
+    (tmp_path / "lm.json").write_text(json.dumps(meta))
+    broken = run_portable("generate", str(tmp_path / "lm.onnx"), "--length", "5")
+    cases = ((damaged, "not a usable ONNX model"), (moved, "outside its folder"), (broken, ""))
+    for done, fragment in cases:
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1, done.stderr
+        assert lines[0].startswith("rnnlab.portable: error: ") and fragment in lines[0]

@@ -142,7 +142,7 @@ class Exported:
         if threads:
             options.intra_op_num_threads = threads
         self.sessions = {
-            role: ort.InferenceSession(str(path.with_name(graph["file"])), options)
+            role: _session(path, str(graph["file"]), options)
             for role, graph in meta["graphs"].items()
         }
 
@@ -157,6 +157,21 @@ class Exported:
     @property
     def model(self) -> dict:
         return self.config["model"]
+
+
+def _session(main: Path, name: str, options: ort.SessionOptions) -> ort.InferenceSession:
+    """An onnxruntime session of the graph file ``name`` beside ``main``; one that cannot be
+    read is a ValueError of one line (onnxruntime raises its own kinds of error)."""
+    if not name or Path(name).name != name:
+        raise ValueError(f"{main.with_suffix('.json')} names a graph file outside its folder")
+    path = main.with_name(name)
+    if not path.is_file():
+        raise ValueError(f"{path}: the export's graph file is missing")
+    try:
+        return ort.InferenceSession(str(path), options)
+    except Exception as error:  # InvalidProtobuf, Fail, ...: all say the file is unusable
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{path}: not a usable ONNX model ({reason})") from None
 
 
 class LanguageModel(Exported):
