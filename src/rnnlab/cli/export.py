@@ -53,5 +53,12 @@ def _run(args: argparse.Namespace) -> int:
         text=args.text,
     )
     for path in written:
-        print(f"wrote {path}")
+        print(f"wrote {path} ({_size(path.stat().st_size)})")
     return 0
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
