@@ -5,6 +5,8 @@ once in config.json, and checkpoints written before that change still loading.""
 import argparse
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,22 @@ def test_a_resumed_run_names_the_changed_option_by_its_flag(tmp_path, capsys):
     text = str(OLD / "text.txt")
     assert main(["train", "--resume", str(run), "--text", text, "--hidden", "9"]) == 2
     assert "--hidden differs from the run" in capsys.readouterr().err
+
+
+def test_the_config_schema_does_not_depend_on_the_order_tasks_are_imported():
+    """Two tasks declare embedding_size with the same check, one optional (a classifier reads
+    one-hot inputs with None) and one not: both rules are kept whichever task is imported
+    first. Before, importing the conditional generator first made every classifier config
+    with None refused as malformed."""
+    code = (
+        "import rnnlab.tasks.conditional, rnnlab.tasks.classify\n"
+        "from rnnlab.settings import check_section\n"
+        "check_section({'embedding_size': None}, 'classifier')\n"
+        "try:\n"
+        "    check_section({'embedding_size': 0}, 'x')\n"
+        "except ValueError:\n"
+        "    print('refused')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "refused"

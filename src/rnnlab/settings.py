@@ -238,6 +238,14 @@ def _holds(item: Field, value) -> bool:
     return item.metadata["check"].problem(value) is None
 
 
+def _same_rule(a: Field, b: Field) -> bool:
+    """Whether two fields accept the same values: the same check, and both or neither
+    optional (an optional embedding size holds None, a required one does not)."""
+    return a.metadata["check"] is b.metadata["check"] and (
+        a.metadata["optional"] == b.metadata["optional"]
+    )
+
+
 def task_settings(**defaults) -> Callable[[type], type]:
     """Make a settings dataclass whose inherited fields ``defaults`` get new default values
     (their check, help and flag unchanged)."""
@@ -260,7 +268,7 @@ def task_settings(**defaults) -> Callable[[type], type]:
         for item in fields(made):
             if "check" in item.metadata:
                 known = DECLARED.setdefault(item.name, [])
-                if all(item.metadata["check"] is not k.metadata["check"] for k in known):
+                if not any(_same_rule(item, k) for k in known):
                     known.append(item)
         return made
 
