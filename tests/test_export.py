@@ -389,6 +389,27 @@ def test_portable_greedy_generation_is_rnnlab_generate_greedy(trained, name):
     assert len(expected) == len("7 little") + 500 + 1
 
 
+@pytest.mark.parametrize("level", ["word", "byte"])
+def test_portable_reads_and_writes_words_and_bytes_as_rnnlab_does(level, tmp_path):
+    text = TEXT + "le loup a dit: « café »\n"
+    torch.manual_seed(5)
+    model = LanguageModel(Vocabulary.build(level, text), cell="gru", hidden_size=16, num_layers=1)
+    with torch.no_grad():
+        model.head.weight.mul_(8)  # spread-out scores: the same choices in both runtimes
+    model.save_pretrained(tmp_path / "lm")
+    export(tmp_path / "lm", "onnx", tmp_path / "lm.onnx")
+    prime = "the wolf said, café" if level == "byte" else "the wolf went to"
+    expected = run_cli(
+        "generate", str(tmp_path / "lm"), "--prime", prime, "--length", "60", "--greedy",
+        "--precision", "float32",
+    )  # fmt: skip
+    done = run_portable(
+        "generate", str(tmp_path / "lm.onnx"), "--prime", prime, "--length", "60", "--greedy"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected
+
+
 def test_portable_seeded_sampling_is_reproducible(trained):
     path = str(trained / "lm.onnx")
     options = ["--length", "200", "--temperature", "1.5", "--top-k", "8", "--top-p", "0.95"]
