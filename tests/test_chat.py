@@ -228,11 +228,12 @@ def test_beam_search_with_the_guard_never_repeats_an_ngram():
     # a model that always prefers 1 then 2, in a loop, and ends only late: without the guard
     # the best hypothesis is 1 2 1 2 ...
     def step(ids, state):
+        ids = torch.from_numpy(ids)  # beam search hands the step numpy ids
         log_probs = torch.full((len(ids), 5), -5.0)
         log_probs[:, 1] = torch.where(ids == 2, -0.1, -1.0)
         log_probs[:, 2] = torch.where(ids == 1, -0.1, -1.0)
         log_probs[:, 4] = -3.0  # the end
-        return log_probs, state
+        return log_probs.numpy(), state
 
     reorder = lambda state, rows: state  # noqa: E731
     loose = beam_search(step, None, reorder, 0, 4, beam=2, max_length=8)[0]

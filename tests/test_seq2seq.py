@@ -177,8 +177,8 @@ def test_beam_search_finds_the_best_sequence_when_wide_enough():
     vocab, end, start, length = 4, 3, 0, 4
     table = torch.randn(vocab, vocab, dtype=torch.float64).log_softmax(-1)
 
-    def step(ids, state):
-        return table[ids], state
+    def step(ids, state):  # numpy ids in, numpy log-probabilities out
+        return table[ids].numpy(), state
 
     def exhaustive(alpha):
         best = -math.inf

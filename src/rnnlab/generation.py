@@ -1,4 +1,6 @@
-"""Sampling the next symbol from a model's logits, the generation loop, and beam search.
+"""Sampling the next symbol from a model's logits, and the generation loop (beam search, in
+numpy so that the portable runtime shares it, is :mod:`rnnlab.beam`; its names are re-exported
+here).
 
 The loop is the one the RNN material describes: prime the network with seed text, predict a
 distribution over the next symbol, choose one, feed it back, repeat. Choosing:
@@ -16,6 +18,22 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from rnnlab.beam import Hypothesis, beam_search, length_normalised, repeating
+
+__all__ = [
+    "Hypothesis",
+    "Sampling",
+    "Step",
+    "beam_search",
+    "filtered_logits",
+    "generate_batch",
+    "generate_ids",
+    "length_normalised",
+    "repeating",
+    "sample_ids",
+    "sample_next",
+]
 
 
 @dataclass(frozen=True)
@@ -126,109 +144,3 @@ def generate_batch(
     """(B, length) ids continuing each row of ``prime`` (B, T), all streams stepped at once."""
     steps = list(sample_ids(step, prime, length, sampling, generator, state))
     return torch.stack(steps, dim=1) if steps else prime.new_zeros(prime.shape[0], 0)
-
-
-@dataclass(frozen=True)
-class Hypothesis:
-    """A decoded sequence: its ids (the end id included when it ended), the total log-probability
-    of those ids under the model, and whether it reached the end id."""
-
-    ids: tuple[int, ...]
-    log_prob: float
-    finished: bool
-
-    def score(self, alpha: float) -> float:
-        return length_normalised(self.log_prob, len(self.ids), alpha)
-
-
-def length_normalised(log_prob: float, length: int, alpha: float) -> float:
-    """log p / length^alpha: alpha 0 is the plain log-probability, which favours short
-    sequences; alpha 1 the mean log-probability per symbol."""
-    return log_prob * max(1, length) ** -alpha  # underflows to 0 for a huge alpha, never overflows
-
-
-def repeating(path: tuple[int, ...] | list[int], n: int) -> list[int]:
-    """The ids that, appended to ``path``, would repeat an n-gram already in it (the guard
-    against loops: a decoder may not write any n-gram twice); none for ``n`` < 1."""
-    if n < 1 or len(path) < n - 1:
-        return []
-    tail = tuple(path[len(path) - n + 1 :]) if n > 1 else ()
-    return sorted(
-        {path[i + n - 1] for i in range(len(path) - n + 1) if tuple(path[i : i + n - 1]) == tail}
-    )
-
-
-LogProbStep = Callable[[Tensor, object], tuple[Tensor, object]]
-
-
-@torch.no_grad()
-def beam_search(
-    step: LogProbStep,
-    state,
-    reorder: Callable[[object, Tensor], object],
-    start: int,
-    end: int,
-    beam: int,
-    max_length: int,
-    alpha: float = 1.0,
-    no_repeat: int = 0,
-) -> list[Hypothesis]:
-    """Beam search for one sequence; the hypotheses found, best first by ``score(alpha)``.
-
-    ``step(ids (K,), state) -> (log_probs (K, V), state)`` advances K = ``beam`` rows at once
-    (the state of every row starts equal: the caller repeats it K times);
-    ``reorder(state, rows)`` picks the rows of the state that continue. At each step the 2K best
-    one-symbol extensions of the live rows are ranked by log-probability; an extension by ``end``
-    that ranks among the first K is finished, the best K others live on (so ``beam=1`` is exactly
-    greedy decoding). The search stops when K hypotheses have finished, or after ``max_length``
-    symbols, when the live rows join the candidates unfinished. With ``no_repeat`` n > 0 no
-    hypothesis repeats an n-gram (:func:`repeating`).
-    """
-    if beam < 1 or max_length < 1:
-        raise ValueError("beam and max_length must be >= 1")
-    ids = torch.full((beam,), start, dtype=torch.long)
-    totals = torch.full((beam,), float("-inf"), dtype=torch.float64)
-    totals[0] = 0.0  # all rows start alike; only one may extend, or the beam fills with copies
-    paths: list[tuple[int, ...]] = [()] * beam
-    finished: list[Hypothesis] = []
-    for _ in range(max_length):
-        log_probs, state = step(ids, state)
-        vocab = log_probs.shape[-1]
-        log_probs = log_probs.double().cpu()
-        for row, path in enumerate(paths if no_repeat > 0 else ()):
-            log_probs[row, [i for i in repeating(path, no_repeat) if i != end]] = float("-inf")
-        candidates = (totals[:, None] + log_probs).flatten()
-        values, flat = candidates.topk(min(2 * beam, candidates.numel()))
-        rows, new_paths, new_totals, next_ids = [], [], [], []
-        for rank, (value, index) in enumerate(zip(values.tolist(), flat.tolist(), strict=True)):
-            if value == float("-inf"):
-                break
-            row, symbol = divmod(index, vocab)
-            if symbol == end:
-                if rank < beam:
-                    finished.append(Hypothesis((*paths[row], end), value, True))
-                continue
-            rows.append(row)
-            new_paths.append((*paths[row], symbol))
-            new_totals.append(value)
-            next_ids.append(symbol)
-            if len(rows) == beam:
-                break
-        if len(finished) >= beam or not rows:
-            break
-        while len(rows) < beam:  # too few live extensions: pad with dead rows
-            rows.append(rows[0])
-            new_paths.append(new_paths[0])
-            new_totals.append(float("-inf"))
-            next_ids.append(next_ids[0])
-        index = torch.tensor(rows)
-        state = reorder(state, index)
-        paths, ids = new_paths, torch.tensor(next_ids)
-        totals = torch.tensor(new_totals, dtype=torch.float64)
-    else:
-        finished.extend(
-            Hypothesis(path, total, False)
-            for path, total in zip(paths, totals.tolist(), strict=True)
-            if total > float("-inf")
-        )
-    return sorted(finished, key=lambda h: h.score(alpha), reverse=True)

@@ -1,5 +1,5 @@
 """Translation without PyTorch: an encoder-decoder's greedy decoding and beam search (the
-algorithm of :func:`rnnlab.generation.beam_search`, with ``Seq2Seq.widen``'s rule that the greedy
+same :func:`rnnlab.beam.beam_search` as rnnlab's, with ``Seq2Seq.widen``'s rule that the greedy
 translation stays where it scores higher); a chatbot replies as a translator of its context."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rnnlab.beam import Hypothesis, beam_search, length_normalised
 from rnnlab.portable.exported import Exported
 from rnnlab.portable.text import END, SPACED_WORD, START, Vocabulary, padded
 
@@ -76,52 +77,20 @@ class Translator(Exported):
             results.append((ids[:n], float(sum(s[row] for s in scores[:n]))))
         return results
 
-    def beam(self, source: np.ndarray, width: int) -> list[tuple[list[int], float, bool]]:
-        """Beam search for one source, as :func:`rnnlab.generation.beam_search`."""
+    def beam(self, source: np.ndarray, width: int, alpha: float = 1.0) -> list[Hypothesis]:
+        """Beam search for one source, best first (:func:`rnnlab.beam.beam_search`)."""
         memory = self._memory([source])
         state = {name: np.repeat(memory.pop(name), width, axis=1) for name in self.states}
         memory = {k: np.repeat(v, width, axis=0) for k, v in memory.items()}
-        ids = np.full(width, self.start, dtype=np.int64)
-        totals = np.full(width, -np.inf)
-        totals[0] = 0.0
-        paths: list[tuple[int, ...]] = [()] * width
-        finished = []
-        for _ in range(self.max_length + 1):
-            log_probs, state = self._step(ids, state, memory)
-            vocab = log_probs.shape[-1]
-            candidates = (totals[:, None] + log_probs).ravel()
-            flat = _top(candidates, min(2 * width, candidates.size))
-            rows, new_paths, new_totals, next_ids = [], [], [], []
-            for rank, index in enumerate(flat):
-                value = candidates[index]
-                if value == -np.inf:
-                    break
-                row, symbol = divmod(int(index), vocab)
-                if symbol == self.end:
-                    if rank < width:
-                        finished.append(((*paths[row], self.end), float(value), True))
-                    continue
-                rows.append(row)
-                new_paths.append((*paths[row], symbol))
-                new_totals.append(value)
-                next_ids.append(symbol)
-                if len(rows) == width:
-                    break
-            if len(finished) >= width or not rows:
-                break
-            while len(rows) < width:
-                rows.append(rows[0])
-                new_paths.append(new_paths[0])
-                new_totals.append(-np.inf)
-                next_ids.append(next_ids[0])
-            state = {name: s[:, rows] for name, s in state.items()}
-            paths, ids = new_paths, np.array(next_ids, dtype=np.int64)
-            totals = np.array(new_totals)
-        else:
-            finished.extend(
-                (p, float(t), False) for p, t in zip(paths, totals, strict=True) if t > -np.inf
-            )
-        return finished
+
+        def step(ids: np.ndarray, state):
+            return self._step(ids, state, memory)
+
+        def reorder(state, rows: np.ndarray):
+            return {name: s[:, rows] for name, s in state.items()}
+
+        limit = self.max_length + 1
+        return beam_search(step, state, reorder, self.start, self.end, width, limit, alpha)
 
     def translate(self, texts: Sequence[str], beam: int = 1, alpha: float = 1.0):
         """(text, log-probability) of each text's translation; a beam's best is kept only
@@ -129,21 +98,10 @@ class Translator(Exported):
         sources = [self.encode(t, f"sentence {i + 1}") for i, t in enumerate(texts)]
         results = []
         for source, (ids, log_prob) in zip(sources, self.greedy(sources), strict=True):
-            if beam > 1:
-                found = self.beam(source, beam)
-                greedy_score = _normalised(log_prob, len(ids), alpha)
-                best = max(found, key=lambda h: _normalised(h[1], len(h[0]), alpha), default=None)
-                if best is not None and _normalised(best[1], len(best[0]), alpha) >= greedy_score:
-                    ids, log_prob = list(best[0]), best[1]
+            if beam > 1:  # the beam's best, unless the greedy translation scores higher
+                found = self.beam(source, beam, alpha)
+                if found and found[0].score(alpha) >= length_normalised(log_prob, len(ids), alpha):
+                    ids, log_prob = list(found[0].ids), found[0].log_prob
             tokens = [self.target.symbols[i] for i in ids if i != self.end]
             results.append(("".join(tokens).strip(), log_prob))
         return results
-
-
-def _top(values: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` largest values, largest first (ties: the lower index first)."""
-    return np.argsort(-values, kind="stable")[:k]
-
-
-def _normalised(log_prob: float, length: int, alpha: float) -> float:
-    return log_prob * max(1, length) ** -alpha

@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -379,12 +380,15 @@ class Seq2Seq(Pretrained, nn.Module):
             one = self.encode(source.view(1, -1).to(device), torch.tensor([len(source)]))
             memory = one.rows(torch.zeros(beam, dtype=torch.long))
 
-            def step(ids: Tensor, state):
-                logits, state, _ = self.step(ids.to(device), state, memory)
-                return logits.float().log_softmax(-1), state
+            def step(ids: np.ndarray, state):
+                logits, state, _ = self.step(torch.from_numpy(ids).to(device), state, memory)
+                return logits.float().log_softmax(-1).cpu().numpy(), state
+
+            def reorder(state, rows: np.ndarray):
+                return _state_rows(state, torch.from_numpy(rows))
 
             return beam_search(
-                step, memory.state, _state_rows, self.start, self.end, beam, limit, alpha, no_repeat
+                step, memory.state, reorder, self.start, self.end, beam, limit, alpha, no_repeat
             )
 
     def widen(
