@@ -46,7 +46,7 @@ from rnnlab.tasks.conditional.model import ConditionalGenerator
 from rnnlab.tasks.forecast.model import Forecaster
 from rnnlab.tasks.language.model import LanguageModel
 from rnnlab.tasks.language.transformer import TransformerLM
-from rnnlab.tasks.speech.model import SpeechRecognizer
+from rnnlab.tasks.speech.model import SpeechRecognizer, steps_of
 from rnnlab.tasks.translate.model import Memory, Seq2Seq
 
 EXAMPLE_BATCH, EXAMPLE_TIME = 3, 5  # the traced example's shape; lengths 5, 2 and 4
@@ -306,8 +306,7 @@ def speech_graphs(model: SpeechRecognizer) -> list[Graph]:
     def recognise(features, lengths):
         batch = features.shape[0]
         features = nn.functional.pad(features, (0, 0, 0, k - 1))  # room for a last partial step
-        steps = (lengths + k - 1) // k  # steps_of's ceiling, on non-negative numbers only:
-        # ONNX's integer division truncates, where torch's floors
+        steps = steps_of(lengths, k)
         frames = steps.max() * k
         x = features[:, :frames].reshape(batch, -1, k * bands)
         output, _ = model.rnn(x, lengths=steps)

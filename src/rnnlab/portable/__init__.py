@@ -24,12 +24,12 @@ Sampling follows :mod:`rnnlab.generation` (the same filtering, the same inverse-
 numpy's random generator: the same seed gives the same text here every time, though not the
 text PyTorch's generator gives. Greedy output equals rnnlab's float32 output.
 
-Nothing here may import torch, nor any rnnlab module that does; beam search is shared with
-rnnlab's translator through :mod:`rnnlab.beam`, which is numpy only, and ``import rnnlab``
-loads its public names lazily for that reason. One module per kind of model
-(:mod:`.language`, :mod:`.classify`, :mod:`.translate`, :mod:`.forecast`, :mod:`.speech`),
-:mod:`.text` for vocabularies and sampling, :mod:`.exported` for the files, :mod:`.__main__`
-for the command line.
+Nothing here may import torch, nor any rnnlab module that does; beam search and the mel
+filters are shared with rnnlab through :mod:`rnnlab.beam` and :mod:`rnnlab.mel`, which are
+numpy only, and ``import rnnlab`` loads its public names lazily for that reason. One module
+per kind of model (:mod:`.language`, :mod:`.classify`, :mod:`.translate`, :mod:`.forecast`,
+:mod:`.speech`), :mod:`.text` for vocabularies and sampling, :mod:`.exported` for the files,
+:mod:`.__main__` for the command line.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rnnlab.mel import filterbank
 from rnnlab.portable.exported import Exported
 from rnnlab.portable.text import padded
 
@@ -33,7 +34,7 @@ class Recognizer(Exported):
         left = (self.n_fft - self.window_length) // 2  # centred in the FFT, as torch.stft does
         self.window = np.zeros(self.n_fft)
         self.window[left : left + self.window_length] = window
-        self.filters = _mel_filterbank(self.n_mels, self.n_fft, self.rate)
+        self.filters = filterbank(self.n_mels, self.n_fft, self.rate)
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         """(frames, n_mels) normalised log-mel features of mono ``samples`` at the model's rate."""
@@ -54,16 +55,6 @@ class Recognizer(Exported):
             kept = [i for j, i in enumerate(best) if i != 0 and (j == 0 or i != best[j - 1])]
             texts.append("".join(self.alphabet[i - 1] for i in kept))
         return texts
-
-
-def _mel_filterbank(n_mels: int, n_fft: int, rate: int) -> np.ndarray:
-    """(n_mels, n_fft // 2 + 1) triangles between mel-spaced corners (the HTK scale)."""
-    mel = 2595.0 * np.log10(1.0 + (rate / 2) / 700.0)
-    corners = 700.0 * (10.0 ** (np.linspace(0.0, mel, n_mels + 2) / 2595.0) - 1.0)
-    bins = np.linspace(0.0, rate / 2, n_fft // 2 + 1)
-    low, centre, high = corners[:-2, None], corners[1:-1, None], corners[2:, None]
-    rising, falling = (bins - low) / (centre - low), (high - bins) / (high - centre)
-    return np.maximum(0.0, np.minimum(rising, falling))
 
 
 def read_wav(path: str, rate: int) -> np.ndarray:

@@ -17,32 +17,21 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import Tensor, nn
+
+from rnnlab import mel
 
 FLOOR = 1e-6  # ε: the power below which the log is flat
 HOP = 0.010  # seconds between frames
 
 
-def hz_to_mel(f):
-    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
-
-
-def mel_to_hz(m):
-    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
-
-
 def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int, f_min=0.0, f_max=None) -> Tensor:
-    """(n_mels, n_fft // 2 + 1): the triangular filters of the module docstring, by the
-    frequency of each FFT bin."""
-    f_max = sample_rate / 2 if f_max is None else f_max
-    corners = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
-    bins = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    low, centre, high = corners[:-2, None], corners[1:-1, None], corners[2:, None]
-    rising = (bins - low) / (centre - low)
-    falling = (high - bins) / (high - centre)
-    return torch.tensor(np.maximum(0.0, np.minimum(rising, falling)), dtype=torch.float32)
+    """(n_mels, n_fft // 2 + 1) float32: the triangular filters of the module docstring, by
+    the frequency of each FFT bin (:func:`rnnlab.mel.filterbank`)."""
+    return torch.tensor(
+        mel.filterbank(n_mels, n_fft, sample_rate, f_min, f_max), dtype=torch.float32
+    )
 
 
 class LogMel(nn.Module):

@@ -42,8 +42,10 @@ def alphabet_ids(alphabet: str) -> dict[str, int]:
 
 def steps_of(frames, subsample: int):
     """The recurrent steps that ``frames`` feature frames (an int or a tensor of them) make
-    when ``subsample`` frames are stacked into one: ceil(frames / subsample)."""
-    return -(-frames // subsample)
+    when ``subsample`` frames are stacked into one: ceil(frames / subsample), written with a
+    floor division of non-negative numbers, which an ONNX export (whose integer division
+    truncates) computes the same."""
+    return (frames + subsample - 1) // subsample
 
 
 class SpeechRecognizer(Pretrained, nn.Module):
