@@ -49,6 +49,7 @@ def export_onnx(model, out: str | Path, quantize: str | None = None) -> list[Pat
         raise ValueError(f"{out.parent} holds a checkpoint; write the export elsewhere")
     if quantize not in (None, "int8"):
         raise ValueError(f"--quantize must be int8, got {quantize!r}")
+    model = model.float()  # the graphs are float32 (a no-op for a model loaded from disk)
     graphs = model_graphs(model)
     paths = [graph_path(out, graph.role, index == 0) for index, graph in enumerate(graphs)]
     for path in (*paths, sidecar_path(out)):  # every file, before the first is written
@@ -56,7 +57,7 @@ def export_onnx(model, out: str | Path, quantize: str | None = None) -> list[Pat
     files, described = [], {}
     out.parent.mkdir(parents=True, exist_ok=True)
     for graph, path in zip(graphs, paths, strict=True):
-        exported = to_onnx(model.float(), graph)
+        exported = to_onnx(model, graph)
         exported.producer_name, exported.producer_version = "rnnlab", __version__
         data = exported.SerializeToString()
         if quantize == "int8":

@@ -32,13 +32,16 @@ class Exported:
             role: _session(path, str(graph["file"]), options)
             for role, graph in meta["graphs"].items()
         }
+        #: per graph, its input names and its output names (asked once: run is the hot path)
+        self.names = {
+            role: ({i.name for i in s.get_inputs()}, [o.name for o in s.get_outputs()])
+            for role, s in self.sessions.items()
+        }
 
     def run(self, role: str, **feed) -> dict[str, np.ndarray]:
         """Run graph ``role`` on the inputs it has (unused ones are dropped by name)."""
-        session = self.sessions[role]
-        wanted = {i.name for i in session.get_inputs()}
-        names = [o.name for o in session.get_outputs()]
-        values = session.run(names, {k: v for k, v in feed.items() if k in wanted})
+        wanted, names = self.names[role]
+        values = self.sessions[role].run(names, {k: v for k, v in feed.items() if k in wanted})
         return dict(zip(names, values, strict=True))
 
     @property
