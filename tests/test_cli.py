@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -105,6 +106,22 @@ def test_evaluate_prints_nats_and_bits_per_char(trained, capsys):
     out = capsys.readouterr().out
     nats, bits = map(float, re.search(r"([\d.]+) nats/char, ([\d.]+) bits/char", out).groups())
     assert bits == pytest.approx(nats / 0.693147, rel=1e-3)
+
+
+def test_refusing_a_finished_run_removes_what_its_dead_writer_left(trained, tmp_path, capsys):
+    """A finished run killed inside its last write (between the temporary file and its rename)
+    leaves that file; the refused resume removes it, and a live writer's file stays."""
+    ck = tmp_path / "ck"
+    shutil.copytree(trained / "ck", ck)
+    code = "import os; print(os.getpid())"
+    dead = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    stale = ck / f".config.json.tmp-{int(dead.stdout)}"  # a writer that is gone
+    live = ck / f".config.json.tmp-{os.getpid()}"  # this process: alive
+    stale.write_text("{}")
+    live.write_text("{}")
+    assert main(["train", "--resume", str(ck), "--sample-length", "0"]) == 2
+    one_error_line(capsys, "is finished")
+    assert not stale.exists() and live.exists()
 
 
 def test_resume_refuses_a_finished_run_and_changed_settings(trained, capsys):

@@ -50,7 +50,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from rnnlab.checkpoint import TRAINER_STATE, WEIGHTS, write_json
+from rnnlab.checkpoint import TRAINER_STATE, WEIGHTS, remove_stale_temporaries, write_json
 from rnnlab.data.batches import bucket_batches
 from rnnlab.data.text import sources_digest
 from rnnlab.kernels import resolve_precision
@@ -471,7 +471,8 @@ class Loop:
 
     def load_state(self, directory: str | Path) -> None:
         """Continue from the trainer state saved in ``directory``; a run that is finished is
-        refused (there is nothing to continue)."""
+        refused (there is nothing to continue), once the temporary files of its writer, if it
+        died inside a write, are removed."""
         path = Path(directory) / TRAINER_STATE
         if not path.is_file():
             raise ValueError(f"{directory} holds no {TRAINER_STATE}: there is no run to resume")
@@ -496,6 +497,9 @@ class Loop:
         except BROKEN as error:
             raise TrainerState.corrupt(path, error) from None
         if self.progress() >= 1:
+            # a finished run killed inside its last write left that write's temporary file,
+            # which no later run into this directory would remove: remove it (dead writers only)
+            remove_stale_temporaries(directory)
             raise ValueError(
                 f"the run in {directory} is finished ({self.step} steps); there is nothing to "
                 "resume: train a new run with another --out"
