@@ -13,7 +13,7 @@ distribution over the next symbol, choose one, feed it back, repeat. Choosing:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +33,7 @@ __all__ = [
     "repeating",
     "sample_ids",
     "sample_next",
+    "sample_rows",
 ]
 
 
@@ -90,6 +91,31 @@ def sample_next(
     cdf = filtered_logits(logits, sampling).softmax(dim=-1).cumsum_(dim=-1)
     u = torch.rand(cdf.shape[0], 1, generator=generator, dtype=cdf.dtype) * cdf[:, -1:]
     return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp_(max=cdf.shape[-1] - 1)
+
+
+def sample_rows(
+    logits: Tensor, samplings: Sequence[Sampling], generators: Sequence[torch.Generator]
+) -> Tensor:
+    """(B,) the chosen next ids for (B, V) logits, row b chosen under ``samplings[b]`` with its
+    own ``generators[b]``: what :func:`sample_next` chooses for that row alone, so a row's
+    choices do not depend on the rows beside it (rows with the same sampling are computed
+    together, the row-wise operations giving each row what it alone would get)."""
+    chosen = torch.empty(logits.shape[0], dtype=torch.int64)
+    groups: dict[Sampling, list[int]] = {}
+    for row, sampling in enumerate(samplings):
+        groups.setdefault(sampling, []).append(row)
+    for sampling, rows in groups.items():
+        index = torch.tensor(rows)
+        part = logits if len(rows) == logits.shape[0] else logits.index_select(0, index)
+        if sampling.greedy:
+            chosen[index] = part.argmax(dim=-1)
+            continue
+        cdf = filtered_logits(part, sampling).softmax(dim=-1).cumsum_(dim=-1)
+        draws = [torch.rand(1, 1, generator=generators[r], dtype=cdf.dtype) for r in rows]
+        u = torch.cat(draws) * cdf[:, -1:]
+        picked = torch.searchsorted(cdf, u, right=True).squeeze(-1)
+        chosen[index] = picked.clamp_(max=cdf.shape[-1] - 1)
+    return chosen
 
 
 Step = Callable[[Tensor, object], tuple[Tensor, object]]

@@ -1,4 +1,5 @@
-"""The language-model commands: ``demo`` (the main job), ``train``, ``generate`` and ``evaluate``.
+"""The language-model commands: ``demo`` (the main job), ``train``, ``generate``, ``next`` and
+``evaluate``.
 Parse, call :mod:`rnnlab.tasks.language`, print; errors are ValueErrors (see :mod:`rnnlab.cli`)."""
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from rnnlab.tasks.language.training import SAMPLE_LENGTH, SAMPLE_TEMPERATURE
 
 
 def add_commands(commands) -> None:
-    """Add ``demo``, ``train``, ``generate`` and ``evaluate`` to the ``rnnlab`` subcommands."""
+    """Add ``demo``, ``train``, ``generate``, ``next`` and ``evaluate`` to the ``rnnlab``
+    subcommands."""
     demo = commands.add_parser(
         "demo",
         help="train a character language model for about a minute and show samples",
@@ -77,6 +79,20 @@ def add_commands(commands) -> None:
     add_settings(generate, GenerateSettings)
     generate.set_defaults(run=_run_generate)
 
+    following = commands.add_parser(
+        "next",
+        help="the likeliest next symbols (a word model: words) after a text, with probabilities",
+        description="Read TEXT and print the model's likeliest next symbols, best first, with "
+        "their probabilities: the phone keyboard's suggestions (a word model suggests words). "
+        "The same function answers POST /v1/next of rnnlab serve.",
+    )
+    following.add_argument("checkpoint", metavar="DIR")
+    following.add_argument("text", metavar="TEXT", help="what was typed so far")
+    following.add_argument(
+        "--top", type=positive_int, default=5, metavar="K", help="how many to print (5)"
+    )
+    following.set_defaults(run=_run_next)
+
     evaluate = commands.add_parser(
         "evaluate",
         help="the loss of a checkpoint on a text, in nats and bits per character",
@@ -122,6 +138,13 @@ def _print_sample(model: NextSymbolModel, prime: str, length: int, **options) ->
     sys.stdout.write(prime)
     model.generate(prime, length, stream=stream, **options)
     sys.stdout.write("\n")
+
+
+def _run_next(args: argparse.Namespace) -> int:
+    model = load_model(args.checkpoint)
+    for symbol, probability in model.next_symbols(args.text, args.top):
+        print(f"{probability:8.4f}  {symbol!r}")
+    return 0
 
 
 def _run_generate(args: argparse.Namespace) -> int:

@@ -1,4 +1,9 @@
-"""``rnnlab serve``: the explorer (:mod:`rnnlab.explore`) on a local web server (uvicorn)."""
+"""``rnnlab serve``: the explorer (:mod:`rnnlab.explore`) and the API for programs
+(:mod:`rnnlab.api`) on one web server (uvicorn).
+
+Guards: it listens on loopback by default; on any other address it needs ``--token SECRET``
+(clients send ``Authorization: Bearer SECRET``) or an explicit ``--no-auth``, and refuses to start
+without one of them. No page of another origin may call it unless ``--cors ORIGIN`` says so."""
 
 from __future__ import annotations
 
@@ -6,20 +11,26 @@ import argparse
 import socket
 import sys
 
-from rnnlab.cli.options import non_negative_int
+from rnnlab.api.limits import Limits
+from rnnlab.cli.options import non_negative_int, positive_float, positive_int
+from rnnlab.kernels import PRECISIONS
 
 COMMAND = "serve"
 LOOPBACK = "127.0.0.1"
 PORT = 8000  # where the server listens by default
 WILDCARDS = ("0.0.0.0", "::")  # addresses that listen on every interface
+LOOPBACKS = ("127.0.0.1", "::1", "localhost")
 
 
 def add_commands(commands) -> None:
     """Add ``serve`` to the ``rnnlab`` subcommands."""
     serve = commands.add_parser(
         COMMAND,
-        help="explore models in the browser: watch one read, generate, play the RNN game",
-        description="Serve a web page where you type a text and watch the model read it (hidden "
+        help="serve models: a JSON API for programs (/v1/, /docs) and the explorer page",
+        description="Serve the models of every DIR: a JSON API for programs under /v1/ "
+        "(generate, next, score, classify, translate, chat, transcribe, forecast, models; "
+        "described at /openapi.json and /docs), with generation streams batched across "
+        "clients; and a web page where you type a text and watch a model read it (hidden "
         "states as a heatmap, next-symbol probabilities, surprisal), generate from it, look at "
         "its gradient flow, and play the RNN game against it; a classifier shows its prediction "
         "after every prefix. With no DIR, a default model is trained on the built-in corpus on "
@@ -37,6 +48,53 @@ def add_commands(commands) -> None:
         metavar="NAME",
         help="also answer requests addressed to this host name (loopback names and --host "
         "always are; any other Host header is refused, against DNS rebinding)",
+    )
+    guards = serve.add_argument_group("guards (a non-loopback --host needs --token or --no-auth)")
+    guards.add_argument(
+        "--token",
+        metavar="SECRET",
+        help="clients must send 'Authorization: Bearer SECRET' to /v1/ and /api/ (open the "
+        "page as http://HOST:PORT/#token=SECRET)",
+    )
+    guards.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve a non-loopback address without a token: anyone who reaches it may use it",
+    )
+    guards.add_argument(
+        "--cors",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let pages of ORIGIN (e.g. https://example.com) call the API; none by default",
+    )
+    limits = Limits()
+    guards.add_argument(
+        "--max-streams",
+        type=positive_int,
+        default=limits.rows,
+        metavar="N",
+        help=f"generation streams stepped together per model ({limits.rows})",
+    )
+    guards.add_argument(
+        "--queue",
+        type=non_negative_int,
+        default=limits.queue,
+        metavar="N",
+        help=f"streams that may wait for a place; past it, 503 ({limits.queue})",
+    )
+    guards.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=limits.seconds,
+        metavar="SECONDS",
+        help=f"one request's time at most; past it, 503 ({limits.seconds:g})",
+    )
+    serve.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="generation's products (auto: bfloat16 where the hardware multiplies in it)",
     )
     serve.add_argument(
         "--text",
@@ -59,12 +117,18 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     from rnnlab.explore import create_app, default_checkpoint, load_all
 
+    if args.host not in LOOPBACKS and args.token is None and not args.no_auth:
+        raise ValueError(
+            f"--host {args.host} lets other machines in: give --token SECRET (clients send "
+            "'Authorization: Bearer SECRET') or --no-auth to serve without one"
+        )
+    if args.token is not None and (len(args.token) < 8 or not args.token.isprintable()):
+        raise ValueError("--token must be at least 8 printable characters")
     directories = args.checkpoints or [str(default_checkpoint(echo=_say))]
     served = load_all(directories, args.text)
-    if args.host != LOOPBACK:
+    if args.host not in LOOPBACKS and args.token is None:
         _say(
-            f"warning: listening on {args.host}: anyone who can reach this machine can use the "
-            "explorer (it reads only the models named here, and writes nothing)"
+            f"warning: listening on {args.host} with --no-auth: anyone who can reach it may use it"
         )
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -82,11 +146,22 @@ def _run_serve(args: argparse.Namespace) -> int:
     shown = f"[{args.host}]" if family == socket.AF_INET6 else args.host
     names = ", ".join(f"{key} ({s.kind})" for key, s in served.items())
     print(f"serving {names}", flush=True)
-    print(f"open http://{shown}:{port}/ in a browser (Ctrl-C stops)", flush=True)
+    fragment = "" if args.token is None else "#token=SECRET"
+    print(f"open http://{shown}:{port}/{fragment} in a browser (Ctrl-C stops)", flush=True)
+    print(f"API: http://{shown}:{port}/v1/ (reference: /docs, /openapi.json)", flush=True)
     hosts = (*args.allow_host, args.host)
     if args.host in WILDCARDS:  # every interface: this machine's own names too
         hosts += (socket.gethostname(), socket.getfqdn())
-    config = uvicorn.Config(create_app(served, hosts), log_level="warning", access_log=False)
+    limits = Limits(rows=args.max_streams, queue=args.queue, seconds=args.timeout)
+    app = create_app(
+        served,
+        hosts,
+        limits=limits,
+        token=args.token,
+        cors=tuple(args.cors),
+        precision=args.precision,
+    )
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 

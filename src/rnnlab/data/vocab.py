@@ -149,6 +149,12 @@ class Vocabulary:
         """What losses are normalised by: ``byte`` at the byte level, else ``char``."""
         return "byte" if self.level == "byte" else "char"
 
+    def names(self) -> list[str]:
+        """How each id is shown: its symbol; a byte above 127 as ``\\xNN``."""
+        if self.level == "byte":
+            return [chr(b) if b < 128 else f"\\x{b:02x}" for b in range(256)]
+        return list(self.symbols)
+
     def lengths(self) -> Tensor:
         """(V,) how many characters (bytes) each symbol stands for."""
         if self.level == "word":

@@ -28,7 +28,7 @@ forgets the least recently used. Limits: a request body of ``MAX_BODY`` bytes, a
 A bad request (malformed JSON, a wrong field, an unknown model or session, a text over a limit)
 gets a 4xx answer ``{"error": one line}``; nothing a request holds reaches the file system.
 Every answer carries a Content-Security-Policy that allows only this origin's own script,
-styles and connections. Model work is bounded and taken in turns (:mod:`rnnlab.explore.turns`):
+styles and connections. Model work is bounded and taken in turns (:mod:`rnnlab.api.turns`):
 past ``CAPACITY`` requests in progress the answer is 503 with ``Retry-After``, and a generation
 or a long read lets other requests run between its symbols.
 """
@@ -36,32 +36,27 @@ or a long read lets other requests run between its symbols.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import math
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
 from importlib import resources
 
-import torch
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from rnnlab.api.app import HANDLERS, Api, BadRequest, BearerToken, Limits, floats
+from rnnlab.api.turns import Turns
 from rnnlab.explore.game import MAX_ROUND, ROUND, Round
-from rnnlab.explore.reading import MAX_READ, Reader, layer_states, symbol_names
+from rnnlab.explore.reading import MAX_READ, Reader
 from rnnlab.explore.served import Served, prefix_predictions, toy_flow
-from rnnlab.explore.turns import RETRY_AFTER, Busy, Turns
-from rnnlab.generation import Sampling, sample_next
 from rnnlab.insight.states import StateReport, best_units
-from rnnlab.tasks.chat.dialogues import one_line
-from rnnlab.tasks.chat.model import Decoding
 
 MAX_BODY = 64 * 1024
 MAX_SESSIONS = 16
@@ -83,14 +78,6 @@ HEADERS = {
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
 }
-
-
-class BadRequest(Exception):
-    """A request the server refuses: ``status`` and a one-line message."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class Session:
@@ -172,11 +159,21 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def create_app(
-    served: dict[str, Served], hosts: tuple[str, ...] = (), turns: Turns | None = None
+    served: dict[str, Served],
+    hosts: tuple[str, ...] = (),
+    turns: Turns | None = None,
+    *,
+    limits: Limits | None = None,
+    token: str | None = None,
+    cors: tuple[str, ...] = (),
+    precision: str = "auto",
 ) -> Starlette:
-    """The application over ``served`` (models by id), answering requests whose ``Host`` is
-    a loopback name or one of ``hosts`` (see :class:`HostCheck`), its model work bounded and
-    run in turns by ``turns`` (see :mod:`rnnlab.explore.turns`)."""
+    """The page and the API (:mod:`rnnlab.api.app`) over ``served`` (models by id), answering
+    requests whose ``Host`` is a loopback name or one of ``hosts`` (see :class:`HostCheck`),
+    its model work bounded and run in turns by ``turns`` (see :mod:`rnnlab.api.turns`).
+    ``token``: the API asks for it (``Authorization: Bearer``); ``cors``: the origins whose
+    pages may call the API (none by default); ``precision``: generation's products (see
+    :func:`rnnlab.kernels.resolve_precision`)."""
     sessions = Sessions()
     turns = turns or Turns()
 
@@ -229,9 +226,6 @@ def create_app(
     async def no_icon(request: Request) -> Response:
         return Response(status_code=204)
 
-    async def models(request: Request) -> Response:
-        return JSONResponse({"models": [s.describe() for s in served.values()]})
-
     async def read(request: Request) -> Response:
         f = await fields(request)
         model, session = model_of(f), sessions.get(f.get("session", str, required=True))
@@ -246,7 +240,7 @@ def create_app(
                     "unknown": s.unknown,
                     "surprisal": s.surprisal,
                     "top": s.top,
-                    "values": _floats(s.states[layer][which]),
+                    "values": floats(s.states[layer][which]),
                 }
                 for s in reader.steps(start)
             ]
@@ -283,40 +277,6 @@ def create_app(
 
         async with session.lock:
             return await answer(work)
-
-    async def generate(request: Request) -> Response:
-        f = await fields(request)
-        model = model_of(f)
-        prime = f.text("prime", MAX_PRIME, "") or model.model.default_prime()
-        length = f.integer("length", 300, 1, MAX_GENERATE)
-        sampling = Sampling(
-            f.number("temperature", 1.0, 1e-3, 100.0),
-            f.integer("top_k", None, 1, 10**9),
-            f.number("top_p", None, 1e-6, 1.0),
-        )
-        seed = f.integer("seed", None, 0, 2**63 - 1)
-        layer, which = view(f, model)
-        prime_ids = model.model.vocab.encode(prime, what="the prime").view(1, -1)
-        names = symbol_names(model.model.vocab)
-
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-
-        def step(logits, state) -> tuple[bytes, torch.Tensor, object]:
-            i = sample_next(logits[:, -1].float(), sampling, generator)
-            logits, state = model.step(i.view(1, 1), state)
-            values = _floats(layer_states(state)[layer][which][0])
-            event = {"symbol": names[int(i)], "values": values}
-            return f"data: {json.dumps(event)}\n\n".encode(), logits, state
-
-        async def events() -> AsyncIterator[bytes]:
-            logits, state = await turns.run(model.step, prime_ids, None)
-            for _ in range(length):  # one slice a symbol: other requests go in between
-                event, logits, state = await turns.run(step, logits, state)
-                yield event
-            yield b"event: end\ndata: {}\n\n"
-
-        turns.admit()
-        return Admitted(turns, events(), media_type="text/event-stream")
 
     async def gradients(request: Request) -> Response:
         model = model_of(await fields(request))
@@ -382,64 +342,35 @@ def create_app(
 
         return await answer(work)
 
-    async def chat(request: Request) -> Response:
-        f = await fields(request)
-        model = model_of(f, "chatbot")
-        turns = f.get("turns", list, required=True)
-        if not 1 <= len(turns) <= MAX_TURNS or not all(isinstance(t, str) for t in turns):
-            raise BadRequest(f"turns must be a list of 1 to {MAX_TURNS} strings")
-        if max(len(t) for t in turns) > MAX_TURN:
-            raise BadRequest(f"a turn has at most {MAX_TURN:,} characters")
-        temperature = f.number("temperature", None, 0.01, 100.0)
-        decoding = Decoding(temperature=temperature, diverse=f.number("diverse", 0.0, 0.0, 10.0))
-        seed = f.integer("seed", 0, 0, 2**31 - 1)
-
-        def work() -> dict:
-            with model.lock:
-                reply = model.model.reply(
-                    [one_line(t) for t in turns], decoding, torch.Generator().manual_seed(seed)
-                )
-            return {"reply": reply.text, "log_prob": reply.log_prob, "score": reply.score}
-
-        return await answer(work)
-
-    async def refused(request: Request, error: Exception) -> Response:
-        if isinstance(error, Busy):
-            headers = {"retry-after": str(RETRY_AFTER)}
-            return JSONResponse({"error": str(error)}, status_code=503, headers=headers)
-        if isinstance(error, BadRequest):
-            status, message = error.status, str(error)
-        elif isinstance(error, HTTPException):
-            status, message = error.status_code, error.detail
-        else:  # a ValueError from the library: what the request asked cannot be done
-            status, message = 400, " ".join(str(error).split())
-        return JSONResponse({"error": message}, status_code=status)
-
     api = [
         ("read", read),
         ("units", units),
-        ("generate", generate),
         ("gradients", gradients),
         ("toy", toy),
         ("game/start", game_start),
         ("game/guess", game_guess),
         ("classify", classify),
-        ("chat", chat),
     ]
     routes = [Route(path, page_file) for path in PAGE]
-    routes.append(Route("/api/models", models))
     routes.append(Route("/favicon.ico", no_icon))
     routes += [Route(f"/api/{name}", endpoint, methods=["POST"]) for name, endpoint in api]
+    api = Api(served, limits, turns, precision)
+    routes += api.routes(bearer=token is not None)
     app = Starlette(
         routes=routes,
-        exception_handlers={
-            BadRequest: refused,
-            Busy: refused,
-            HTTPException: refused,
-            ValueError: refused,
-        },
+        exception_handlers=HANDLERS,
     )
-    return HostCheck(SecurityHeaders(app), (*LOOPBACK_HOSTS, *hosts))
+    guarded = app if token is None else BearerToken(app, token)
+    if cors:
+        guarded = CORSMiddleware(
+            guarded,
+            allow_origins=list(cors),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type"],
+        )
+    outer = HostCheck(SecurityHeaders(guarded), (*LOOPBACK_HOSTS, *hosts))
+    outer.api = api  # what it serves, for a test or a benchmark to look at
+    return outer
 
 
 class Admitted(StreamingResponse):
@@ -505,8 +436,3 @@ class SecurityHeaders:
             await send(message)
 
         return await self.app(scope, receive, with_headers)
-
-
-def _floats(vector: torch.Tensor) -> str:
-    """A state vector as base64 of little-endian float32."""
-    return base64.b64encode(vector.detach().float().numpy().astype("<f4").tobytes()).decode()

@@ -14,7 +14,7 @@ import random
 
 import torch
 
-from rnnlab.explore.reading import StepFn, float32_steps, symbol_names
+from rnnlab.explore.reading import StepFn, float32_steps
 from rnnlab.tasks.language.next_symbol import NextSymbolModel
 
 ROUND = 40  # symbols asked per round, by default
@@ -36,7 +36,7 @@ class Round:
     ) -> None:
         if not 1 <= length <= MAX_ROUND:
             raise ValueError(f"a round asks 1 to {MAX_ROUND} symbols, got {length}")
-        self.vocab, self.names = model.vocab, symbol_names(model.vocab)
+        self.vocab, self.names = model.vocab, model.vocab.names()
         self.step = step or float32_steps(model)
         lead, self.passage = _passage(model.vocab, tokens, length, random.Random(seed))
         logits, self.state = self.step(torch.tensor([lead]), None)

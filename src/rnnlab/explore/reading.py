@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.limits import check_text_length
-from rnnlab.tasks.language.next_symbol import NextSymbolModel
+from rnnlab.tasks.language.next_symbol import NextSymbolModel, layer_states
 
 #: the most symbols one reader holds (each keeps its state: 8 KB for a 2 x 512 LSTM)
 MAX_READ = 2_000
@@ -41,25 +41,6 @@ def float32_steps(model: NextSymbolModel) -> StepFn:
     """The model's one-symbol-at-a-time function, in float32 (so that probabilities match its
     forward pass); stateless apart from its weights, so readers and games may share it."""
     return model.step_function(batch_size=1, precision="float32")
-
-
-def symbol_names(vocab) -> list[str]:
-    """How each id is shown: its symbol; a byte above 127 as ``\\xNN``."""
-    if vocab.level == "byte":
-        return [chr(b) if b < 128 else f"\\x{b:02x}" for b in range(256)]
-    return list(vocab.symbols)
-
-
-def layer_states(state) -> list[tuple[Tensor, ...]]:
-    """The stepper's state as one tuple (h,) or (h, c) per layer, each (1, H); a model of
-    residual blocks has one stepper state per block, flattened in order. A transformer's
-    state is (window, cache): its memory is the cache, and what the newest symbol added to it
-    is shown, the key and the value of its position, (k, v) per layer, heads side by side."""
-    if isinstance(state, tuple):  # TransformerLM.step_function's (window, cache)
-        return [(k[:, :, -1].flatten(1), v[:, :, -1].flatten(1)) for k, v in state[1]]
-    if state and isinstance(state[0], list):
-        return [layer for block in state for layer in block]
-    return list(state)
 
 
 @dataclass
@@ -82,7 +63,7 @@ class Reader:
     def __init__(self, model: NextSymbolModel, step: StepFn | None = None, top: int = 8) -> None:
         self.model, self.top = model, top
         self.vocab = model.vocab
-        self.names = symbol_names(model.vocab)
+        self.names = model.vocab.names()
         self.step = step or float32_steps(model)
         prime = model.vocab.encode(model.default_prime()).view(1, -1)
         logits, state = self.step(prime, None)

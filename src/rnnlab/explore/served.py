@@ -1,8 +1,9 @@
 """The checkpoints a server explores, loaded once, and what it computes from them.
 
-A served checkpoint is a language model (char, byte or word level; read, generated from,
-played against, its gradient flow measured), a sequence classifier (its prediction after
-every prefix of a text) or a chatbot (talked to). A language model's held-out text is the last
+A served checkpoint (:mod:`rnnlab.api.models`) that the page explores is a language model
+(char, byte or word level; read, generated from, played against, its gradient flow measured),
+a sequence classifier (its prediction after every prefix of a text) or a chatbot (talked to);
+the API serves the other kinds too. A language model's held-out text is the last
 ``val_fraction`` of the text it was trained on (recorded in its config), else the text given to
 ``rnnlab serve --text``.
 
@@ -16,15 +17,15 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from rnnlab import __version__
-from rnnlab.checkpoint import CONFIG, WEIGHTS, checkpoint_dir, read_json
+from rnnlab.api import models as api_models
+from rnnlab.checkpoint import CONFIG, WEIGHTS
 from rnnlab.data.labelled import tokens
 from rnnlab.data.series import parse_steps
 from rnnlab.data.text import read_source
@@ -33,21 +34,11 @@ from rnnlab.explore.reading import float32_steps
 from rnnlab.insight.gradients import gradient_flow, text_windows
 from rnnlab.insight.networks import NetworkSpec
 from rnnlab.insight.trace import stacked_layers
-from rnnlab.tasks.chat.model import Chatbot
 from rnnlab.tasks.classify.model import SequenceClassifier
-from rnnlab.tasks.language.corpus import Corpus
-from rnnlab.tasks.language.model import LanguageModel
-from rnnlab.tasks.language.next_symbol import NextSymbolModel
+from rnnlab.tasks.language.corpus import Corpus, heldout_text
 from rnnlab.tasks.language.settings import recommended_settings
 from rnnlab.tasks.language.training import Trainer
-from rnnlab.tasks.language.transformer import TransformerLM
 
-KINDS = {
-    LanguageModel.FORMAT: LanguageModel,
-    TransformerLM.FORMAT: TransformerLM,
-    SequenceClassifier.FORMAT: SequenceClassifier,
-    Chatbot.FORMAT: Chatbot,
-}
 DEFAULT_BUDGET = 40.0  # seconds of training for the default model
 MAX_PREFIXES = 500  # symbols a classifier explains prefix by prefix
 GRADIENT_WINDOWS, GRADIENT_WARMUP, GRADIENT_DISTANCE = 16, 20, 100
@@ -56,14 +47,11 @@ TOY_NONLINEARITIES = {"tanh": "rnn", "relu": "rnn-relu"}
 
 
 @dataclass
-class Served:
-    """One checkpoint: its id in URLs, the model, and what is computed from it once."""
+class Served(api_models.Served):
+    """One checkpoint, and what the explorer computes from it once: a language model's
+    step function, held-out text and gradient flow."""
 
-    id: str
-    directory: Path
-    model: NextSymbolModel | SequenceClassifier | Chatbot
     text: str | None = None  # the --text given to the server, if any
-    lock: threading.Lock = field(default_factory=threading.Lock)
     _heldout: list[str] | None = None
     _gradients: dict | None = None
 
@@ -77,46 +65,6 @@ class Served:
 
             #: the model one symbol at a time (float32), shared by every reader and round
             self.step = step
-
-    @property
-    def kind(self) -> str:
-        if isinstance(self.model, Chatbot):
-            return "chatbot"
-        return "language" if isinstance(self.model, NextSymbolModel) else "classifier"
-
-    @property
-    def states(self) -> tuple[str, ...]:
-        """The names of a language model's state tensors per layer, as the page shows them:
-        h (and c), or a transformer's newest key and value."""
-        if isinstance(self.model, TransformerLM):
-            return ("k", "v")
-        return self.model.cell.state_names
-
-    def describe(self) -> dict:
-        """What the page shows about the model and offers for it."""
-        model = self.model
-        vocab = model.target_vocab if self.kind == "chatbot" else model.vocab
-        info = {
-            "id": self.id,
-            "kind": self.kind,
-            "name": self.directory.name,
-            "level": "series" if vocab is None else vocab.level,
-            "cell": model.settings.get("cell", "transformer"),
-            "hidden": model.settings["hidden_size"],
-            "layers": model.settings["num_layers"],
-            "parameters": sum(p.numel() for p in model.parameters()),
-        }
-        if self.kind == "classifier" and model.series is not None:
-            return info | {"labels": list(model.labels), "channels": model.series.channels}
-        if self.kind == "classifier":
-            return info | {"labels": list(model.labels)}
-        if self.kind == "chatbot":
-            return info | {"context": model.context}
-        return info | {
-            "states": list(self.states),
-            # gradient flow reads plain stacked recurrent layers
-            "insight": getattr(model, "rnn", None) is not None,
-        }
 
     def heldout(self) -> list[str]:
         """The held-out text's symbols (read once); ValueError if there is none."""
@@ -142,50 +90,10 @@ class Served:
         return self._gradients
 
 
-def heldout_text(model: NextSymbolModel, text: str | None = None) -> str:
-    """A language model's held-out text: the last ``val_fraction`` of the text it was trained
-    on (its config names it), or all of the file ``text`` when given."""
-    config = getattr(model, "checkpoint_config", None) or {}  # none: built, not loaded
-    source = (config.get("data") or {}).get("source") if text is None else text
-    if source is None:
-        raise ValueError("no held-out text known; give --text FILE")
-    try:
-        read, _ = read_source(source, model.vocab.level)
-    except ValueError as error:
-        raise ValueError(f"{error}; pass --text FILE") from None
-    if text is not None:
-        return read
-    fraction = float((config.get("training") or {}).get("val_fraction", 0.1))
-    return read[int(len(read) * (1 - fraction)) :]
-
-
-def load(directory: str | Path, id: str, text: str | None = None) -> Served:
-    """The checkpoint in ``directory``, a language model or a classifier."""
-    directory = checkpoint_dir(directory)
-    kind = read_json(directory / CONFIG).get("format")
-    if kind not in KINDS:
-        raise ValueError(
-            f"{directory} holds a {kind!r} model; rnnlab serve explores language models "
-            "(recurrent or transformer), sequence classifiers and chatbots"
-        )
-    model = KINDS[kind].from_pretrained(directory)
-    if isinstance(model, LanguageModel) and model.rnn is not None and model.rnn.bidirectional:
-        raise ValueError(f"{directory}: a bidirectional language model cannot be stepped")
-    return Served(id, directory, model, text)
-
-
 def load_all(directories: list[str], text: str | None = None) -> dict[str, Served]:
-    """The checkpoints by id: each directory's name, made unique with -2, -3, ..."""
-    served: dict[str, Served] = {}
-    for directory in directories:
-        name = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(directory).name)
-        name = name.strip(".") or "model"
-        unique, n = name, 1
-        while unique in served:
-            n += 1
-            unique = f"{name}-{n}"
-        served[unique] = load(directory, unique, text)
-    return served
+    """The checkpoints by id (:func:`rnnlab.api.models.load_all`), ``text`` their held-out
+    text when given."""
+    return api_models.load_all(directories, Served, text=text)
 
 
 @torch.no_grad()

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from rnnlab.checkpoint import atomic_write
-from rnnlab.explore.served import heldout_text
+from rnnlab.tasks.language.corpus import heldout_text
 from rnnlab.tasks.language.model import LanguageModel
 
 HELDOUT = 20_000  # symbols of held-out text the page keeps for the game

@@ -6,13 +6,19 @@ const $ = (id) => document.getElementById(id);
 const SESSION = (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + Date.now())
   .replace(/[^A-Za-z0-9_-]/g, "");
 let models = [];
-let model = null; // the description of the chosen model (GET /api/models)
+let model = null; // the description of the chosen model (GET /v1/models)
+// a server started with --token is opened as http://HOST:PORT/#token=SECRET (never sent in a URL)
+const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token");
+const HEADERS = { "content-type": "application/json", ...(TOKEN ? { authorization: `Bearer ${TOKEN}` } : {}) };
+const EXPLORED = ["language", "classifier", "chatbot"]; // the kinds this page has views for
 
+// the explorer's own calls (/api/: sessions, views) and the API's (/v1/: no session)
 async function api(path, body) {
+  const session = path.startsWith("/api/") ? { session: SESSION } : {};
   const response = await fetch(path, {
     method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ session: SESSION, model: model && model.id, ...body }),
+    headers: HEADERS,
+    body: JSON.stringify({ ...session, model: model && model.id, ...body }),
   });
   const data = await response.json();
   if (!response.ok) throw new Error(data.error || response.statusText);
@@ -278,7 +284,7 @@ async function generate() {
     prime: $("gen-prime").value,
     temperature: number("gen-temperature"),
     length: number("gen-length"),
-    ...readView(),
+    trace: readView(),
   };
   if (number("gen-top-k") > 0) body.top_k = number("gen-top-k");
   if (number("gen-top-p") < 1) body.top_p = number("gen-top-p");
@@ -295,10 +301,10 @@ async function generate() {
   const started = performance.now();
   let count = 0;
   try {
-    const response = await fetch("/api/generate", {
+    const response = await fetch("/v1/generate", {
       method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ session: SESSION, model: model.id, ...body }),
+      headers: HEADERS,
+      body: JSON.stringify({ model: model.id, ...body, stream: true }),
       signal: controller.signal,
     });
     if (!response.ok) throw new Error((await response.json()).error);
@@ -312,8 +318,12 @@ async function generate() {
       const events = pending.split("\n\n");
       pending = events.pop();
       for (const event of events) {
-        if (!event.startsWith("data: ")) continue;
-        const { symbol, values } = JSON.parse(event.slice(6));
+        const lines = event.split("\n");
+        if (lines[0] !== "event: symbol") {
+          if (lines[0] === "event: error") throw new Error(JSON.parse(lines[1].slice(6)).error);
+          continue;
+        }
+        const { text: symbol, values } = JSON.parse(lines[1].slice(6));
         text.textContent += symbol;
         genHeatmap.push(floats(values));
         count += 1;
@@ -517,7 +527,7 @@ async function say() {
   $("talk-log").append(el("p", text, "you"));
   try {
     const temperature = Number($("talk-temperature").value);
-    const a = await api("/api/chat", {
+    const a = await api("/v1/chat", {
       turns: [...talking.turns, text],
       temperature: temperature > 0 ? temperature : null,
       diverse: Number($("talk-diverse").value) || 0,
@@ -600,8 +610,9 @@ async function start() {
   $("talk-input").addEventListener("keydown", (e) => { if (e.key === "Enter") say(); });
   $("model").addEventListener("change", (e) => chooseModel(e.target.value));
   try {
-    const response = await fetch("/api/models");
-    models = (await response.json()).models;
+    const response = await fetch("/v1/models", { headers: HEADERS });
+    if (!response.ok) throw new Error((await response.json()).error);
+    models = (await response.json()).models.filter((m) => EXPLORED.includes(m.kind));
     $("model").replaceChildren(...models.map((m) => {
       const option = el("option", `${m.id} (${m.kind})`);
       option.value = m.id;

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnnlab.data.text import read_source
 from rnnlab.data.tokens import encode_files
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.tasks.language.settings import TrainSettings
@@ -84,3 +85,20 @@ class Corpus:
         """Characters (bytes) per symbol, over the first ``sample`` training symbols."""
         ids = torch.from_numpy(np.asarray(self.train[:sample]).astype(np.int64))
         return float(self.vocab.lengths()[ids].mean())
+
+
+def heldout_text(model, text: str | None = None) -> str:
+    """A language model's held-out text: the last ``val_fraction`` of the text it was trained
+    on (its config names it), or all of the file ``text`` when given."""
+    config = getattr(model, "checkpoint_config", None) or {}  # none: built, not loaded
+    source = (config.get("data") or {}).get("source") if text is None else text
+    if source is None:
+        raise ValueError("no held-out text known; give --text FILE")
+    try:
+        read, _ = read_source(source, model.vocab.level)
+    except ValueError as error:
+        raise ValueError(f"{error}; pass --text FILE") from None
+    if text is not None:
+        return read
+    fraction = float((config.get("training") or {}).get("val_fraction", 0.1))
+    return read[int(len(read) * (1 - fraction)) :]

@@ -6,20 +6,40 @@ A subclass sets ``FORMAT`` and ``KIND``, keeps the constructor's arguments in ``
 (saved as the config's ``model`` section) and supplies ``forward(ids, state) -> (logits,
 state)`` and ``step_function(batch_size, precision)``; its ``context`` says how many symbols
 it can see (None: unbounded, the recurrent state carries them all).
+
+Reading a text, in float32: :meth:`NextSymbolModel.next_symbols` gives the likeliest next
+symbols after it (words, for a word model: the phone keyboard's suggestions), and
+:meth:`NextSymbolModel.score` its log-probability, log p(x_1..x_T | context) =
+sum_t log p(x_t | context, x_<t), in nats.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Self
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.generation import Sampling, Step, generate_batch, generate_ids
 from rnnlab.limits import require_memory
 from rnnlab.pretrained import Pretrained
+
+MAX_TOP = 100  # next symbols asked for at most
+
+
+@dataclass(frozen=True)
+class TextScore:
+    """How likely a text is under a model: the sum of its symbols' log-probabilities (nats)."""
+
+    symbols: int
+    log_prob: float
+
+    @property
+    def nats_per_symbol(self) -> float:
+        return -self.log_prob / self.symbols
 
 
 class NextSymbolModel(Pretrained, nn.Module):
@@ -46,6 +66,34 @@ class NextSymbolModel(Pretrained, nn.Module):
     @classmethod
     def _from_config(cls, config: dict) -> Self:
         return cls(Vocabulary.from_json(config["vocab"]), **config["model"])
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def next_symbols(self, text: str | None = None, top: int = 5) -> list[tuple[str, float]]:
+        """The ``top`` likeliest symbols after ``text`` (the default prime when empty), best
+        first, with their probabilities. Unknown characters raise ValueError naming them."""
+        if not 1 <= top <= MAX_TOP:
+            raise ValueError(f"top must be in 1..{MAX_TOP}, got {top}")
+        ids = self.vocab.encode(text or self.default_prime(), what="the text").to(self.device)
+        logits, _ = self.step_function(1, "float32")(ids.view(1, -1), None)
+        probs = logits[0, -1].double().softmax(-1)
+        values, order = probs.topk(min(top, len(probs)))
+        names = self.vocab.names()
+        return [(names[i], float(p)) for i, p in zip(order.tolist(), values.tolist(), strict=True)]
+
+    @torch.no_grad()
+    def score(self, text: str, context: str | None = None) -> TextScore:
+        """The log-probability of ``text`` read after ``context`` (the default prime when
+        None), every symbol of ``text`` predicted from all before it."""
+        ids = self.vocab.encode(text, what="the text").to(self.device)
+        if len(ids) == 0:
+            raise ValueError("the text has no symbols to score")
+        known = self.vocab.encode(context or self.default_prime(), what="the context")
+        read = torch.cat((known.to(self.device), ids[:-1])).view(1, -1)
+        logits, _ = self.step_function(1, "float32")(read, None)
+        log_probs = logits[0, len(known) - 1 :].double().log_softmax(-1)
+        return TextScore(len(ids), float(log_probs.gather(1, ids.view(-1, 1)).sum()))
 
     # -- generation ---------------------------------------------------------------------------
 
@@ -119,3 +167,16 @@ class NextSymbolModel(Pretrained, nn.Module):
         prime_ids = self.vocab.encode(prime or self.default_prime(), what="the prime")
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         return sampling, prime_ids.to(self.device), generator
+
+
+def layer_states(state) -> list[tuple[Tensor, ...]]:
+    """A step function's state (:meth:`NextSymbolModel.step_function`) as one tuple (h,) or
+    (h, c) per layer, each (B, H); a model of residual blocks has one stepper state per block,
+    flattened in order. A transformer's
+    state is (window, cache): its memory is the cache, and what the newest symbol added to it
+    is shown, the key and the value of its position, (k, v) per layer, heads side by side."""
+    if isinstance(state, tuple):  # TransformerLM.step_function's (window, cache)
+        return [(k[:, :, -1].flatten(1), v[:, :, -1].flatten(1)) for k, v in state[1]]
+    if state and isinstance(state[0], list):
+        return [layer for block in state for layer in block]
+    return list(state)

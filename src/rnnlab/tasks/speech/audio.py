@@ -16,6 +16,7 @@ Augmentation, each seeded by the caller's generator:
 
 from __future__ import annotations
 
+import io
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -38,34 +39,40 @@ def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     return resample_poly(samples, ratio.numerator, ratio.denominator).astype(np.float32)
 
 
-def read_audio(path: str | Path, target: int) -> np.ndarray:
-    """The recording at ``path`` as mono float32 samples in [-1, 1] at ``target`` Hz."""
+def read_audio(source: str | Path | bytes, target: int) -> np.ndarray:
+    """The recording at ``source`` (a path, or a whole file's bytes, as a server receives it) as
+    mono float32 samples in [-1, 1] at ``target`` Hz."""
     import soundfile
 
-    path = Path(path)
-    if path.exists() and not path.is_file():  # a pipe or a device would be read forever
-        raise ValueError(f"{path} is not a regular file; give a recording")
+    if isinstance(source, bytes):
+        name, opened = "the recording", lambda: io.BytesIO(source)
+    else:
+        path = Path(source)
+        if path.exists() and not path.is_file():  # a pipe or a device would be read forever
+            raise ValueError(f"{path} is not a regular file; give a recording")
+        name, opened = str(path), lambda: str(path)
     try:
-        info = soundfile.info(str(path))
+        info = soundfile.info(opened())
         if not RATES[0] <= info.samplerate <= RATES[1]:
             raise ValueError(
-                f"{path}: a sample rate of {info.samplerate} Hz cannot be used "
+                f"{name}: a sample rate of {info.samplerate} Hz cannot be used "
                 f"(rnnlab reads {RATES[0]:,} to {RATES[1]:,} Hz)"
             )
         if info.frames > MAX_SECONDS * info.samplerate:
-            raise ValueError(f"{path}: longer than {MAX_SECONDS} s; cut it into shorter files")
-        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except soundfile.LibsndfileError as error:
-        if not path.exists():
-            raise FileNotFoundError(2, "No such file or directory", str(path)) from None
-        raise ValueError(f"{path}: not a readable audio file ({error.error_string})") from None
+            raise ValueError(f"{name}: longer than {MAX_SECONDS} s; cut it into shorter files")
+        samples, rate = soundfile.read(opened(), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        if not isinstance(source, bytes) and not Path(source).exists():
+            raise FileNotFoundError(2, "No such file or directory", name) from None
+        why = getattr(error, "error_string", None) or str(error).splitlines()[0]
+        raise ValueError(f"{name}: not a readable audio file ({why})") from None
     samples = samples.mean(axis=1)
     if not samples.size:
-        raise ValueError(f"{path}: the recording holds no samples")
+        raise ValueError(f"{name}: the recording holds no samples")
     if not np.isfinite(samples).all():
-        raise ValueError(f"{path}: the recording holds samples that are not numbers")
+        raise ValueError(f"{name}: the recording holds samples that are not numbers")
     if np.abs(samples).max() < SILENCE:
-        raise ValueError(f"{path}: the recording is silent")
+        raise ValueError(f"{name}: the recording is silent")
     return resample(samples, rate, target)
 
 
