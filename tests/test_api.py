@@ -24,6 +24,7 @@ from openapi_spec_validator import validate as validate_spec
 
 from conftest import one_error_line
 from rnnlab import LanguageModel, SequenceClassifier, TransformerLM
+from rnnlab.api.app import Made
 from rnnlab.api.limits import Limits
 from rnnlab.api.schema import MAX_GENERATE
 from rnnlab.cli import main
@@ -182,21 +183,25 @@ def sse(lines) -> list[tuple[str, dict]]:
     return events
 
 
-def test_a_stream_arrives_symbol_by_symbol_and_ends_with_the_whole_answer(server, doc, served):
+def test_a_stream_arrives_piece_by_piece_and_ends_with_the_whole_answer(server, doc, served):
+    """The symbols come as they are made (the symbols of one pause together: Made.FLUSH), the
+    first long before the last, and then the end event with the whole answer."""
     url, _ = server
-    body = {"model": "language", "prime": "the", "length": 200, "seed": 1, "stream": True}
+    body = {"model": "language", "prime": "the", "length": MAX_GENERATE, "seed": 1}
     chunks = []
-    with httpx2.stream("POST", f"{url}/v1/generate", json=body, timeout=60) as answer:
+    with httpx2.stream("POST", f"{url}/v1/generate", json=body | {"stream": True}) as answer:
         assert answer.headers["content-type"].startswith("text/event-stream")
         for chunk in answer.iter_text():
-            chunks.append(chunk)
-    events = sse("".join(chunks).splitlines())
-    assert len(chunks) >= 10  # not one buffered answer
+            chunks.append((time.monotonic(), chunk))
+    events = sse("".join(c for _, c in chunks).splitlines())
     assert [e for e, _ in events[:-1]] == ["symbol"] * (len(events) - 1) and events[-1][0] == "end"
-    symbols = [data for event, data in events[:-1]]
-    assert sum(s["symbols"] for s in symbols) == 200 and len(symbols) > 10
+    symbols = [data for _, data in events[:-1]]
+    assert len(symbols) >= 3 and symbols[0]["symbols"] < MAX_GENERATE / 2
+    assert sum(s["symbols"] for s in symbols) == MAX_GENERATE
+    assert chunks[-1][0] - chunks[0][0] > Made.FLUSH  # not one buffered answer
     text = "".join(s["text"] for s in symbols)
-    assert text == served["language"].model.generate("the", 200, seed=1, precision="float32")
+    model = served["language"].model
+    assert text == model.generate("the", MAX_GENERATE, seed=1, precision="float32")
     assert conforms(doc, "generate", events[-1][1])["samples"][0]["text"] == text
 
 
@@ -204,19 +209,20 @@ def test_a_client_that_leaves_mid_stream_frees_its_place(server):
     """The client reads three events of 16 streams of 2,000 symbols and closes: the streams
     leave the batch, no more steps are taken for them, and the queue is empty again."""
     url, app = server
+    batcher = app.api.batchers["language"]
+    before = batcher.steps
     body = {"model": "language", "length": MAX_GENERATE, "samples": 16, "stream": True}
     with httpx2.stream("POST", f"{url}/v1/generate", json=body, timeout=60) as answer:
         lines = answer.iter_lines()
         read = [line for line, _ in zip(lines, range(9), strict=False)]
     assert sum(line.startswith("event: symbol") for line in read) == 3
-    batcher = app.api.batchers["language"]
     deadline = time.monotonic() + 10
     while batcher.streams and time.monotonic() < deadline:
         time.sleep(0.02)
     assert batcher.streams == 0
     steps = batcher.steps
     time.sleep(0.3)
-    assert batcher.steps == steps < MAX_GENERATE  # stopped, long before its end
+    assert batcher.steps == steps < before + MAX_GENERATE  # stopped, long before its end
 
 
 @pytest.mark.parametrize("precision", ["float32", "auto"])

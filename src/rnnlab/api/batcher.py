@@ -2,21 +2,26 @@
 batch, and small requests gathered into one forward pass.
 
 **Generation.** Each sample a client asks for is a :class:`Stream`. A model's
-:class:`GenerationBatcher` runs one loop while it has streams; each turn of the loop, in a
-worker thread:
+:class:`GenerationBatcher` runs one loop while it has streams; each turn of the loop:
 
-1. streams waiting for a row (at most ``rows`` run at once) join: each reads its prime alone;
+1. streams waiting for a row (at most ``rows`` run at once) join: they read their primes
+   (a recurrent model's primes of one length together, a transformer's one by one);
 2. every running stream's next symbol is sampled from its own logits, under its own sampling
    settings, with its own random generator (:func:`rnnlab.generation.sample_rows`);
 3. the running streams take one step together: one batched step of a recurrent model, whose
    state per stream is a row of the batch; a transformer's streams (each with its own window
    and cache) step one after another.
 
-Then each stream's symbol goes to its client, and a stream that is done, or whose client went
-away, leaves before the next turn: no work goes on for a client that left. The step function is
-built for ``rows`` rows, and on oneDNN a row's products are then the same whatever else is in
-the batch, so a seeded stream writes the same text alone or beside 63 others (the test suite
-checks it, rather than assuming it).
+Then each stream's symbol goes to its queue, the event loop serves everything else that is
+ready (new requests, answers going out), and a stream that is done, or whose client went away,
+leaves before the next turn: no work goes on for a client that left. A turn runs on the event
+loop itself: on the 2-core bench machine that served 1.6 to 2 times the symbols per second of
+a turn in a worker thread (the hop to the thread, and the two threads' contention for the
+interpreter, cost more than the overlap gained); the products use the cores torch is given.
+
+The step function is built for ``rows`` rows, and on oneDNN a row's products are then the same
+whatever else is in the batch, so a seeded stream writes the same text alone or beside 63
+others (the test suite checks it, rather than assuming it).
 
 **Gathering.** A :class:`Gatherer` collects the requests that arrive within ``wait`` seconds (or
 until ``most`` items) and computes them in one call, e.g. one padded forward of a classifier.
@@ -98,13 +103,13 @@ class GenerationBatcher:
 
     @property
     def streams(self) -> int:
-        """Streams waiting or running."""
-        return len(self.waiting) + len(self.running)
+        """Streams waiting or running, their clients still there."""
+        return sum(not s.gone for s in (*self.waiting, *self.running))
 
     def start(self, streams: Sequence[Stream]) -> None:
         """Take ``streams`` in (all of them), or raise Busy if more than ``rows`` running and
         ``queue`` waiting streams would be in."""
-        held = sum(not s.gone for s in self.waiting) + sum(not s.gone for s in self.running)
+        held = self.streams
         if held + len(streams) > self.rows + self.queue:
             raise Busy(
                 f"the server is busy ({held} samples in progress or waiting for this model); "
@@ -115,7 +120,9 @@ class GenerationBatcher:
             self.task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        while self.waiting or self.running:
+        """The batch's loop: a turn, its symbols to their queues, the event loop's other work
+        (requests, answers), the next turn; until no stream is left."""
+        while True:
             staying = [s for s in self.running if not s.gone]
             joining = []
             while self.waiting and len(staying) + len(joining) < self.rows:
@@ -124,30 +131,35 @@ class GenerationBatcher:
                     joining.append(stream)
             if not staying and not joining:
                 self.running, self.state, self.logits = [], None, None
-                continue
+                return
             try:
-                made = await run_in_threadpool(self._turn, staying, joining)
+                made = self._turn(staying, joining)
             except Exception as error:  # the streams' requests fail with it; the loop goes on
+                made = [(stream, error, None) for stream in (*staying, *joining)]
                 for stream in (*staying, *joining):
                     stream.gone = True
-                    stream.symbols.put_nowait((stream.index, error, None))
                 self.running, self.state, self.logits = [], None, None
-                continue
             for stream, symbol, traced in made:
-                stream.made += 1
                 stream.symbols.put_nowait((stream.index, symbol, traced))
-                if stream.made == stream.length:
-                    stream.gone = True
+                if stream.made == stream.length and not isinstance(symbol, Exception):
                     stream.symbols.put_nowait((stream.index, END, None))
+            await asyncio.sleep(0)
 
     @torch.no_grad()
     def _turn(self, staying: list[Stream], joining: list[Stream]) -> list[tuple]:
-        """One turn (in a worker thread): the joiners read their primes, every stream's symbol
-        is sampled, and the streams that go on take one step. Returns (stream, symbol id,
-        traced) for each stream."""
+        """One turn: the joiners read their primes (those of one length
+        together, for a recurrent model), every stream's symbol is sampled, and the streams
+        that go on take one step. Returns (stream, symbol id, traced) for each stream; a
+        stream that made its last symbol is marked gone."""
+        groups: dict[int, list[Stream]] = {}
         for stream in joining:
-            logits, stream.state = self.step(stream.prime.view(1, -1), None)
-            stream.logits = logits[0, -1]
+            key = len(stream.prime) if self.joinable else id(stream)
+            groups.setdefault(key, []).append(stream)
+        for group in groups.values():
+            logits, state = self.step(torch.stack([s.prime for s in group]), None)
+            for row, stream in enumerate(group):
+                stream.state = tree(lambda t, r=row: t[r : r + 1], state)
+                stream.logits = logits[row, -1]
         self._arrange(staying, joining)
         order = self.running
         logits = self.logits if self.joinable else torch.stack([s.logits for s in order])
@@ -173,6 +185,10 @@ class GenerationBatcher:
                     traced[r] = stream.trace(stream.state)
         self.steps += 1
         self.widest = max(self.widest, len(order))
+        for stream in order:
+            stream.made += 1
+            if stream.made == stream.length:
+                stream.gone = True
         return list(zip(order, ids.tolist(), traced, strict=True))
 
     def _arrange(self, staying: list[Stream], joining: list[Stream]) -> None:
