@@ -95,9 +95,11 @@ class Server:
         self.process.wait(30)
 
 
-def load(server: Server, clients: int, seconds: float, out: Path, watch=None) -> dict:
-    """locust against ``server`` with ``clients`` users for ``seconds``; its figures."""
-    prefix = out / f"locust-{clients}"
+def load(server: Server, clients: int, seconds: float, watch=None) -> dict:
+    """locust against ``server`` with ``clients`` users for ``seconds``; its figures (locust's
+    own CSV files are left in build/serve-bench/locust)."""
+    prefix = WORK / "locust" / f"clients-{clients}"
+    prefix.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, RNNLAB_BENCH_MODEL="lm", RNNLAB_BENCH_LENGTH=str(LENGTH))
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
                "-u", str(clients), "-r", str(clients), "-t", f"{seconds:g}s", "--host",
@@ -155,13 +157,13 @@ def main() -> None:
     server = Server(link)
     try:
         for clients in args.clients:
-            results["runs"].append(load(server, clients, args.seconds, out) | {"batch": "on"})
+            results["runs"].append(load(server, clients, args.seconds) | {"batch": "on"})
             print(json.dumps(results["runs"][-1]), flush=True)
     finally:
         server.close()
     one = Server(link, "--max-streams", "1")
     try:
-        run = load(one, 64, args.seconds, out) | {"batch": "one at a time"}
+        run = load(one, 64, args.seconds) | {"batch": "one at a time"}
         results["runs"].append(run)
         print(json.dumps(run), flush=True)
     finally:
@@ -169,7 +171,7 @@ def main() -> None:
     if args.memory:
         server = Server(link)
         try:
-            run = load(server, 256, args.memory, out, watch=server.rss) | {"batch": "memory"}
+            run = load(server, 256, args.memory, watch=server.rss) | {"batch": "memory"}
             results["runs"].append(run)
             print(json.dumps(run), flush=True)
         finally:

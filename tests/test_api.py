@@ -400,6 +400,9 @@ BAD = [
     ("chat", {"model": "chat", "turns": []}, 422, "turns"),
     ("chat", {"model": "chat", "turns": [1]}, 422, "turns.0"),
     ("chat", {"model": "chat", "turns": ["a" * 2001]}, 422, "turns.0"),
+    ("chat", {"model": "chat", "turns": ["  "]}, 400, None),
+    ("chat", {"model": "chat", "turns": ["a"], "temperature": 0}, 422, "temperature"),
+    ("chat", {"model": "language", "turns": ["a"]}, 400, "model"),
     ("forecast", {"model": "forecast", "history": [[1.0]] * 5}, 400, None),
     ("forecast", {"model": "forecast", "history": [[1.0], [1.0, 2.0]]}, 422, None),
 ]
@@ -445,13 +448,21 @@ def test_big_bodies_wrong_media_types_and_methods_are_refused(http):
 
 
 def test_a_full_queue_answers_503_with_retry_after(served):
-    app = create_app({"language": served["language"]}, limits=Limits(rows=2, queue=0))
+    """Generation takes --max-streams running and --queue waiting streams; classification
+    --queue texts waiting; one more is refused at once."""
+    chosen = {"language": served["language"], "classify": served["classify"]}
+    app = create_app(chosen, limits=Limits(rows=2, queue=1))
     with live(app) as url, httpx2.Client(base_url=url, timeout=60) as http:
         body = {"model": "language", "length": 5}
-        refused = http.post("/v1/generate", json=body | {"samples": 3})
-        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
-        assert "busy" in refused.json()["error"]
-        assert len(http.post("/v1/generate", json=body | {"samples": 2}).json()["samples"]) == 2
+        for path, refused, taken in (
+            ("generate", body | {"samples": 4}, body | {"samples": 3}),
+            ("classify", {"model": "classify", "texts": ["ab", "cd"]},
+             {"model": "classify", "texts": ["ab"]}),
+        ):  # fmt: skip
+            answer = http.post(f"/v1/{path}", json=refused)
+            assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+            assert "busy" in answer.json()["error"]
+            assert http.post(f"/v1/{path}", json=taken).status_code == 200
 
 
 def test_a_request_past_its_time_is_stopped_with_503(served):

@@ -137,6 +137,10 @@ class Api:
         self.turns = turns or Turns()
         self.batchers: dict[str, GenerationBatcher] = {}
         self.gatherers: dict[str, Gatherer] = {}
+        self.described = [
+            dict(d, endpoints=_endpoints(d["kind"]))
+            for d in (m.describe() for m in served.values())
+        ]
 
     def routes(self, bearer: bool = False) -> list[Route]:
         kinds: dict[str, list[str]] = {}
@@ -195,13 +199,7 @@ class Api:
     # -- endpoints ------------------------------------------------------------------------------
 
     async def models(self, request: Request) -> Response:
-        described = [dict(d, endpoints=_endpoints(d["kind"])) for d in self._described()]
-        return _answer(s.ModelsAnswer, models=described)
-
-    def _described(self) -> list[dict]:
-        if not hasattr(self, "_descriptions"):
-            self._descriptions = [served.describe() for served in self.served.values()]
-        return self._descriptions
+        return _answer(s.ModelsAnswer, models=self.described)
 
     async def next(self, request: Request) -> Response:
         asked, served = await self.request(request, "next")
@@ -237,11 +235,20 @@ class Api:
                 for i, steps in enumerate(asked.series)
             ]
         if served.id not in self.gatherers:
-            self.gatherers[served.id] = Gatherer(lambda ids: list(model.proba_of_ids(ids)))
-        with self.turns.admitted():
-            probabilities = await asyncio.wait_for(
-                self.gatherers[served.id](encoded), self.limits.seconds
-            )
+
+            def classified(ids: list) -> list:
+                with served.lock:
+                    return list(model.proba_of_ids(ids))
+
+            self.gatherers[served.id] = Gatherer(classified)
+        gatherer = self.gatherers[served.id]
+        if gatherer.held + len(encoded) > self.limits.queue:
+            raise Busy(f"the server is busy ({gatherer.held} texts waiting); try again in "
+                       f"{RETRY_AFTER} s")  # fmt: skip
+        try:
+            probabilities = await asyncio.wait_for(gatherer(encoded), self.limits.seconds)
+        except TimeoutError:
+            raise Busy(f"the request took over {self.limits.seconds:g} s") from None
         top = min(asked.top, len(model.labels))
         results = []
         for p in probabilities:

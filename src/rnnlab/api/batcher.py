@@ -224,12 +224,14 @@ class Gatherer:
         self.work, self.wait, self.most = work, wait, most
         self.pending: list[tuple[list, asyncio.Future]] = []
         self.timer: asyncio.TimerHandle | None = None
+        self.held = 0  # items gathered or being computed
         self.calls = 0  # calls of work (for tests)
 
     async def __call__(self, items: list) -> list:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self.pending.append((items, future))
+        self.held += len(items)
         if sum(len(i) for i, _ in self.pending) >= self.most:
             self._flush()
         elif self.timer is None:
@@ -254,6 +256,8 @@ class Gatherer:
                 if not future.done():
                     future.set_exception(error)
             return
+        finally:
+            self.held -= len(items)
         start = 0
         for part, future in batch:
             if not future.done():  # its client may have gone
