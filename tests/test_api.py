@@ -496,10 +496,14 @@ def test_a_token_is_asked_for_and_compared(served):
         assert http.get("/openapi.json").json()["security"] == [{"bearer": []}]
 
 
-def test_serving_beyond_loopback_needs_a_token_or_no_auth(models, capsys):
+def test_serving_beyond_loopback_needs_a_token_or_no_auth(models, capsys, monkeypatch):
+    monkeypatch.delenv("RNNLAB_SERVE_TOKEN", raising=False)
     for host in ("0.0.0.0", "192.0.2.1", "::"):
         assert main(["serve", str(models["language"]), "--host", host]) == 2
         one_error_line(capsys, "--token SECRET", "--no-auth")
+    monkeypatch.setenv("RNNLAB_SERVE_TOKEN", "short")  # read from the environment too
+    assert main(["serve", str(models["language"]), "--host", "0.0.0.0"]) == 2
+    one_error_line(capsys, "at least 8")
     assert main(["serve", str(models["language"]), "--token", "short"]) == 2
     one_error_line(capsys, "at least 8")
 

@@ -8,6 +8,7 @@ without one of them. No page of another origin may call it unless ``--cors ORIGI
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 
@@ -20,6 +21,7 @@ LOOPBACK = "127.0.0.1"
 PORT = 8000  # where the server listens by default
 WILDCARDS = ("0.0.0.0", "::")  # addresses that listen on every interface
 LOOPBACKS = ("127.0.0.1", "::1", "localhost")
+TOKEN_VARIABLE = "RNNLAB_SERVE_TOKEN"
 
 
 def add_commands(commands) -> None:
@@ -53,8 +55,10 @@ def add_commands(commands) -> None:
     guards.add_argument(
         "--token",
         metavar="SECRET",
+        default=os.environ.get(TOKEN_VARIABLE),
         help="clients must send 'Authorization: Bearer SECRET' to /v1/ and /api/ (open the "
-        "page as http://HOST:PORT/#token=SECRET)",
+        f"page as http://HOST:PORT/#token=SECRET); default: ${TOKEN_VARIABLE}, which other "
+        "users of this machine cannot read in the process list",
     )
     guards.add_argument(
         "--no-auth",
