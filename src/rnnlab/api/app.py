@@ -222,7 +222,7 @@ class Api:
         asked, served = await self.request(request, "classify")
         model = served.model
         if (asked.series is None) == (asked.texts is None):
-            raise BadRequest("give texts or series, not both", 422, "texts")
+            raise BadRequest("give one of texts and series", 422, "texts")
         if model.series is None and asked.texts is None:
             raise BadRequest("this classifier reads texts; give texts", 422, "texts")
         if model.series is not None and asked.series is None:

@@ -61,8 +61,8 @@ class Stream:
     generator: torch.Generator
     symbols: asyncio.Queue = field(default_factory=asyncio.Queue)
     index: int = 0  # which sample of its request
-    #: called in the worker thread with the stream's state after each step; its result goes
-    #: to the client beside the symbol (the explorer's view of a state vector)
+    #: called in the turn with the stream's state after each step; its result goes to the
+    #: client beside the symbol (the explorer's view of a state vector)
     trace: Callable[[object], object] | None = None
     made: int = 0
     gone: bool = False  # the client went away, or the stream ended
@@ -147,10 +147,10 @@ class GenerationBatcher:
 
     @torch.no_grad()
     def _turn(self, staying: list[Stream], joining: list[Stream]) -> list[tuple]:
-        """One turn: the joiners read their primes (those of one length
-        together, for a recurrent model), every stream's symbol is sampled, and the streams
-        that go on take one step. Returns (stream, symbol id, traced) for each stream; a
-        stream that made its last symbol is marked gone."""
+        """One turn: the joiners read their primes (a recurrent model's primes of one length
+        together), every stream's symbol is sampled, and the streams that go on take one step.
+        Returns (stream, symbol id, traced) for each stream; a stream that made its last
+        symbol is marked gone."""
         groups: dict[int, list[Stream]] = {}
         for stream in joining:
             key = len(stream.prime) if self.joinable else id(stream)
