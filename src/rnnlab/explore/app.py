@@ -1,36 +1,35 @@
-"""The explorer's web application (Starlette): its page, and a JSON API over the served models.
+"""The explorer's web application (Starlette): its page, its own JSON routes, and the API for
+programs (:mod:`rnnlab.api.app`, under ``/v1/``), behind one set of guards.
 
-Routes (every API call is a POST of a JSON object, answered with JSON, except ``generate``):
+The page lists the models (``GET /v1/models``), generates (``/v1/generate`` with a ``trace``:
+a stream of server-sent events with the chosen state vector beside each symbol) and talks to a
+chatbot (``/v1/chat``) through the API. Its own routes (every call a POST of a JSON object,
+answered with JSON) are the views that need a session or no model:
 
 - ``GET /``, ``/explorer.js``, ``/explorer.css``: the page, from the package (no other path);
-- ``GET /api/models``: the served models and what each offers;
 - ``/api/read`` {session, model, text, layer, state, known}: the session's reader reads
   ``text`` (stepping only past the prefix it already read); the answer holds the steps from
   min(kept prefix, ``known``) on: symbol, unknown, surprisal (bits), top next symbols, and the
   chosen state vector (``layer``, ``state`` h or c) as base64 little-endian float32;
 - ``/api/units`` {session, model}: the units that best track quotes, brackets and the position
   in the line over the text the session read (:func:`rnnlab.insight.states.best_units`);
-- ``/api/generate`` {model, prime, length, temperature, top_k, top_p, seed, layer, state}: a
-  stream of server-sent events, one per sampled symbol with its state vector, then ``end``;
 - ``/api/gradients`` {model}: the measured gradient norms through time;
 - ``/api/toy`` {scale, nonlinearity}: the lesson's vanishing gradient on a small fresh RNN;
 - ``/api/game/start`` {session, model, length, seed} and ``/api/game/guess`` {session, model,
   guess}: the RNN game (:mod:`rnnlab.explore.game`);
-- ``/api/classify`` {model, text}: a classifier's prediction after every prefix;
-- ``/api/chat`` {model, turns, temperature, diverse, seed}: a chatbot's reply to the last of
-  ``turns`` (the conversation so far, which the page keeps): beam search, or sampling at
-  ``temperature``, with MMI reranking by ``diverse``.
+- ``/api/classify`` {model, text}: a classifier's prediction after every prefix.
 
 A session is a string the page makes (8 to 64 letters, digits, ``-``, ``_``); the server keeps
 the last ``MAX_SESSIONS`` in memory (readers, game rounds, scores; nothing is written) and
 forgets the least recently used. Limits: a request body of ``MAX_BODY`` bytes, a text of
-``MAX_READ`` symbols (``MAX_PREFIXES`` for a classifier), ``MAX_GENERATE`` generated symbols.
-A bad request (malformed JSON, a wrong field, an unknown model or session, a text over a limit)
-gets a 4xx answer ``{"error": one line}``; nothing a request holds reaches the file system.
-Every answer carries a Content-Security-Policy that allows only this origin's own script,
-styles and connections. Model work is bounded and taken in turns (:mod:`rnnlab.api.turns`):
-past ``CAPACITY`` requests in progress the answer is 503 with ``Retry-After``, and a generation
-or a long read lets other requests run between its symbols.
+``MAX_READ`` symbols (``MAX_PREFIXES`` for a classifier). A bad request (malformed JSON, a wrong
+field, an unknown model or session, a text over a limit) gets a 4xx answer ``{"error": one
+line}``; nothing a request holds reaches the file system. Every answer carries a
+Content-Security-Policy that allows only this origin's own script, styles and connections.
+Model work is bounded and taken in turns (:mod:`rnnlab.api.turns`): past ``CAPACITY`` requests
+in progress the answer is 503 with ``Retry-After``, and a long read lets other requests run
+between its pieces. Guards around the whole application: the ``Host`` check, a bearer token
+when given, CORS only for the origins given.
 """
 
 from __future__ import annotations
@@ -60,10 +59,7 @@ from rnnlab.insight.states import StateReport, best_units
 
 MAX_BODY = 64 * 1024
 MAX_SESSIONS = 16
-MAX_GENERATE = 2_000
-MAX_PRIME = 1_000
 READ_SLICE = 16  # symbols a read steps through before other requests get a turn
-MAX_TURNS, MAX_TURN = 50, 2_000  # a conversation the page sends: turns, characters per turn
 SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")
 PAGE = {
     "/": ("index.html", "text/html; charset=utf-8"),

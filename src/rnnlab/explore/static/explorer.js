@@ -613,6 +613,7 @@ async function start() {
     const response = await fetch("/v1/models", { headers: HEADERS });
     if (!response.ok) throw new Error((await response.json()).error);
     models = (await response.json()).models.filter((m) => EXPLORED.includes(m.kind));
+    if (models.length === 0) throw new Error("none of the served models has a view here; the API serves them (see /docs)");
     $("model").replaceChildren(...models.map((m) => {
       const option = el("option", `${m.id} (${m.kind})`);
       option.value = m.id;
