@@ -59,7 +59,8 @@ def models(tmp_path_factory) -> dict[str, Path]:
         root / "chat"
     )
     SpeechRecognizer("abc ", hidden_size=8, num_layers=1, n_mels=8).save_pretrained(root / "asr")
-    dirs = {name: FIXTURES / name for name in ("language", "classify", "translate", "forecast")}
+    trained = ("language", "classify", "translate", "forecast", "conditional")
+    dirs = {name: FIXTURES / name for name in trained}
     return dirs | {name: root / name for name in ("word", "tf", "series", "chat", "asr")}
 
 
@@ -127,7 +128,7 @@ def post(http, doc, name: str, **body) -> dict:
 def test_the_openapi_document_is_valid_and_describes_every_endpoint(http, doc):
     validate_spec(doc)  # OpenAPI 3.1, every $ref resolved
     names = ["models", "generate", "next", "score", "classify", "translate", "chat",
-             "transcribe", "forecast"]  # fmt: skip
+             "transcribe", "forecast", "generate-from-label"]  # fmt: skip
     assert sorted(doc["paths"]) == sorted(f"/v1/{n}" for n in names)
     request = doc["components"]["schemas"]["GenerateRequest"]
     assert request["additionalProperties"] is False  # unknown fields are refused
@@ -142,7 +143,8 @@ def test_models_says_what_is_served_with_size_and_held_out_scores(http, doc, ser
     models = {m["id"]: m for m in conforms(doc, "models", answer.json())["models"]}
     kinds = {"language": "language", "word": "language", "tf": "language",
              "classify": "classifier", "series": "classifier", "translate": "translator",
-             "chat": "chatbot", "asr": "speech", "forecast": "forecaster"}  # fmt: skip
+             "chat": "chatbot", "asr": "speech", "forecast": "forecaster",
+             "conditional": "conditional"}  # fmt: skip
     assert {k: m["kind"] for k, m in models.items()} == kinds
     language = served["language"]
     assert models["language"]["bytes"] == (language.directory / "model.safetensors").stat().st_size
@@ -367,6 +369,18 @@ def test_forecast_gives_the_library_s_forecast_with_intervals(http, doc, served)
     assert len(answer["point"]) == model.horizon
 
 
+def test_generate_from_label_gives_the_library_s_seeded_texts(http, doc, served):
+    model = served["conditional"].model
+    answer = post(http, doc, "generate-from-label", model="conditional", label="long", count=3,
+                  prime="t", temperature=0.8, seed=5)  # fmt: skip
+    expected = model.generate("long", 3, "t", 0.8, torch.Generator().manual_seed(5))
+    assert answer["texts"] == expected
+    vector = [0.25, -1.0]
+    answer = post(http, doc, "generate-from-label", model="conditional", vector=vector, seed=2)
+    expected = model.generate(torch.tensor(vector), 1, "", 1.0, torch.Generator().manual_seed(2))
+    assert answer["texts"] == expected
+
+
 # -- refusals --------------------------------------------------------------------------------
 
 JSON = {"content-type": "application/json"}
@@ -405,6 +419,10 @@ BAD = [
     ("chat", {"model": "language", "turns": ["a"]}, 400, "model"),
     ("forecast", {"model": "forecast", "history": [[1.0]] * 5}, 400, None),
     ("forecast", {"model": "forecast", "history": [[1.0], [1.0, 2.0]]}, 422, None),
+    ("generate-from-label", {"model": "conditional"}, 422, "label"),
+    ("generate-from-label", {"model": "conditional", "label": "tall"}, 400, None),
+    ("generate-from-label", {"model": "conditional", "vector": [1.0, 2.0, 3.0]}, 400, None),
+    ("generate-from-label", {"model": "conditional", "label": "long", "count": 65}, 422, "count"),
 ]
 
 
@@ -554,8 +572,9 @@ def test_generated_requests_never_get_a_5xx_and_every_answer_conforms(server, tm
             case.validate_response(answer, excluded_checks=[positive_data_acceptance])
 
         check()
-    assert len(statuses) == 9 and all(sum(s.values()) >= 1 for s in statuses.values())
+    assert len(statuses) == 10 and all(sum(s.values()) >= 1 for s in statuses.values())
     # successful answers were checked too, except where random data is almost never usable (a
-    # forecaster reads a window of 38 rows; the classifiers' test texts and series): their
-    # answers are checked against the document by the tests above
-    assert all(s[2] for path, s in statuses.items() if path not in ("/v1/classify", "/v1/forecast"))
+    # forecaster reads a window of 38 rows; the classifiers' texts and series; a label or a
+    # vector of the generator's): their answers are checked by the tests above
+    rare = ("/v1/classify", "/v1/forecast", "/v1/generate-from-label")
+    assert all(s[2] for path, s in statuses.items() if path not in rare)

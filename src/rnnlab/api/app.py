@@ -74,6 +74,8 @@ ENDPOINTS = [
              s.TranscribeAnswer, query=TranscribeQuery, body="audio/wav", kinds=("speech",)),
     Endpoint("forecast", "The next steps of a series, with intervals.", s.ForecastAnswer,
              s.ForecastRequest, kinds=("forecaster",)),
+    Endpoint("generate-from-label", "Sequences generated for a label or a condition vector.",
+             s.LabelAnswer, s.LabelRequest, kinds=("conditional",)),
 ]  # fmt: skip
 BY_NAME = {e.name: e for e in ENDPOINTS}
 
@@ -157,7 +159,7 @@ class Api:
 
         routes = [Route("/openapi.json", openapi), Route("/docs", docs)]
         for e in ENDPOINTS:
-            handler = getattr(self, e.name)
+            handler = getattr(self, e.name.replace("-", "_"))
             routes.append(Route(e.path, handler, methods=[e.method.upper()]))
         return routes
 
@@ -309,6 +311,24 @@ class Api:
             lower=made.lower.T.tolist(),
             upper=made.upper.T.tolist(),
         )
+
+    async def generate_from_label(self, request: Request) -> Response:
+        asked, served = await self.request(request, "generate-from-label")
+        if (asked.label is None) == (asked.vector is None):
+            raise BadRequest("give one of label and vector", 422, "label")
+        condition = asked.label if asked.label is not None else torch.tensor(asked.vector)
+        generator = seeded(asked.seed)
+        texts = await self.run(
+            served,
+            served.model.generate,
+            condition,
+            asked.count,
+            asked.prime,
+            asked.temperature,
+            generator,
+            asked.max_length,
+        )
+        return _answer(s.LabelAnswer, model=served.id, texts=texts)
 
     async def generate(self, request: Request) -> Response:
         asked, served = await self.request(request, "generate")

@@ -2,7 +2,8 @@
 ``/v1/models`` says of it.
 
 A kind names what can be asked of a model: ``language`` (recurrent or transformer language
-models), ``classifier``, ``translator``, ``chatbot``, ``speech`` and ``forecaster``. A model is
+models), ``classifier``, ``translator``, ``chatbot``, ``speech``, ``forecaster`` and
+``conditional`` (generation from a label). A model is
 used by one request at a time (``lock``), except for generation, which the batcher runs.
 """
 
@@ -16,6 +17,7 @@ from rnnlab.checkpoint import CONFIG, WEIGHTS, checkpoint_dir, read_json
 from rnnlab.export.models import load_checkpoint
 from rnnlab.tasks.chat.model import Chatbot
 from rnnlab.tasks.classify.model import SequenceClassifier
+from rnnlab.tasks.conditional.model import ConditionalGenerator
 from rnnlab.tasks.forecast.model import Forecaster
 from rnnlab.tasks.language.model import LanguageModel
 from rnnlab.tasks.language.next_symbol import NextSymbolModel
@@ -31,6 +33,7 @@ KINDS = (
     (Seq2Seq, "translator"),
     (SpeechRecognizer, "speech"),
     (Forecaster, "forecaster"),
+    (ConditionalGenerator, "conditional"),
 )
 
 
@@ -78,7 +81,7 @@ class Served:
         }
         info["scores"].pop("step", None)
         vocab = model.target_vocab if kind == "chatbot" else getattr(model, "vocab", None)
-        if kind in ("language", "classifier", "chatbot", "translator"):
+        if kind in ("language", "classifier", "chatbot", "translator", "conditional"):
             info["level"] = "series" if vocab is None else vocab.level
         if kind == "language":
             # the explorer's gradient flow reads plain stacked recurrent layers
@@ -90,6 +93,8 @@ class Served:
                 info["channels"] = list(model.series.channels)
         if kind == "chatbot":
             info["context"] = model.context
+        if kind == "conditional":
+            info |= {"labels": list(model.labels), "condition_size": model.condition_size}
         if kind == "forecaster":
             info |= {"targets": list(model.targets), "horizon": model.horizon}
             info |= {"window": model.window, "columns": model.targets + model.covariates}
@@ -100,12 +105,6 @@ def load(directory: str | Path, id: str, make: type[Served] = Served, **extra) -
     """The checkpoint in ``directory`` as ``make(id, directory, model, **extra)``."""
     directory = checkpoint_dir(directory)
     model = load_checkpoint(directory)
-    if kind_of(model) is None:
-        raise ValueError(
-            f"{directory} holds a {type(model).__name__}; rnnlab serve serves language models "
-            "(recurrent or transformer), classifiers, translators, chatbots, speech recognisers "
-            "and forecasters"
-        )
     if isinstance(model, LanguageModel) and model.rnn is not None and model.rnn.bidirectional:
         raise ValueError(f"{directory}: a bidirectional language model cannot be stepped")
     return make(id, directory, model, **extra)

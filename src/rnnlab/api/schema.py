@@ -215,6 +215,26 @@ class ChatAnswer(Answer):
     score: float
 
 
+class LabelRequest(Request):
+    model: ModelId
+    label: Annotated[str, Field(max_length=200)] | None = Field(
+        None, description="a label the model was trained on (or give vector)"
+    )
+    vector: Annotated[list[float], Field(min_length=1, max_length=4_096)] | None = Field(
+        None, description="a condition vector of the model's condition_size numbers"
+    )
+    count: integer(1, MAX_TEXTS) = 1
+    prime: Annotated[str, Field(max_length=MAX_PRIME)] = ""
+    temperature: Annotated[float, Field(ge=1e-3, le=100.0)] = 1.0
+    seed: integer(0, MAX_SEED) | None = None
+    max_length: integer(1, MAX_GENERATE) | None = None
+
+
+class LabelAnswer(Answer):
+    model: str
+    texts: list[str]
+
+
 # -- speech, forecasts -------------------------------------------------------------------------
 
 
@@ -271,6 +291,7 @@ class ModelInfo(Answer):
     horizon: int | None = None
     window: int | None = None
     columns: list[str] | None = None
+    condition_size: int | None = None
 
 
 class ModelsAnswer(Answer):

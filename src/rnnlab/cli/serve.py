@@ -30,7 +30,8 @@ def add_commands(commands) -> None:
         COMMAND,
         help="serve models: a JSON API for programs (/v1/, /docs) and the explorer page",
         description="Serve the models of every DIR: a JSON API for programs under /v1/ "
-        "(generate, next, score, classify, translate, chat, transcribe, forecast, models; "
+        "(generate, next, score, classify, translate, chat, transcribe, forecast, "
+        "generate-from-label, models; "
         "described at /openapi.json and /docs), with generation streams batched across "
         "clients; and a web page where you type a text and watch a model read it (hidden "
         "states as a heatmap, next-symbol probabilities, surprisal), generate from it, look at "
