@@ -28,6 +28,17 @@ REFUSALS = {
 }
 
 
+#: one Server-Sent Event of a streamed answer (each event's data is one JSON object)
+EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"enum": ["symbol", "end", "error"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+    "required": ["event", "data"],
+}
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """``method /v1/name``: for models of ``kinds`` (empty: any), reading a JSON ``request``
@@ -72,7 +83,7 @@ def document(
         answer_ref = {"$ref": f"#/components/schemas/{e.answer.__name__}"}
         answer = {"application/json": {"schema": answer_ref}}
         if e.stream:
-            answer["text/event-stream"] = {"schema": {"type": "string"}}
+            answer["text/event-stream"] = {"schema": EVENT}
         operation = {
             "operationId": e.name.replace("/", "_"),
             "summary": e.summary,
