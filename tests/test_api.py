@@ -26,12 +26,14 @@ from openapi_spec_validator import validate as validate_spec
 from conftest import one_error_line
 from rnnlab import LanguageModel, SequenceClassifier, TransformerLM
 from rnnlab.api.app import Made
+from rnnlab.api.batcher import END, GenerationBatcher, Stream, seeded
 from rnnlab.api.limits import Limits
 from rnnlab.api.schema import MAX_GENERATE
 from rnnlab.cli import main
 from rnnlab.data.series import SeriesScaling
 from rnnlab.data.vocab import Vocabulary, target_vocabulary, tokenize_words
 from rnnlab.explore import create_app, load_all
+from rnnlab.generation import Sampling
 from rnnlab.tasks.chat import Chatbot, Decoding
 from rnnlab.tasks.speech.audio import read_audio, write_wav
 from rnnlab.tasks.speech.model import SpeechRecognizer
@@ -248,9 +250,40 @@ def test_a_seeded_stream_is_the_same_alone_and_batched_with_63_others(served, pr
         with httpx2.Client(base_url=url, timeout=60) as client:
             alone = [client.post("/v1/generate", json=b).json()["samples"][0]["text"]
                      for b in bodies]  # fmt: skip
-    assert widest >= 32  # they did share the batch
+    assert widest >= 8  # they shared the batch (how many at once depends on their arrival)
     assert batched == alone
     assert len(set(alone)) == 64
+
+
+@pytest.mark.parametrize("name", ["language", "tf"])
+def test_64_streams_started_together_write_what_each_writes_alone(served, name):
+    """The batcher itself: 64 seeded streams (different primes, lengths and sampling) that
+    join in one turn write the same ids as each one alone, for a recurrent model (one batched
+    step) and a transformer (a step per stream)."""
+    model = served[name].model
+    batcher = GenerationBatcher(model, rows=128, precision="float32")
+    settings = [Sampling(), Sampling(0.7, top_k=5), Sampling(1.3, top_p=0.9), Sampling(greedy=True)]
+
+    primes = [model.vocab.encode(p) for p in ("the", "a", "sat on")]
+
+    def streams(ks: range) -> list[Stream]:
+        return [
+            Stream(primes[k % 3], 40 + k % 7, settings[k % 4], seeded(1000 + k), index=k)
+            for k in ks
+        ]
+
+    async def run(batch: list[Stream]) -> list[list[int]]:
+        batcher.start(batch)
+        made = {s.index: [] for s in batch}
+        for stream in batch:
+            while (item := await stream.symbols.get())[1] is not END:
+                made[item[0]].append(item[1])
+        return [made[k] for k in sorted(made)]
+
+    together = asyncio.run(run(streams(range(64))))
+    assert batcher.widest == 64
+    alone = [asyncio.run(run(streams(range(k, k + 1))))[0] for k in range(64)]
+    assert together == alone
 
 
 def test_next_gives_the_likeliest_symbols_and_words_from_the_forward_pass(http, doc, served):
