@@ -25,10 +25,10 @@ from openapi_spec_validator import validate as validate_spec
 
 from conftest import one_error_line
 from rnnlab import LanguageModel, SequenceClassifier, TransformerLM
-from rnnlab.api.app import Made
 from rnnlab.api.batcher import END, GenerationBatcher, Stream, seeded
 from rnnlab.api.limits import Limits
 from rnnlab.api.schema import MAX_GENERATE
+from rnnlab.api.streaming import Made
 from rnnlab.cli import main
 from rnnlab.data.series import SeriesScaling
 from rnnlab.data.vocab import Vocabulary, target_vocabulary, tokenize_words
