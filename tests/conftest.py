@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import struct
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -129,3 +133,24 @@ def deep_dumps(document) -> str:
 def _token_cache(tmp_path_factory):
     """Encoded texts go to a folder of the test session, not the user's cache."""
     os.environ["RNNLAB_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@contextmanager
+def live(app):
+    """``app`` on a real uvicorn server on a free loopback port; yields its URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -8,11 +8,8 @@ import asyncio
 import json
 import math
 import os
-import socket
-import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
@@ -20,10 +17,9 @@ import jsonschema
 import numpy as np
 import pytest
 import torch
-import uvicorn
 from openapi_spec_validator import validate as validate_spec
 
-from conftest import one_error_line
+from conftest import live, one_error_line
 from rnnlab import LanguageModel, SequenceClassifier, TransformerLM
 from rnnlab.api.batcher import END, GenerationBatcher, Stream, seeded
 from rnnlab.api.limits import Limits
@@ -73,25 +69,6 @@ def models(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def served(models):
     return load_all([str(path) for path in models.values()])
-
-
-@contextmanager
-def live(app):
-    """``app`` on a real uvicorn server on a free loopback port; yields its URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import base64
 import json
 import math
 import socket
-import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,10 +14,9 @@ import httpx2
 import numpy as np
 import pytest
 import torch
-import uvicorn
 from starlette.testclient import TestClient
 
-from conftest import one_error_line
+from conftest import live, one_error_line
 from rnnlab import LanguageModel, SequenceClassifier, TransformerLM
 from rnnlab.api.turns import Turns
 from rnnlab.cli import main
@@ -357,17 +355,10 @@ def test_pages_carry_the_security_policy_and_no_path_reaches_the_file_system(cli
 
 def test_sessions_read_in_parallel_each_get_their_own_state(served):
     """Eight sessions type different texts symbol by symbol at once against a live server."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    server = uvicorn.Server(uvicorn.Config(create_app(served[1]), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     texts = [f"{'the cat sat on the mat'[k:]} {'dog' * k}" for k in range(8)]
     reference = TestClient(create_app(served[1]), base_url="http://127.0.0.1")
 
-    def typist(k: int) -> list[dict]:
+    def typist(url: str, k: int) -> list[dict]:
         steps = []
         with httpx2.Client(base_url=url, timeout=30) as http:
             for n in range(1, len(texts[k]) + 1):
@@ -378,14 +369,8 @@ def test_sessions_read_in_parallel_each_get_their_own_state(served):
                 steps += answer["steps"]
         return steps
 
-    try:
-        while not server.started:
-            threading.Event().wait(0.05)
-        with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(typist, range(8)))
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with live(create_app(served[1])) as url, ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(typist, [url] * 8, range(8)))
     for k, steps in enumerate(results):
         assert steps == read(reference, texts[k], session=f"alone-session-{k}")["steps"]
 

@@ -88,9 +88,16 @@ def sample_next(
     """
     if sampling.greedy:
         return logits.argmax(dim=-1)
+    u = torch.rand(logits.shape[0], 1, generator=generator, dtype=torch.float32)
+    return _inverse_cdf(logits, sampling, u)
+
+
+def _inverse_cdf(logits: Tensor, sampling: Sampling, u: Tensor) -> Tensor:
+    """(B,) for each row the first i with c_i > u (c_V), the row's cumulative distribution c
+    under ``sampling`` and u (B, 1) uniform in [0, 1): :func:`sample_next`'s rule."""
     cdf = filtered_logits(logits, sampling).softmax(dim=-1).cumsum_(dim=-1)
-    u = torch.rand(cdf.shape[0], 1, generator=generator, dtype=cdf.dtype) * cdf[:, -1:]
-    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp_(max=cdf.shape[-1] - 1)
+    picked = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).squeeze(-1)
+    return picked.clamp_(max=cdf.shape[-1] - 1)
 
 
 def sample_rows(
@@ -110,11 +117,8 @@ def sample_rows(
         if sampling.greedy:
             chosen[index] = part.argmax(dim=-1)
             continue
-        cdf = filtered_logits(part, sampling).softmax(dim=-1).cumsum_(dim=-1)
-        draws = [torch.rand(1, 1, generator=generators[r], dtype=cdf.dtype) for r in rows]
-        u = torch.cat(draws) * cdf[:, -1:]
-        picked = torch.searchsorted(cdf, u, right=True).squeeze(-1)
-        chosen[index] = picked.clamp_(max=cdf.shape[-1] - 1)
+        draws = [torch.rand(1, 1, generator=generators[r], dtype=torch.float32) for r in rows]
+        chosen[index] = _inverse_cdf(part, sampling, torch.cat(draws))
     return chosen
 
 

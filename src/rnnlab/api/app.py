@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 from sse_starlette.sse import EventSourceResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -46,14 +46,6 @@ from rnnlab.tasks.chat.model import Decoding
 from rnnlab.tasks.language.next_symbol import layer_states
 from rnnlab.tasks.speech.audio import read_audio
 
-
-class TranscribeQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    model: s.ModelId
-    beam: int = Field(1, ge=1, le=64, description="1: greedy; more: CTC prefix beam search")
-
-
 ENDPOINTS = [
     Endpoint("models", "The served models: kind, size, held-out scores.", s.ModelsAnswer,
              method="get"),
@@ -70,7 +62,7 @@ ENDPOINTS = [
     Endpoint("chat", "The reply to the last turn of a conversation the client keeps.",
              s.ChatAnswer, s.ChatRequest, kinds=("chatbot",)),
     Endpoint("transcribe", "The text of a recording (the body: a WAV file).",
-             s.TranscribeAnswer, query=TranscribeQuery, body="audio/wav", kinds=("speech",)),
+             s.TranscribeAnswer, query=s.TranscribeQuery, body="audio/wav", kinds=("speech",)),
     Endpoint("forecast", "The next steps of a series, with intervals.", s.ForecastAnswer,
              s.ForecastRequest, kinds=("forecaster",)),
     Endpoint("generate-from-label", "Sequences generated for a label or a condition vector.",
@@ -192,10 +184,14 @@ class Api:
                 return work(*args)
 
         with self.turns.admitted():
-            try:
-                return await asyncio.wait_for(self.turns.run(locked), self.limits.seconds)
-            except TimeoutError:
-                raise Busy(f"the request took over {self.limits.seconds:g} s") from None
+            return await self.within(self.turns.run(locked))
+
+    async def within(self, work):
+        """``await work`` within the request's time limit, or Busy (503) past it."""
+        try:
+            return await asyncio.wait_for(work, self.limits.seconds)
+        except TimeoutError:
+            raise Busy(f"the request took over {self.limits.seconds:g} s") from None
 
     # -- endpoints ------------------------------------------------------------------------------
 
@@ -204,13 +200,21 @@ class Api:
 
     async def next(self, request: Request) -> Response:
         asked, served = await self.request(request, "next")
-        found = await self.run(served, served.model.next_symbols, asked.text, asked.top)
+
+        def work():  # in the worker thread, holding the model: its step is built there once
+            return served.model.next_symbols(asked.text, asked.top, served.reading)
+
+        found = await self.run(served, work)
         candidates = [{"symbol": symbol, "probability": p} for symbol, p in found]
         return _answer(s.NextAnswer, model=served.id, next=candidates)
 
     async def score(self, request: Request) -> Response:
         asked, served = await self.request(request, "score")
-        scored = await self.run(served, served.model.score, asked.text, asked.context)
+
+        def work():
+            return served.model.score(asked.text, asked.context, served.reading)
+
+        scored = await self.run(served, work)
         return _answer(
             s.ScoreAnswer,
             model=served.id,
@@ -246,10 +250,7 @@ class Api:
         if gatherer.held + len(encoded) > self.limits.queue:
             raise Busy(f"the server is busy ({gatherer.held} texts waiting); try again in "
                        f"{RETRY_AFTER} s")  # fmt: skip
-        try:
-            probabilities = await asyncio.wait_for(gatherer(encoded), self.limits.seconds)
-        except TimeoutError:
-            raise Busy(f"the request took over {self.limits.seconds:g} s") from None
+        probabilities = await self.within(gatherer(encoded))
         top = min(asked.top, len(model.labels))
         results = []
         for p in probabilities:
@@ -282,7 +283,7 @@ class Api:
         )
 
     async def transcribe(self, request: Request) -> Response:
-        asked = validated(TranscribeQuery, dict(request.query_params))
+        asked = validated(s.TranscribeQuery, dict(request.query_params))
         served = self.model_of(asked.model, "transcribe")
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind not in ("audio/wav", "audio/x-wav", "audio/wave", "application/octet-stream"):

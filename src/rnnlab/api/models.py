@@ -9,12 +9,14 @@ used by one request at a time (``lock``), except for generation, which the batch
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnnlab.checkpoint import CONFIG, WEIGHTS, checkpoint_dir, read_json
+from rnnlab.checkpoint import WEIGHTS, checkpoint_dir
 from rnnlab.export.models import load_checkpoint
+from rnnlab.generation import Step
 from rnnlab.tasks.chat.model import Chatbot
 from rnnlab.tasks.classify.model import SequenceClassifier
 from rnnlab.tasks.conditional.model import ConditionalGenerator
@@ -54,6 +56,13 @@ class Served:
     def kind(self) -> str:
         return kind_of(self.model)
 
+    @functools.cached_property
+    def reading(self) -> Step:
+        """A language model's one-symbol-at-a-time function in float32 (its probabilities are
+        its forward pass's), built once: what ``next``, ``score`` and the explorer read with
+        (under ``lock``: it is one function for everyone)."""
+        return self.model.step_function(batch_size=1, precision="float32")
+
     @property
     def states(self) -> tuple[str, ...]:
         """The names of a language model's state tensors per layer: h (and c), or a
@@ -71,7 +80,7 @@ class Served:
             "id": self.id,
             "kind": kind,
             "name": self.directory.name,
-            "format": read_json(self.directory / CONFIG).get("format"),
+            "format": model.FORMAT,
             "parameters": sum(p.numel() for p in model.parameters()),
             "bytes": (self.directory / WEIGHTS).stat().st_size,
             "scores": {k: float(v) for k, v in meta.items() if isinstance(v, int | float)},

@@ -14,12 +14,12 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from rnnlab.limits import MAX_BEAM
+from rnnlab.tasks.language.next_symbol import MAX_TOP  # next symbols or labels asked for
 
 MAX_PRIME = 1_000  # characters of a prime, a text to read or score is longer: MAX_TEXT
 MAX_TEXT = 10_000
 MAX_GENERATE = 2_000  # symbols a generation asks for
 MAX_SAMPLES = 16  # samples one generation request asks for
-MAX_TOP = 100  # next symbols or labels asked for
 MAX_TEXTS = 64  # texts one classify or translate request sends
 MAX_TURNS, MAX_TURN = 50, 2_000  # a conversation: turns, characters per turn
 MAX_ROWS = 10_000  # rows of a forecast's history
@@ -236,6 +236,15 @@ class LabelAnswer(Answer):
 
 
 # -- speech, forecasts -------------------------------------------------------------------------
+
+
+class TranscribeQuery(BaseModel):
+    """The query of ``/v1/transcribe`` (its body is the recording): text, so not strict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: ModelId
+    beam: int = Field(1, ge=1, le=64, description="1: greedy; more: CTC prefix beam search")
 
 
 class TranscribeAnswer(Answer):

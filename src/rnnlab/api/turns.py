@@ -1,14 +1,13 @@
-"""Taking turns: the server's model work, bounded and fair.
+"""Taking turns: the server's model work outside generation (the explorer's reads, games and
+gradients, the API's requests other than generate and classify), bounded and fair.
 
-A request that computes with a model is first admitted: at most ``capacity`` at once (a
-generation counts until its stream ends or its client goes); one more is answered at once
-with 503, ``Retry-After`` and a one-line JSON message, instead of waiting behind a flood. The
-admitted requests' work runs in slices (one generated symbol, a piece of a text read, or the
+A request that computes with a model is first admitted: at most ``capacity`` at once; one more
+is answered at once with 503, ``Retry-After`` and a one-line JSON message, instead of waiting
+behind a flood. The admitted requests' work runs in slices (a piece of a text read, or the
 whole of a small request) through ``lanes`` lanes, the slices in the order they asked for a
-lane: an ``asyncio.Semaphore`` wakes its waiters first come, first served. So a long
-generation asks again after each symbol, and a short request waits for at most one slice of
-each request ahead of it, never for a whole generation.
-"""
+lane: an ``asyncio.Semaphore`` wakes its waiters first come, first served. So a long read asks
+again after each piece, and a short request waits for at most one slice of each request ahead
+of it, never for a whole read. (Generation runs in its model's batch: :mod:`rnnlab.api.batcher`.)"""
 
 from __future__ import annotations
 

@@ -20,7 +20,6 @@ COMMAND = "serve"
 LOOPBACK = "127.0.0.1"
 PORT = 8000  # where the server listens by default
 WILDCARDS = ("0.0.0.0", "::")  # addresses that listen on every interface
-LOOPBACKS = ("127.0.0.1", "::1", "localhost")
 TOKEN_VARIABLE = "RNNLAB_SERVE_TOKEN"
 
 
@@ -121,8 +120,9 @@ def _run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rnnlab.explore import create_app, default_checkpoint, load_all
+    from rnnlab.explore.app import LOOPBACK_HOSTS
 
-    if args.host not in LOOPBACKS and args.token is None and not args.no_auth:
+    if args.host not in LOOPBACK_HOSTS and args.token is None and not args.no_auth:
         raise ValueError(
             f"--host {args.host} lets other machines in: give --token SECRET (clients send "
             "'Authorization: Bearer SECRET') or --no-auth to serve without one"
@@ -131,7 +131,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         raise ValueError("--token must be at least 8 printable characters")
     directories = args.checkpoints or [str(default_checkpoint(echo=_say))]
     served = load_all(directories, args.text)
-    if args.host not in LOOPBACKS and args.token is None:
+    if args.host not in LOOPBACK_HOSTS and args.token is None:
         _say(
             f"warning: listening on {args.host} with --no-auth: anyone who can reach it may use it"
         )

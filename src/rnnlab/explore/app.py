@@ -47,10 +47,11 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from rnnlab.api.app import HANDLERS, Api, BadRequest, BearerToken, Limits, floats
+from rnnlab.api.app import HANDLERS, Api, BadRequest, BearerToken, body_of, floats
+from rnnlab.api.limits import Limits
 from rnnlab.api.turns import Turns
 from rnnlab.explore.game import MAX_ROUND, ROUND, Round
 from rnnlab.explore.reading import MAX_READ, Reader
@@ -184,14 +185,7 @@ def create_app(
     }
 
     async def fields(request: Request) -> Fields:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-            raise BadRequest(f"the request body is over {MAX_BODY:,} bytes", 413)
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                raise BadRequest(f"the request body is over {MAX_BODY:,} bytes", 413)
+        body = await body_of(request, MAX_BODY)
         try:
             return Fields(json.loads(body))
         except (ValueError, RecursionError):
@@ -367,21 +361,6 @@ def create_app(
     outer = HostCheck(SecurityHeaders(guarded), (*LOOPBACK_HOSTS, *hosts))
     outer.api = api  # what it serves, for a test or a benchmark to look at
     return outer
-
-
-class Admitted(StreamingResponse):
-    """A stream that holds a place in ``turns`` (taken before it is made) until it ends, or
-    its client goes away and the stream is cancelled."""
-
-    def __init__(self, turns: Turns, content, **options) -> None:
-        super().__init__(content, **options)
-        self.turns = turns
-
-    async def __call__(self, scope, receive, send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.turns.leave()
 
 
 class HostCheck:

@@ -30,7 +30,6 @@ from rnnlab.data.labelled import tokens
 from rnnlab.data.series import parse_steps
 from rnnlab.data.text import read_source
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.explore.reading import float32_steps
 from rnnlab.insight.gradients import gradient_flow, text_windows
 from rnnlab.insight.networks import NetworkSpec
 from rnnlab.insight.trace import stacked_layers
@@ -57,11 +56,10 @@ class Served(api_models.Served):
 
     def __post_init__(self) -> None:
         if self.kind == "language":
-            steps = float32_steps(self.model)
 
             def step(ids: torch.Tensor, state):
                 with self.lock:
-                    return steps(ids, state)
+                    return self.reading(ids, state)
 
             #: the model one symbol at a time (float32), shared by every reader and round
             self.step = step

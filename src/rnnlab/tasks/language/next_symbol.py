@@ -70,28 +70,34 @@ class NextSymbolModel(Pretrained, nn.Module):
     # -- reading ---------------------------------------------------------------------------
 
     @torch.no_grad()
-    def next_symbols(self, text: str | None = None, top: int = 5) -> list[tuple[str, float]]:
+    def next_symbols(
+        self, text: str | None = None, top: int = 5, step: Step | None = None
+    ) -> list[tuple[str, float]]:
         """The ``top`` likeliest symbols after ``text`` (the default prime when empty), best
-        first, with their probabilities. Unknown characters raise ValueError naming them."""
+        first, with their probabilities. Unknown characters raise ValueError naming them.
+        ``step``: this model's ``step_function(1, "float32")`` if the caller keeps one (a
+        server: building it costs more than the reading)."""
         if not 1 <= top <= MAX_TOP:
             raise ValueError(f"top must be in 1..{MAX_TOP}, got {top}")
         ids = self.vocab.encode(text or self.default_prime(), what="the text").to(self.device)
-        logits, _ = self.step_function(1, "float32")(ids.view(1, -1), None)
+        step = step or self.step_function(1, "float32")
+        logits, _ = step(ids.view(1, -1), None)
         probs = logits[0, -1].double().softmax(-1)
         values, order = probs.topk(min(top, len(probs)))
         names = self.vocab.names()
         return [(names[i], float(p)) for i, p in zip(order.tolist(), values.tolist(), strict=True)]
 
     @torch.no_grad()
-    def score(self, text: str, context: str | None = None) -> TextScore:
+    def score(self, text: str, context: str | None = None, step: Step | None = None) -> TextScore:
         """The log-probability of ``text`` read after ``context`` (the default prime when
-        None), every symbol of ``text`` predicted from all before it."""
+        None), every symbol of ``text`` predicted from all before it; ``step`` as in
+        :meth:`next_symbols`."""
         ids = self.vocab.encode(text, what="the text").to(self.device)
         if len(ids) == 0:
             raise ValueError("the text has no symbols to score")
         known = self.vocab.encode(context or self.default_prime(), what="the context")
         read = torch.cat((known.to(self.device), ids[:-1])).view(1, -1)
-        logits, _ = self.step_function(1, "float32")(read, None)
+        logits, _ = (step or self.step_function(1, "float32"))(read, None)
         log_probs = logits[0, len(known) - 1 :].double().log_softmax(-1)
         return TextScore(len(ids), float(log_probs.gather(1, ids.view(-1, 1)).sum()))
 
