@@ -26,6 +26,8 @@ __all__ = [
     "Sampling",
     "Step",
     "beam_search",
+    "choose",
+    "draws",
     "filtered_logits",
     "generate_batch",
     "generate_ids",
@@ -86,9 +88,20 @@ def sample_next(
     symbol of probability 0 is never chosen. (The same distribution as ``torch.multinomial``,
     at a fifth of its cost for 64 rows on the bench machine.)
     """
+    return choose(logits, sampling, draws(logits.shape[0], sampling, generator))
+
+
+def draws(rows: int, sampling: Sampling, generator: torch.Generator | None) -> Tensor | None:
+    """(rows, 1) the uniform draws :func:`sample_next` makes (None when greedy)."""
+    if sampling.greedy:
+        return None
+    return torch.rand(rows, 1, generator=generator, dtype=torch.float32)
+
+
+def choose(logits: Tensor, sampling: Sampling, u: Tensor | None) -> Tensor:
+    """(B,) :func:`sample_next`'s choice for (B, V) logits given its draws ``u`` (B, 1)."""
     if sampling.greedy:
         return logits.argmax(dim=-1)
-    u = torch.rand(logits.shape[0], 1, generator=generator, dtype=torch.float32)
     return _inverse_cdf(logits, sampling, u)
 
 
@@ -138,16 +151,26 @@ def sample_ids(
 
     ``step(ids (B, T), state) -> (logits (B, T, V), state)`` runs the model on ids; the prime is
     read in one call, then the chosen ids are fed back as a one-step input. Sampling runs on the
-    CPU (with ``generator``) wherever the model runs.
+    CPU (with ``generator``) wherever the model runs. A step function with a ``sampled``
+    attribute (``sampled(sampling)`` -> ``pick(ids (B,), state, u) -> (next ids, state)``, u
+    :func:`draws`) steps and chooses in one call.
     """
     if prime.dim() != 2 or prime.shape[1] == 0:
         raise ValueError("the prime must hold at least one symbol")
     logits, state = step(prime, state)
+    next_ids = sample_next(logits[:, -1].float().cpu(), sampling, generator)
+    sampled = getattr(step, "sampled", None)
+    pick = sampled(sampling) if sampled is not None else None
     for position in range(length):
-        next_ids = sample_next(logits[:, -1].float().cpu(), sampling, generator)
         yield next_ids
-        if position + 1 < length:
-            logits, state = step(next_ids.view(-1, 1).to(prime.device), state)
+        if position + 1 == length:
+            break
+        if pick is not None:  # the step and the choice in one call, the same draws
+            u = draws(next_ids.shape[0], sampling, generator)
+            next_ids, state = pick(next_ids, state, u)
+            continue
+        logits, state = step(next_ids.view(-1, 1).to(prime.device), state)
+        next_ids = sample_next(logits[:, -1].float().cpu(), sampling, generator)
 
 
 def generate_ids(

@@ -15,14 +15,15 @@ products of a layer above the first are one, ``[W_ih W_hh] [h^{l-1}_t; h^l_{t-1}
 and the first layer's ``b_hh`` moves into its input projection. The products run in
 ``precision`` (bfloat16 where the hardware multiplies in it natively, as in training); states and
 the elementwise gate arithmetic stay float32. Dropout is not applied (this is inference).
-Bidirectional networks cannot be stepped and are refused.
+Bidirectional networks cannot be stepped and are refused. A stepper is a module (its products
+are submodules), so that :mod:`rnnlab.fused` can compile a step of it into one program.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from rnnlab.cells import State
 from rnnlab.checks import check_choice
@@ -32,15 +33,23 @@ from rnnlab.recurrent import Recurrent
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
-class Stepper:
+class Stepper(nn.Module):
     """Steps ``rnn`` (unidirectional) for ``batch_size`` streams; see the module docstring.
 
     States are lists of per-layer tuples (``(h,)`` or ``(h, c)``, each (B, H) float32);
     :meth:`from_torch` and :meth:`to_torch` convert from and to the (L, B, H) layout of
-    :class:`~rnnlab.Recurrent`.
+    :class:`~rnnlab.Recurrent`. ``prepack``: see :class:`~rnnlab.kernels.PreparedLinear`.
     """
 
-    def __init__(self, rnn: Recurrent, *, batch_size: int = 1, precision: str = "float32"):
+    def __init__(
+        self,
+        rnn: Recurrent,
+        *,
+        batch_size: int = 1,
+        precision: str = "float32",
+        prepack: bool = True,
+    ):
+        super().__init__()
         if rnn.bidirectional:
             raise ValueError("a bidirectional network reads the whole sequence; it cannot step")
         check_choice("precision", precision, DTYPES)
@@ -51,10 +60,11 @@ class Stepper:
         groups = rnn.weight_groups()
         first_ih, _, first_bias_ih, first_bias_hh = groups[0]
         first_bias = _sum(first_bias_ih, first_bias_hh) if self.additive else first_bias_ih
-        self._first = (first_ih.detach(), first_bias)
+        self.register_buffer("first_weight", first_ih.detach().float())
+        self.register_buffer("first_bias", None if first_bias is None else first_bias.float())
 
         def prepared(weight, bias):
-            return PreparedLinear(weight, bias, batch_size=batch_size, dtype=dtype)
+            return PreparedLinear(weight, bias, batch_size=batch_size, dtype=dtype, prepack=prepack)
 
         # per layer: (product of the input from below, product of the layer's own h); the first
         # layer's input product is the caller's; an additive layer above it has one joint product
@@ -68,13 +78,13 @@ class Stepper:
                 self.layers.append((joint, None))
             else:
                 self.layers.append((prepared(w_ih, b_ih), prepared(w_hh, b_hh)))
+        self.products = nn.ModuleList(p for layer in self.layers for p in layer if p is not None)
         self.kernel = self.layers[0][1].kernel
 
     def input_projection(self, x: Tensor) -> Tensor:
         """The first layer's ``gi`` for inputs x (N, I), in float32: ``W_ih x + b_ih`` (plus
         ``b_hh`` for additive cells). A caller with few distinct inputs makes it a table."""
-        weight, bias = self._first
-        return F.linear(x.float(), weight.float(), None if bias is None else bias.float())
+        return F.linear(x.float(), self.first_weight, self.first_bias)
 
     def zero_state(self, batch_size: int, device: torch.device | str = "cpu") -> list[State]:
         shape = (batch_size, self.hidden_size)
@@ -90,7 +100,7 @@ class Stepper:
         parts = tuple(torch.stack(p) for p in zip(*state, strict=True))
         return parts[0] if len(parts) == 1 else parts
 
-    def __call__(self, gi: Tensor, state: list[State]) -> tuple[Tensor, list[State]]:
+    def forward(self, gi: Tensor, state: list[State]) -> tuple[Tensor, list[State]]:
         """gi (B, G*H), the first layer's :meth:`input_projection` -> (the top layer's new h
         (B, H) in the compute precision, the new state)."""
         new: list[State] = []

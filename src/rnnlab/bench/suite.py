@@ -12,7 +12,8 @@ Sections (each a list of rows; all of them go to one JSON file):
   order with the state carried) after 60 s and 300 s with rnnlab's recommended settings;
 - ``generate``: chars/s sampling from a 2 x 512 LSTM, one stream and 64 at once, against
   ``nn.LSTM`` and ``nn.LSTMCell`` loops, with the bound that reading the weights once per
-  character from memory puts on one stream, and the compute bound on 64; and one stream of the
+  character from memory puts on one stream, and the compute bound on 64; rnnlab's step both
+  compiled (:mod:`rnnlab.fused`, the time to compile beside it) and eager; and one stream of the
   4 x 128 transformer (context 64) beside them.
 """
 
@@ -30,6 +31,7 @@ from rnnlab.bench.baselines import plain_sample_speed, plain_train_speed
 from rnnlab.cells import CELLS
 from rnnlab.data.text import SHARED_DATA, read_text
 from rnnlab.data.vocab import Vocabulary
+from rnnlab.generation import Sampling, generate_batch
 from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.model import LanguageModel
 from rnnlab.tasks.language.settings import TrainSettings, recommended_settings
@@ -179,38 +181,45 @@ def loss_rows(text: str, budgets: tuple[float, ...], echo) -> list[dict]:
 def generate_rows(
     vocab: Vocabulary, peaks: dict, length: int, echo, hidden: int = 512, rounds: int = 2
 ) -> list[dict]:
+    """The 2 x ``hidden`` LSTM sampling ``length`` characters on one stream and ``length // 8``
+    on each of 64, through the eager step and the compiled one (:mod:`rnnlab.fused`; its
+    compiling timed apart), beside the plain loops and the bounds."""
     layers, embedding = 2, 64
     torch.manual_seed(0)
     model = LanguageModel(vocab, "lstm", hidden, layers, embedding).eval()
-    step = model.step_function(1)
-    width = 2 if step.precision == "bfloat16" else 4
-    read = multiply_weights("lstm", hidden, layers, 0, len(vocab))  # first W_ih: a table row
-    bytes_per_char = read * width + 4 * 4 * hidden
     rows = []
     for streams in (1, 64):
         n = length if streams == 1 else length // 8
-        ours = lstm = cells = 0.0
+        steps = {fused: model.step_function(streams, fused=fused) for fused in (False, True)}
+        start = time.perf_counter()
+        _sample(steps[True], streams, 2)  # compiles the one-symbol step with sampling
+        compile_s = time.perf_counter() - start
+        ours = {False: 0.0, True: 0.0}
+        lstm = cells = 0.0
         for _ in range(rounds):
-            start = time.perf_counter()
-            if streams == 1:
-                model.generate("\n", n, seed=0)
-            else:
-                model.generate_batch(streams, "\n", n, seed=0)
-            ours = max(ours, streams * n / (time.perf_counter() - start))
+            for fused, step in steps.items():
+                start = time.perf_counter()
+                _sample(step, streams, n)
+                ours[fused] = max(ours[fused], streams * n / (time.perf_counter() - start))
             sizes = (len(vocab), hidden, layers, embedding, streams)
             lstm = max(lstm, plain_sample_speed(*sizes, max(n // 4, 20)))
             cells = max(cells, plain_sample_speed(*sizes, n, cells=True))
+        step = steps[True]
+        width = 2 if step.precision == "bfloat16" else 4
+        read = multiply_weights("lstm", hidden, layers, 0, len(vocab))  # first W_ih: a row
         row = {
             "model": f"lstm {layers}x{hidden}",
             "streams": streams,
-            "rnnlab_chars_per_s": ours,
+            "rnnlab_chars_per_s": ours[True],
+            "rnnlab_eager_chars_per_s": ours[False],
+            "fused_compile_s": compile_s,
             "rnnlab_precision": step.precision,
             "rnnlab_kernel": step.kernel,
             "plain_lstm_chars_per_s": lstm,
             "plain_lstmcell_chars_per_s": cells,
         }
         if streams == 1:
-            row["weight_bytes_per_char"] = bytes_per_char
+            row["weight_bytes_per_char"] = bytes_per_char = read * width + 4 * 4 * hidden
             row["bandwidth_bound_chars_per_s"] = peaks["read_gbps"] * 1e9 / bytes_per_char
             cached = peaks.get("cache_read_gbps")
             if cached:
@@ -219,10 +228,19 @@ def generate_rows(
             flops = 2 * read
             peak = peaks["bfloat16_gflops" if step.precision == "bfloat16" else "float32_gflops"]
             row["compute_bound_chars_per_s"] = peak * 1e9 / flops
-        echo(f"  {streams} stream(s): rnnlab {ours:,.0f} chars/s")
+        echo(
+            f"  {streams} stream(s): rnnlab {ours[True]:,.0f} chars/s compiled "
+            f"({compile_s:.1f} s to compile), {ours[False]:,.0f} eager"
+        )
         rows.append(row)
     rows.append(transformer_row(vocab, peaks, length, echo, rounds=rounds))
     return rows
+
+
+def _sample(step, streams: int, length: int) -> None:
+    """``length`` symbols sampled on each of ``streams`` streams after a newline-like id 0."""
+    prime = torch.zeros(streams, 1, dtype=torch.long)
+    generate_batch(step, prime, length, Sampling(), torch.Generator().manual_seed(0))
 
 
 def transformer_row(
@@ -339,8 +357,9 @@ def format_tables(results: dict) -> str:
     if "generate" in results:
         lines += [
             "",
-            "| generation | streams | rnnlab chars/s | plain nn.LSTM | plain nn.LSTMCell | bound |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| generation | streams | rnnlab chars/s, compiled | rnnlab eager | plain nn.LSTM | "
+            "plain nn.LSTMCell | bound |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in results["generate"]:
             if "bandwidth_bound_chars_per_s" in r:
@@ -354,8 +373,12 @@ def format_tables(results: dict) -> str:
                 bound = f"{r['compute_bound_chars_per_s']:,.0f} (matrix-multiply peak)"
             plain = (r["plain_lstm_chars_per_s"], r["plain_lstmcell_chars_per_s"])
             plain_lstm, plain_cells = ("-" if rate is None else f"{rate:,.0f}" for rate in plain)
+            eager = r.get("rnnlab_eager_chars_per_s")
+            compiled = f"{r['rnnlab_chars_per_s']:,.0f} ({r['rnnlab_precision']}"
+            compiled += f", {r['fused_compile_s']:.1f} s to compile)" if eager else ")"
             lines.append(
-                f"| {r['model']} | {r['streams']} | {r['rnnlab_chars_per_s']:,.0f} "
-                f"({r['rnnlab_precision']}) | {plain_lstm} | {plain_cells} | {bound} |"
+                f"| {r['model']} | {r['streams']} | {compiled} | "
+                f"{'-' if eager is None else f'{eager:,.0f}'} | {plain_lstm} | {plain_cells} | "
+                f"{bound} |"
             )
     return "\n".join(lines)

@@ -161,6 +161,7 @@ def _run_generate(args: argparse.Namespace) -> int:
         "greedy": s.greedy,
         "seed": s.seed,
         "precision": s.precision,
+        "fused": s.fused_steps,
     }
     if s.streams > 1:  # in batches of OUTPUT_BATCH streams, the k-th seeded seed + k
         for first in range(0, s.streams, OUTPUT_BATCH):

@@ -22,7 +22,8 @@ from torch import Tensor, nn
 
 from rnnlab.checks import check_choice
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.generation import Step
+from rnnlab.fused import Fused, Sampled
+from rnnlab.generation import Sampling, Step
 from rnnlab.kernels import PreparedLinear, resolve_precision
 from rnnlab.recurrent import Recurrent
 from rnnlab.stepper import Stepper
@@ -125,39 +126,49 @@ class LanguageModel(NextSymbolModel):
 
     # -- generation ---------------------------------------------------------------------------
 
-    def step_function(self, batch_size: int = 1, precision: str = "auto") -> Step:
+    def step_function(
+        self, batch_size: int = 1, precision: str = "auto", fused: bool = False
+    ) -> Step:
         """``step(ids (B, T), state) -> (logits (B, T, V), state)`` for generation.
 
         The same function as :meth:`forward` in eval mode, computed one symbol at a time by a
         :class:`~rnnlab.stepper.Stepper` with the weights prepared once; the first layer's
         input projection becomes a table lookup, ``W_ih x(s) + b_ih`` for each symbol s. Its
-        state is the stepper's (per-layer tuples), not ``forward``'s. Built from the weights as
-        they are now: build another after changing them.
+        state is the stepper's (per-layer tuples), not ``forward``'s. ``fused``: each symbol's
+        step compiled into one program (:class:`~rnnlab.fused.Fused`; seconds to compile on
+        the first call, then fewer calls per symbol). Built from the weights as they are now:
+        build another after changing them.
         """
-        device = self.head.weight.device
-        precision = resolve_precision(precision, device)
-        if self.blocks is not None:
-            return self._residual_step_function(batch_size, precision)
-        stepper = Stepper(self.rnn, batch_size=batch_size, precision=precision)
+        precision = resolve_precision(precision, self.head.weight.device)
         with torch.no_grad():
-            table = stepper.input_projection(self._input_vectors())
-        head = PreparedLinear(
-            self.head.weight, self.head.bias, batch_size=batch_size, dtype=stepper.dtype
-        )
+            program = self._step_program(batch_size, precision, prepack=not fused)
+        run = Fused(program.eval(), program.dtype) if fused else program
 
         @torch.no_grad()
         def step(ids: Tensor, state=None):
             if state is None:
-                state = stepper.zero_state(ids.shape[0], ids.device)
+                state = program.zero_state(ids.shape[0], ids.device)
             logits = []
             for t in range(ids.shape[1]):
-                top, state = stepper(table.index_select(0, ids[:, t]), state)
-                logits.append(head(top).float())
+                out, state = run(ids[:, t].contiguous(), state)
+                logits.append(out)
             if len(logits) == 1:
                 return logits[0].unsqueeze(1), state
             return torch.stack(logits, dim=1), state
 
-        step.precision, step.kernel = precision, stepper.kernel
+        step.precision = precision
+        step.kernel = run.kernel if fused else program.kernel
+        step.run = run
+        if fused:
+            picks: dict[Sampling, Fused] = {}
+
+            def sampled(sampling: Sampling) -> Fused:
+                """The step and the choice of the next symbol compiled together."""
+                if sampling not in picks:
+                    picks[sampling] = Fused(Sampled(program, sampling).eval(), program.dtype)
+                return picks[sampling]
+
+            step.sampled = sampled
         return step
 
     def _input_vectors(self) -> Tensor:
@@ -166,33 +177,67 @@ class LanguageModel(NextSymbolModel):
             return self.embedding.weight
         return torch.eye(len(self.vocab), device=self.head.weight.device)
 
-    def _residual_step_function(self, batch_size: int, precision: str) -> Step:
-        """:meth:`step_function` for residual blocks: each block's recurrent layer by its own
-        Stepper; the norms, feed-forward layers and output layer in float32. Its state is a
-        list of the steppers' states, one per block."""
-        steppers = [Stepper(b.rnn, batch_size=batch_size, precision=precision) for b in self.blocks]
-        with torch.no_grad():
-            table = self._input_vectors()
-            if self.project is not None:
-                table = self.project(table)
+    def _step_program(self, batch_size: int, precision: str, prepack: bool) -> nn.Module:
+        def stepper(rnn):
+            return Stepper(rnn, batch_size=batch_size, precision=precision, prepack=prepack)
 
-        @torch.no_grad()
-        def step(ids: Tensor, state=None):
-            if state is None:
-                state = [s.zero_state(ids.shape[0], ids.device) for s in steppers]
-            logits = []
-            for t in range(ids.shape[1]):
-                x, new = table.index_select(0, ids[:, t]).float(), []
-                for block, stepper, old in zip(self.blocks, steppers, state, strict=True):
-                    top, old = stepper(stepper.input_projection(block.norm_rnn(x)), old)
-                    x = block.feed_forward(x + top.float())
-                    new.append(old)
-                state = new
-                logits.append(self.head(self.norm(x)).float())
-            return torch.stack(logits, dim=1), state
+        if self.blocks is None:
+            stack = stepper(self.rnn)
+            head = PreparedLinear(
+                self.head.weight,
+                self.head.bias,
+                batch_size=batch_size,
+                dtype=stack.dtype,
+                prepack=prepack,
+            )
+            return StackStep(stack.input_projection(self._input_vectors()), stack, head)
+        table = self._input_vectors()
+        if self.project is not None:
+            table = self.project(table)
+        return BlocksStep(table, [stepper(b.rnn) for b in self.blocks], self)
 
-        step.precision, step.kernel = precision, steppers[0].kernel
-        return step
+
+class StackStep(nn.Module):
+    """One symbol through the plain stack: ids (B,) and the stepper's state -> logits (B, V)
+    in float32 and the new state. ``table`` holds the first layer's input projection of every
+    symbol."""
+
+    def __init__(self, table: Tensor, stepper: Stepper, head: PreparedLinear) -> None:
+        super().__init__()
+        self.register_buffer("table", table.detach())
+        self.stepper, self.head = stepper, head
+        self.dtype, self.kernel = stepper.dtype, stepper.kernel
+
+    def zero_state(self, rows: int, device) -> list:
+        return self.stepper.zero_state(rows, device)
+
+    def forward(self, ids: Tensor, state: list) -> tuple[Tensor, list]:
+        top, state = self.stepper(self.table.index_select(0, ids), state)
+        return self.head(top).float(), state
+
+
+class BlocksStep(nn.Module):
+    """:class:`StackStep` for residual blocks: each block's recurrent layer by its own
+    stepper; the norms, feed-forward layers and output layer (the model's own) in float32. Its
+    state is a list of the steppers' states, one per block."""
+
+    def __init__(self, table: Tensor, steppers: list[Stepper], model: LanguageModel) -> None:
+        super().__init__()
+        self.register_buffer("table", table.detach().float())
+        self.steppers = nn.ModuleList(steppers)
+        self.blocks, self.norm, self.head = model.blocks, model.norm, model.head
+        self.dtype, self.kernel = steppers[0].dtype, steppers[0].kernel
+
+    def zero_state(self, rows: int, device) -> list:
+        return [s.zero_state(rows, device) for s in self.steppers]
+
+    def forward(self, ids: Tensor, state: list) -> tuple[Tensor, list]:
+        x, new = self.table.index_select(0, ids), []
+        for block, stepper, old in zip(self.blocks, self.steppers, state, strict=True):
+            top, old = stepper(stepper.input_projection(block.norm_rnn(x)), old)
+            x = block.feed_forward(x + top.float())
+            new.append(old)
+        return self.head(self.norm(x)).float(), new
 
 
 def _rows(state, layer: int):

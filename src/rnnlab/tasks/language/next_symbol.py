@@ -4,7 +4,7 @@ model's ``step_function``.
 
 A subclass sets ``FORMAT`` and ``KIND``, keeps the constructor's arguments in ``self.settings``
 (saved as the config's ``model`` section) and supplies ``forward(ids, state) -> (logits,
-state)`` and ``step_function(batch_size, precision)``; its ``context`` says how many symbols
+state)`` and ``step_function(batch_size, precision, fused)``; its ``context`` says how many symbols
 it can see (None: unbounded, the recurrent state carries them all).
 
 Reading a text, in float32: :meth:`NextSymbolModel.next_symbols` gives the likeliest next
@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.data.vocab import Vocabulary
+from rnnlab.fused import worth_fusing
 from rnnlab.generation import Sampling, Step, generate_batch, generate_ids
 from rnnlab.limits import require_memory
 from rnnlab.pretrained import Pretrained
@@ -54,7 +55,9 @@ class NextSymbolModel(Pretrained, nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def step_function(self, batch_size: int = 1, precision: str = "auto") -> Step:
+    def step_function(
+        self, batch_size: int = 1, precision: str = "auto", fused: bool = False
+    ) -> Step:
         raise NotImplementedError
 
     # -- checkpoints (save_pretrained, from_pretrained: see rnnlab.pretrained) ----------
@@ -121,17 +124,20 @@ class NextSymbolModel(Pretrained, nn.Module):
         seed: int | None = None,
         stream: Callable[[str], object] | None = None,
         precision: str = "auto",
+        fused: bool | None = None,
     ) -> str:
         """Continue ``prime`` by ``length`` sampled symbols and return the new text.
 
         ``stream`` is called with each piece of text as soon as it is chosen. A prime with
         characters the model never saw raises ValueError naming them. The network runs through
-        :meth:`step_function`, its products in ``precision`` (``auto``: bfloat16 where native).
+        :meth:`step_function`, its products in ``precision`` (``auto``: bfloat16 where native),
+        its steps compiled if ``fused`` (None: when ``length`` reaches
+        :data:`~rnnlab.fused.FUSED_FROM`, where compiling pays for itself).
         """
         sampling, prime_ids, generator = self._sampling_setup(
             prime, length, temperature, top_k, top_p, greedy, seed
         )
-        step = self.step_function(batch_size=1, precision=precision)
+        step = self.step_function(1, precision, worth_fusing(fused, length))
         decode = self.vocab.decoder()
         pieces = []
         for next_id in generate_ids(step, prime_ids, length, sampling, generator):
@@ -153,6 +159,7 @@ class NextSymbolModel(Pretrained, nn.Module):
         greedy: bool = False,
         seed: int | None = None,
         precision: str = "auto",
+        fused: bool | None = None,
     ) -> list[str]:
         """``streams`` independent continuations of ``prime``, stepped together as one batch
         (much faster per symbol than one at a time); the arguments are :meth:`generate`'s."""
@@ -162,7 +169,7 @@ class NextSymbolModel(Pretrained, nn.Module):
         sampling, prime_ids, generator = self._sampling_setup(
             prime, length, temperature, top_k, top_p, greedy, seed
         )
-        step = self.step_function(batch_size=streams, precision=precision)
+        step = self.step_function(streams, precision, worth_fusing(fused, length))
         ids = generate_batch(step, prime_ids.expand(streams, -1), length, sampling, generator)
         return [self.vocab.decode(row) for row in ids]
 

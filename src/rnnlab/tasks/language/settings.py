@@ -10,6 +10,7 @@ import torch
 from rnnlab.cells import CELLS, MinimalCell
 from rnnlab.checkpoint import CONFIG, checkpoint_dir, read_json
 from rnnlab.data.vocab import LEVELS
+from rnnlab.fused import FUSED_CHOICES, FUSED_FROM
 from rnnlab.kernels import PRECISIONS
 from rnnlab.limits import OUTPUT_BATCH
 from rnnlab.scan import METHODS as SCAN_METHODS
@@ -238,6 +239,18 @@ class GenerateSettings(Settings):
         one_of(PRECISIONS),
         group="sampling",
     )
+    fused: str = setting(
+        "auto",
+        "compile each step into one program (seconds to compile, then faster steps); auto: "
+        f"from {FUSED_FROM:,} symbols",
+        one_of(FUSED_CHOICES),
+        group="sampling",
+    )
+
+    @property
+    def fused_steps(self) -> bool | None:
+        """``fused`` as :meth:`NextSymbolModel.generate` takes it (None: decide by length)."""
+        return FUSED_CHOICES[self.fused]
 
 
 def sized_for_budget(budget: float | None, arch: str = "recurrent") -> dict:

@@ -218,7 +218,9 @@ class TransformerLM(NextSymbolModel):
             new.append(entry)
         return F.linear(self.norm(x), self.embedding.weight), new
 
-    def step_function(self, batch_size: int = 1, precision: str = "auto") -> Step:
+    def step_function(
+        self, batch_size: int = 1, precision: str = "auto", fused: bool = False
+    ) -> Step:
         """``step(ids (B, T), state) -> (logits (B, T, V), state)`` with a key/value cache.
 
         The state is (the ids in the window, the cache). A window that is full keeps its last
@@ -228,7 +230,8 @@ class TransformerLM(NextSymbolModel):
 
         ``auto`` is float32 on a CPU, as in training: at these widths bfloat16 autocast only
         adds conversions (one step of a 4 x 128 model took 1.78 ms under it and 0.87 ms
-        without, on the bench's AMD EPYC, which has native bfloat16).
+        without, on the bench's AMD EPYC, which has native bfloat16). ``fused`` is accepted
+        and ignored: the transformer's step is not compiled (its cache grows with the window).
         """
         if precision == "auto" and self.device.type == "cpu":
             precision = "float32"
