@@ -14,6 +14,7 @@ from rnnlab.bench import suite as bench
 from rnnlab.bench.baselines import PlainCharModel, plain_sample_speed, plain_train_speed
 from rnnlab.cli import main
 from rnnlab.data import Vocabulary
+from rnnlab.kernels import resolve_precision
 
 TEXT = "the quick brown fox jumps over the lazy dog\n" * 200
 
@@ -80,9 +81,16 @@ def test_sections_run_on_a_small_text_and_write_json(tmp_path):
         row["rnnlab_chars_per_s"] / row["plain_float32_chars_per_s"]
     )
     generate = bench.generate_rows(Vocabulary.build("char", TEXT), peaks, 16, print, hidden=16)
-    assert [r["streams"] for r in generate] == [1, 64, 1]
-    assert generate[2]["model"] == "transformer 4x128 (context 64)"
-    assert generate[2]["rnnlab_precision"] == "float32"  # on a CPU, whatever it has natively
+    # each precision the machine has (auto's first), eager and compiled, then the transformer
+    precisions = list(dict.fromkeys((resolve_precision("auto", torch.device("cpu")), "float32")))
+    lstm = generate[:-1]
+    assert [(r["streams"], r["rnnlab_precision"]) for r in lstm] == [
+        (streams, p) for streams in (1, 64) for p in precisions
+    ]
+    assert all(r["rnnlab_kernel"] == "inductor-fused" and r["fused_compile_s"] > 0 for r in lstm)
+    assert all(r["rnnlab_eager_chars_per_s"] > 0 for r in lstm)
+    assert generate[-1]["model"] == "transformer 4x128 (context 64)"
+    assert generate[-1]["rnnlab_precision"] == "float32"  # on a CPU, whatever it has natively
     assert generate[0]["bandwidth_bound_chars_per_s"] == pytest.approx(
         10e9 / generate[0]["weight_bytes_per_char"]
     )

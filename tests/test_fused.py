@@ -117,3 +117,44 @@ def test_generation_compiles_only_when_it_pays(monkeypatch):
     assert made == [False, True, True]
     assert fused.worth_fusing(None, 9) is False
     assert fused.worth_fusing(False, 10**9) is False
+
+
+def test_a_warming_step_changes_over_to_the_compiled_one_mid_sequence():
+    model = model_for("lstm")
+    ids = ids_for(model, 3, 16)
+    expected, _ = model.step_function(3, "float32")(ids)
+    eager = model.step_function(3, "float32")
+    warming = fused.Warming(eager, model.step_function(3, "float32", fused=True))
+    first, state = warming(ids[:, :8])  # eager, or compiled if it was quick
+    warming.thread.join()
+    assert warming.ready.is_set() and warming.kernel == "inductor-fused"
+    rest, _ = warming(ids[:, 8:], state)  # compiled, from the state the other left
+    assert torch.allclose(torch.cat([first, rest], 1), expected, atol=1e-5)
+
+
+def test_the_server_s_batch_steps_compiled_and_samples_what_the_library_does():
+    import asyncio
+
+    from rnnlab.api.batcher import END, GenerationBatcher, Stream, seeded
+    from rnnlab.generation import Sampling
+
+    model = model_for("gru")
+    batcher = GenerationBatcher(model, rows=8, precision="float32", fused=True)
+    batcher.step.thread.join()
+    assert batcher.step.kernel == "inductor-fused"
+    prime = model.vocab.encode("the ")
+
+    async def run(streams: list[Stream]) -> list[list[int]]:
+        batcher.start(streams)
+        made = {s.index: [] for s in streams}
+        for stream in streams:
+            while (item := await stream.symbols.get())[1] is not END:
+                made[item[0]].append(item[1])
+        return [made[k] for k in sorted(made)]
+
+    streams = [Stream(prime, 60, Sampling(0.8), seeded(50 + k), index=k) for k in range(6)]
+    made = asyncio.run(run(streams))
+    assert batcher.widest == 6
+    for k, ids in enumerate(made):
+        text = model.generate("the ", 60, temperature=0.8, seed=50 + k, precision="float32")
+        assert model.vocab.decode(torch.tensor(ids)) == text

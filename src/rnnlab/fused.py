@@ -19,11 +19,14 @@ products and one pass over the states.
   for good, with one line on stderr saying so.
 - Frozen weights are the weights as they were at the first call: build another step function
   after changing them, as for the eager one.
+- A server cannot stop for the compiling: :class:`Warming` steps eagerly while it compiles in
+  a thread, then takes the compiled step (the states of both are the same).
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import types
 from collections.abc import Callable
 
@@ -136,3 +139,29 @@ class Sampled(nn.Module):
     def forward(self, ids: Tensor, state, u: Tensor):
         logits, state = self.program(ids, state)
         return choose(logits, self.sampling, u), state
+
+
+class Warming:
+    """A step function that is ``eager`` until ``fused`` (the same model's compiled step
+    function) has compiled its programs for one row and for two or more, in a thread started
+    here, and ``fused`` from then on. The two keep the same state, so a running batch changes
+    over between two steps."""
+
+    def __init__(self, eager: Callable, fused: Callable) -> None:
+        self.eager, self.fused, self.ready = eager, fused, threading.Event()
+        self.precision = eager.precision
+        self.thread = threading.Thread(target=self._compile, name="rnnlab-compile", daemon=True)
+        self.thread.start()
+
+    def _compile(self) -> None:
+        for rows in (1, 2):
+            self.fused(torch.zeros(rows, 1, dtype=torch.long))
+        if not self.fused.run.failed:
+            self.ready.set()
+
+    @property
+    def kernel(self) -> str:
+        return self.fused.kernel if self.ready.is_set() else self.eager.kernel
+
+    def __call__(self, ids: Tensor, state=None):
+        return (self.fused if self.ready.is_set() else self.eager)(ids, state)

@@ -125,8 +125,10 @@ class Api:
         limits: Limits | None = None,
         turns: Turns | None = None,
         precision: str = "auto",
+        fused: bool = False,
     ) -> None:
         self.served, self.limits, self.precision = served, limits or Limits(), precision
+        self.fused = fused
         self.turns = turns or Turns()
         self.batchers: dict[str, GenerationBatcher] = {}
         self.gatherers: dict[str, Gatherer] = {}
@@ -345,7 +347,7 @@ class Api:
         if served.id not in self.batchers:
             limits = self.limits
             self.batchers[served.id] = GenerationBatcher(
-                model, limits.rows, limits.queue, self.precision
+                model, limits.rows, limits.queue, self.precision, self.fused
             )
         self.batchers[served.id].start(streams)
         made = Made(served.id, streams, model.vocab, self.limits.seconds)

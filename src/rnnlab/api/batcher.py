@@ -21,7 +21,10 @@ interpreter, cost more than the overlap gained); the products use the cores torc
 
 The step function is built for ``rows`` rows, and on oneDNN a row's products are then the same
 whatever else is in the batch, so a seeded stream writes the same text alone or beside 63
-others (the test suite checks it, rather than assuming it).
+others (the test suite checks it, rather than assuming it). With ``fused``, the step is
+compiled in a thread while the batch steps eagerly (:class:`rnnlab.fused.Warming`); the
+compiled program for one row computes its products in another order than the one for many,
+so a stream alone may then differ from the same stream in a batch in the last bits.
 
 **Gathering.** A :class:`Gatherer` collects the requests that arrive within ``wait`` seconds (or
 until ``most`` items) and computes them in one call, e.g. one padded forward of a classifier.
@@ -41,6 +44,7 @@ from torch import Tensor
 
 from rnnlab.api.limits import Limits
 from rnnlab.api.turns import RETRY_AFTER, Busy
+from rnnlab.fused import Warming
 from rnnlab.generation import Sampling, sample_rows
 from rnnlab.tasks.language.model import LanguageModel
 from rnnlab.tasks.language.next_symbol import NextSymbolModel
@@ -88,12 +92,19 @@ class GenerationBatcher:
     """The running batch of one language model; see the module docstring."""
 
     def __init__(
-        self, model: NextSymbolModel, rows: int = ROWS, queue: int = QUEUE, precision: str = "auto"
+        self,
+        model: NextSymbolModel,
+        rows: int = ROWS,
+        queue: int = QUEUE,
+        precision: str = "auto",
+        fused: bool = False,
     ) -> None:
         self.model, self.rows, self.queue = model, rows, queue
         # a recurrent model's states are rows of one batch; a transformer's windows differ
         self.joinable = isinstance(model, LanguageModel)
         self.step = model.step_function(batch_size=rows, precision=precision)
+        if fused and self.joinable:  # eager until the compiled step is ready
+            self.step = Warming(self.step, model.step_function(rows, precision, fused=True))
         self.waiting: deque[Stream] = deque()
         self.running: list[Stream] = []
         self.state, self.logits = None, None  # the running streams' rows, in their order

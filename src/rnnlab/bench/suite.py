@@ -32,6 +32,7 @@ from rnnlab.cells import CELLS
 from rnnlab.data.text import SHARED_DATA, read_text
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.generation import Sampling, generate_batch
+from rnnlab.kernels import resolve_precision
 from rnnlab.tasks.language.corpus import Corpus
 from rnnlab.tasks.language.model import LanguageModel
 from rnnlab.tasks.language.settings import TrainSettings, recommended_settings
@@ -182,59 +183,65 @@ def generate_rows(
     vocab: Vocabulary, peaks: dict, length: int, echo, hidden: int = 512, rounds: int = 2
 ) -> list[dict]:
     """The 2 x ``hidden`` LSTM sampling ``length`` characters on one stream and ``length // 8``
-    on each of 64, through the eager step and the compiled one (:mod:`rnnlab.fused`; its
-    compiling timed apart), beside the plain loops and the bounds."""
+    on each of 64, in each precision the machine has, through the eager step and the compiled
+    one (:mod:`rnnlab.fused`; its compiling timed apart), beside the plain float32 loops and
+    the bounds. The precision ``auto`` chooses comes first."""
     layers, embedding = 2, 64
     torch.manual_seed(0)
     model = LanguageModel(vocab, "lstm", hidden, layers, embedding).eval()
+    chosen = resolve_precision("auto", torch.device("cpu"))
+    precisions = dict.fromkeys((chosen, "float32"))  # one, or both in that order
+    read = multiply_weights("lstm", hidden, layers, 0, len(vocab))  # first W_ih: a table row
     rows = []
     for streams in (1, 64):
         n = length if streams == 1 else length // 8
-        steps = {fused: model.step_function(streams, fused=fused) for fused in (False, True)}
-        start = time.perf_counter()
-        _sample(steps[True], streams, 2)  # compiles the one-symbol step with sampling
-        compile_s = time.perf_counter() - start
-        ours = {False: 0.0, True: 0.0}
-        lstm = cells = 0.0
-        for _ in range(rounds):
-            for fused, step in steps.items():
-                start = time.perf_counter()
-                _sample(step, streams, n)
-                ours[fused] = max(ours[fused], streams * n / (time.perf_counter() - start))
-            sizes = (len(vocab), hidden, layers, embedding, streams)
-            lstm = max(lstm, plain_sample_speed(*sizes, max(n // 4, 20)))
-            cells = max(cells, plain_sample_speed(*sizes, n, cells=True))
-        step = steps[True]
-        width = 2 if step.precision == "bfloat16" else 4
-        read = multiply_weights("lstm", hidden, layers, 0, len(vocab))  # first W_ih: a row
-        row = {
-            "model": f"lstm {layers}x{hidden}",
-            "streams": streams,
-            "rnnlab_chars_per_s": ours[True],
-            "rnnlab_eager_chars_per_s": ours[False],
-            "fused_compile_s": compile_s,
-            "rnnlab_precision": step.precision,
-            "rnnlab_kernel": step.kernel,
-            "plain_lstm_chars_per_s": lstm,
-            "plain_lstmcell_chars_per_s": cells,
-        }
-        if streams == 1:
-            row["weight_bytes_per_char"] = bytes_per_char = read * width + 4 * 4 * hidden
-            row["bandwidth_bound_chars_per_s"] = peaks["read_gbps"] * 1e9 / bytes_per_char
-            cached = peaks.get("cache_read_gbps")
-            if cached:
-                row["cache_bandwidth_bound_chars_per_s"] = cached * 1e9 / bytes_per_char
-        else:
-            flops = 2 * read
-            peak = peaks["bfloat16_gflops" if step.precision == "bfloat16" else "float32_gflops"]
-            row["compute_bound_chars_per_s"] = peak * 1e9 / flops
-        echo(
-            f"  {streams} stream(s): rnnlab {ours[True]:,.0f} chars/s compiled "
-            f"({compile_s:.1f} s to compile), {ours[False]:,.0f} eager"
-        )
-        rows.append(row)
+        sizes = (len(vocab), hidden, layers, embedding, streams)
+        lstm = max(plain_sample_speed(*sizes, max(n // 4, 20)) for _ in range(rounds))
+        cells = max(plain_sample_speed(*sizes, n, cells=True) for _ in range(rounds))
+        for precision in precisions:
+            row = _generate_row(model, streams, n, precision, rounds)
+            row.update(plain_lstm_chars_per_s=lstm, plain_lstmcell_chars_per_s=cells)
+            width = 2 if precision == "bfloat16" else 4
+            if streams == 1:
+                row["weight_bytes_per_char"] = bytes_per_char = read * width + 4 * 4 * hidden
+                row["bandwidth_bound_chars_per_s"] = peaks["read_gbps"] * 1e9 / bytes_per_char
+                cached = peaks.get("cache_read_gbps")
+                if cached:
+                    row["cache_bandwidth_bound_chars_per_s"] = cached * 1e9 / bytes_per_char
+            else:
+                peak = peaks[f"{precision}_gflops"]
+                row["compute_bound_chars_per_s"] = peak * 1e9 / (2 * read)
+            echo(
+                f"  {streams} stream(s), {precision}: rnnlab {row['rnnlab_chars_per_s']:,.0f} "
+                f"chars/s compiled ({row['fused_compile_s']:.1f} s to compile), "
+                f"{row['rnnlab_eager_chars_per_s']:,.0f} eager"
+            )
+            rows.append(row)
     rows.append(transformer_row(vocab, peaks, length, echo, rounds=rounds))
     return rows
+
+
+def _generate_row(model, streams: int, n: int, precision: str, rounds: int) -> dict:
+    """rnnlab's rates, eager and compiled, for ``streams`` streams of ``n`` symbols."""
+    steps = {fused: model.step_function(streams, precision, fused) for fused in (False, True)}
+    start = time.perf_counter()
+    _sample(steps[True], streams, 2)  # compiles the one-symbol step with sampling
+    compile_s = time.perf_counter() - start
+    rates = {False: 0.0, True: 0.0}
+    for _ in range(rounds):
+        for fused, step in steps.items():
+            start = time.perf_counter()
+            _sample(step, streams, n)
+            rates[fused] = max(rates[fused], streams * n / (time.perf_counter() - start))
+    return {
+        "model": f"lstm {len(model.rnn.weight_groups())}x{model.rnn.hidden_size}",
+        "streams": streams,
+        "rnnlab_chars_per_s": rates[True],
+        "rnnlab_eager_chars_per_s": rates[False],
+        "fused_compile_s": compile_s,
+        "rnnlab_precision": precision,
+        "rnnlab_kernel": steps[True].kernel,
+    }
 
 
 def _sample(step, streams: int, length: int) -> None:

@@ -101,6 +101,13 @@ def add_commands(commands) -> None:
         help="generation's products (auto: bfloat16 where the hardware multiplies in it)",
     )
     serve.add_argument(
+        "--fused",
+        choices=("on", "off"),
+        default="on",
+        help="generation's step compiled into one program, in the background while the first "
+        "requests are served eagerly (on)",
+    )
+    serve.add_argument(
         "--text",
         metavar="FILE",
         help="held-out text for the game and the gradient view (default: each checkpoint's "
@@ -165,6 +172,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         token=args.token,
         cors=tuple(args.cors),
         precision=args.precision,
+        fused=args.fused == "on",
     )
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])

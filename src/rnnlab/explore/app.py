@@ -164,13 +164,15 @@ def create_app(
     token: str | None = None,
     cors: tuple[str, ...] = (),
     precision: str = "auto",
+    fused: bool = False,
 ) -> Starlette:
     """The page and the API (:mod:`rnnlab.api.app`) over ``served`` (models by id), answering
     requests whose ``Host`` is a loopback name or one of ``hosts`` (see :class:`HostCheck`),
     its model work bounded and run in turns by ``turns`` (see :mod:`rnnlab.api.turns`).
     ``token``: the API asks for it (``Authorization: Bearer``); ``cors``: the origins whose
     pages may call the API (none by default); ``precision``: generation's products (see
-    :func:`rnnlab.kernels.resolve_precision`)."""
+    :func:`rnnlab.kernels.resolve_precision`); ``fused``: generation's step compiled (see
+    :class:`rnnlab.fused.Warming`)."""
     sessions = Sessions()
     turns = turns or Turns()
 
@@ -344,7 +346,7 @@ def create_app(
     routes = [Route(path, page_file) for path in PAGE]
     routes.append(Route("/favicon.ico", no_icon))
     routes += [Route(f"/api/{name}", endpoint, methods=["POST"]) for name, endpoint in api]
-    api = Api(served, limits, turns, precision)
+    api = Api(served, limits, turns, precision, fused)
     routes += api.routes(bearer=token is not None)
     app = Starlette(
         routes=routes,
