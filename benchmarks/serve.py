@@ -13,7 +13,10 @@ first symbol and to completion (p50, p95), the requests done and refused. Then o
 and locust are separate processes on the same 2 cores (locust's parsing competes with the
 server, as a client on the same machine would).
 
-Writes ``benchmarks/serve/results.json`` and prints a Markdown table; RESULTS.md records it.
+The server compiles its generation step (``--fused on``, the default; the load starts once
+``/v1/models`` says the compiled step is running) or steps eagerly (``--fused off``). Writes
+``benchmarks/serve/results.json`` (``results-eager.json`` with ``--fused off``) and prints a
+Markdown table; RESULTS.md records it.
 """
 
 from __future__ import annotations
@@ -79,9 +82,17 @@ class Server:
                     break
             except httpx2.TransportError:
                 time.sleep(0.2)
-        # one request first: the batch's step function is built on the first generation
+        # one request first: the batch's step function is built on the first generation, and
+        # compiled in the server's background (with --fused on): the load waits for it
         body = {"model": "lm", "length": 20, "stream": False}
         httpx2.post(f"{self.url}/v1/generate", json=body, timeout=60).raise_for_status()
+        while "--fused" not in options or options[options.index("--fused") + 1] == "on":
+            models = httpx2.get(f"{self.url}/v1/models", timeout=10).json()["models"]
+            if models[0]["generation"] == "inductor-fused" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        models = httpx2.get(f"{self.url}/v1/models", timeout=10).json()["models"]
+        self.generation = models[0]["generation"]
 
     def rss(self) -> int:
         """The server's resident memory, bytes."""
@@ -143,7 +154,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40.0, help="per load level (40)")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 64, 256])
     parser.add_argument("--memory", type=float, default=300.0, help="the memory run (300 s)")
+    parser.add_argument(
+        "--fused", choices=("on", "off"), default="on", help="the server's --fused (on)"
+    )
     args = parser.parse_args()
+    fused = ("--fused", args.fused)
     model = checkpoint(args.checkpoint, args.budget)
     out = HERE / "serve"
     out.mkdir(exist_ok=True)
@@ -154,14 +169,15 @@ def main() -> None:
     link.symlink_to(model.resolve())
     results = {"machine": describe(), "peaks": peaks(), "python": platform.python_version(),
                "length": LENGTH, "runs": []}  # fmt: skip
-    server = Server(link)
+    server = Server(link, *fused)
+    results["generation"] = server.generation
     try:
         for clients in args.clients:
             results["runs"].append(load(server, clients, args.seconds) | {"batch": "on"})
             print(json.dumps(results["runs"][-1]), flush=True)
     finally:
         server.close()
-    one = Server(link, "--max-streams", "1")
+    one = Server(link, "--max-streams", "1", *fused)
     try:
         run = load(one, 64, args.seconds) | {"batch": "one at a time"}
         results["runs"].append(run)
@@ -169,15 +185,16 @@ def main() -> None:
     finally:
         one.close()
     if args.memory:
-        server = Server(link)
+        server = Server(link, *fused)
         try:
             run = load(server, 256, args.memory, watch=server.rss) | {"batch": "memory"}
             results["runs"].append(run)
             print(json.dumps(run), flush=True)
         finally:
             server.close()
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    print(f"\n{results['machine']}; peaks {results['peaks']}\n")
+    name = "results.json" if args.fused == "on" else "results-eager.json"
+    (out / name).write_text(json.dumps(results, indent=1) + "\n")
+    print(f"\n{results['machine']}; peaks {results['peaks']}; step {server.generation}\n")
     print("| clients | batching | symbols/s | first symbol p50 / p95 (ms) | complete p50 / p95 (ms)"
           " | requests | refused or failed |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- | --- |")

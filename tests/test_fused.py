@@ -61,10 +61,13 @@ def test_each_compiled_step_keeps_its_own_weights():
         assert torch.allclose(got, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("streams", [1, 6])
-def test_seeded_generation_is_the_same_on_both_paths(streams):
+@pytest.mark.parametrize(
+    ("streams", "choice"),
+    [(1, {"temperature": 0.9, "top_k": 20}), (6, {"top_p": 0.8}), (3, {"greedy": True})],
+)
+def test_seeded_generation_is_the_same_on_both_paths(streams, choice):
     model = model_for("gru")
-    options = {"seed": 4, "precision": "float32", "temperature": 0.9, "top_k": 20}
+    options = {"seed": 4, "precision": "float32", **choice}
     if streams == 1:
         eager = model.generate("the ", 200, fused=False, **options)
         assert model.generate("the ", 200, fused=True, **options) == eager

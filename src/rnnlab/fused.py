@@ -46,8 +46,9 @@ TOLERANCE = {torch.float32: 1e-4, torch.bfloat16: 5e-2}
 
 def worth_fusing(fused: bool | None, steps: int) -> bool:
     """``fused``, or when None whether ``steps`` steps repay the compiling: from
-    :data:`FUSED_FROM` (compiling took 2 to 6 s on the bench machine and saved 70 to 290 µs a
-    step; see benchmarks/RESULTS.md)."""
+    :data:`FUSED_FROM`. On the bench machine compiling took 3.6-7 s and saved 180 µs a step
+    of one stream and 370 µs of 64 (a 2 x 512 LSTM), paying from about 20,000 steps; the
+    margin is for a cold compiler cache (benchmarks/RESULTS.md)."""
     return steps >= FUSED_FROM if fused is None else fused
 
 
@@ -65,7 +66,10 @@ def _own_call() -> Callable:
 
 
 def tensors(tree) -> list[Tensor]:
-    """The tensors in nested lists and tuples (a step function's state), in order."""
+    """The tensors in nested lists and tuples (a step function's state), in order; None (a
+    greedy choice's draws) holds none."""
+    if tree is None:
+        return []
     if torch.is_tensor(tree):
         return [tree]
     return [t for part in tree for t in tensors(part)]
@@ -74,8 +78,10 @@ def tensors(tree) -> list[Tensor]:
 class Fused:
     """``program(ids (B,), state, *more) -> (out, state)`` compiled; called like the program.
 
-    ``program`` is an eval-mode module whose products are unpacked (``prepack=False``), so
-    that the compiler packs them; ``dtype`` is the precision its products compute in.
+    ``program`` is a module whose products are unpacked (``prepack=False``), so that the
+    compiler packs them, and which computes the same thing at every call (a model in training
+    mode, its dropout drawing, fails the check and stays eager); ``dtype`` is the precision its
+    products compute in.
     """
 
     def __init__(self, program: nn.Module, dtype: torch.dtype = torch.float32) -> None:

@@ -158,6 +158,8 @@ def sample_ids(
     if prime.dim() != 2 or prime.shape[1] == 0:
         raise ValueError("the prime must hold at least one symbol")
     logits, state = step(prime, state)
+    if length == 0:
+        return
     next_ids = sample_next(logits[:, -1].float().cpu(), sampling, generator)
     sampled = getattr(step, "sampled", None)
     pick = sampled(sampling) if sampled is not None else None

@@ -198,7 +198,9 @@ class Api:
     # -- endpoints ------------------------------------------------------------------------------
 
     async def models(self, request: Request) -> Response:
-        return _answer(s.ModelsAnswer, models=self.described)
+        steps = {key: batcher.step.kernel for key, batcher in self.batchers.items()}
+        models = [d | {"generation": steps.get(d["id"])} for d in self.described]
+        return _answer(s.ModelsAnswer, models=models)
 
     async def next(self, request: Request) -> Response:
         asked, served = await self.request(request, "next")

@@ -294,6 +294,12 @@ class ModelInfo(Answer):
     labels: list[str] | None = None
     channels: list[str] | None = None
     context: int | None = None
+    generation: str | None = Field(
+        None,
+        description="the kernel of a language model's generation step once a generation has "
+        "begun (inductor-fused: compiled; onednn-prepacked or linear: eager, also while the "
+        "compiled one is being built); null before",
+    )
     states: list[str] | None = None
     insight: bool | None = None
     targets: list[str] | None = None

@@ -142,7 +142,7 @@ class LanguageModel(NextSymbolModel):
         precision = resolve_precision(precision, self.head.weight.device)
         with torch.no_grad():
             program = self._step_program(batch_size, precision, prepack=not fused)
-        run = Fused(program.eval(), program.dtype) if fused else program
+        run = Fused(program, program.dtype) if fused else program
 
         @torch.no_grad()
         def step(ids: Tensor, state=None):
@@ -165,7 +165,7 @@ class LanguageModel(NextSymbolModel):
             def sampled(sampling: Sampling) -> Fused:
                 """The step and the choice of the next symbol compiled together."""
                 if sampling not in picks:
-                    picks[sampling] = Fused(Sampled(program, sampling).eval(), program.dtype)
+                    picks[sampling] = Fused(Sampled(program, sampling), program.dtype)
                 return picks[sampling]
 
             step.sampled = sampled
