@@ -5,13 +5,14 @@ elementwise operations (gates, nonlinearities, state update, conversions), each 
 into PyTorch. For one stream those calls cost more than the products. :class:`Fused` compiles
 the same Python code (each cell's own ``update``/``activate``, nothing written twice) with
 inductor: the weights frozen into the program as constants, which it lays out for oneDNN as
-:class:`~rnnlab.kernels.PreparedLinear` does; the elementwise operations of a layer fused into
-one C++ loop; the wrapper that calls them in C++ too (``cpp_wrapper``). A step is then the
-products and one pass over the states.
+:class:`~rnnlab.kernels.PreparedLinear` does (for one row the products are dot products it
+fuses instead, see there); the elementwise operations of a layer fused into one C++ loop; the
+wrapper that calls them in C++ too (``cpp_wrapper``). A step is then the products and one pass
+over the states. :class:`Sampled` adds the choice of the next symbol to the same program.
 
 - **When.** Compiling costs seconds (inductor keeps its C++ kernels in its on-disk cache, so a
-  later process pays less); the compiled program lives as long as the step function. A step
-  function compiles at most twice: for one row, and for any number of rows from two up (the
+  later process pays less); the compiled program lives as long as its :class:`Fused`. A
+  ``Fused`` compiles at most twice: for one row, and for any number of rows from two up (the
   batch dimension symbolic), each on its first call.
 - **Checked, not assumed.** The first result of each compiled program is compared with the
   eager program on the same input; a difference beyond the precision's rounding, or any error

@@ -157,7 +157,7 @@ class LanguageModel(NextSymbolModel):
             return torch.stack(logits, dim=1), state
 
         step.precision = precision
-        step.kernel = run.kernel if fused else program.kernel
+        step.kernel = run.kernel if fused else program.kernel  # as built (``run.kernel``: now)
         step.run = run
         if fused:
             picks: dict[Sampling, Fused] = {}
@@ -178,6 +178,9 @@ class LanguageModel(NextSymbolModel):
         return torch.eye(len(self.vocab), device=self.head.weight.device)
 
     def _step_program(self, batch_size: int, precision: str, prepack: bool) -> nn.Module:
+        """The module that computes one symbol's step (:class:`StackStep` or
+        :class:`BlocksStep`), its products prepacked or left for a compiler to pack."""
+
         def stepper(rnn):
             return Stepper(rnn, batch_size=batch_size, precision=precision, prepack=prepack)
 
