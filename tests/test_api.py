@@ -139,6 +139,15 @@ def test_models_says_what_is_served_with_size_and_held_out_scores(http, doc, ser
     assert models["asr"]["endpoints"] == ["/v1/transcribe"]
 
 
+def test_models_says_how_a_language_model_generates_once_it_has(server, http, doc):
+    post(http, doc, "generate", model="word", prime="i love", length=3, seed=1)
+    answer = conforms(doc, "models", http.get("/v1/models").json())
+    models = {m["id"]: m for m in answer["models"]}
+    assert models["word"]["generation"] == server[1].api.batchers["word"].step.kernel
+    assert models["word"]["generation"] in ("onednn-prepacked", "linear")  # eager: not fused
+    assert models["asr"]["generation"] is None  # no generation, no step
+
+
 # -- language models -------------------------------------------------------------------------
 
 

@@ -90,6 +90,8 @@ def test_without_a_compiler_the_step_stays_eager_and_says_so_once(capfd):
     assert len(lines) == 1 and "compiling the generation step failed" in lines[0]
     assert step.run.failed and step.run.kernel.startswith("eager")
     assert "generating with the eager step" in lines[0]
+    # from then on it is the eager step itself, its products prepared as without fused
+    assert step.run.program.kernel == model.step_function(2, "float32").kernel
 
 
 def test_a_result_that_differs_from_the_eager_step_is_refused(monkeypatch, capfd):

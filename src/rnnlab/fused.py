@@ -82,11 +82,17 @@ class Fused:
     ``program`` is a module whose products are unpacked (``prepack=False``), so that the
     compiler packs them, and which computes the same thing at every call (a model in training
     mode, its dropout drawing, fails the check and stays eager); ``dtype`` is the precision its
-    products compute in.
+    products compute in; ``eager`` makes the module that runs instead if compiling fails (the
+    same step with prepared products; default: ``program`` itself).
     """
 
-    def __init__(self, program: nn.Module, dtype: torch.dtype = torch.float32) -> None:
-        self.program, self.dtype = program, dtype
+    def __init__(
+        self,
+        program: nn.Module,
+        dtype: torch.dtype = torch.float32,
+        eager: Callable[[], nn.Module] | None = None,
+    ) -> None:
+        self.program, self.dtype, self.eager = program, dtype, eager
         self.compiled: dict[bool, Callable] = {}
         self.failed: str | None = None
 
@@ -129,6 +135,8 @@ class Fused:
                 "generating with the eager step",
                 file=sys.stderr,
             )
+            if self.eager is not None:
+                self.program = self.eager()
             return expected
         self.compiled[one] = run
         return got

@@ -16,6 +16,8 @@ generation are :class:`~rnnlab.tasks.language.next_symbol.NextSymbolModel`'s.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -142,7 +144,12 @@ class LanguageModel(NextSymbolModel):
         precision = resolve_precision(precision, self.head.weight.device)
         with torch.no_grad():
             program = self._step_program(batch_size, precision, prepack=not fused)
-        run = Fused(program, program.dtype) if fused else program
+
+        @functools.cache
+        def eager() -> nn.Module:  # what a failure to compile leaves: the eager step
+            return self._step_program(batch_size, precision, prepack=True)
+
+        run = Fused(program, program.dtype, eager) if fused else program
 
         @torch.no_grad()
         def step(ids: Tensor, state=None):
@@ -165,7 +172,11 @@ class LanguageModel(NextSymbolModel):
             def sampled(sampling: Sampling) -> Fused:
                 """The step and the choice of the next symbol compiled together."""
                 if sampling not in picks:
-                    picks[sampling] = Fused(Sampled(program, sampling), program.dtype)
+                    picks[sampling] = Fused(
+                        Sampled(program, sampling),
+                        program.dtype,
+                        lambda: Sampled(eager(), sampling),
+                    )
                 return picks[sampling]
 
             step.sampled = sampled
