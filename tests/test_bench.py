@@ -14,6 +14,7 @@ from rnnlab.bench import suite as bench
 from rnnlab.bench.baselines import PlainCharModel, plain_sample_speed, plain_train_speed
 from rnnlab.cli import main
 from rnnlab.data import Vocabulary
+from rnnlab.fused import compiler_found
 from rnnlab.kernels import resolve_precision
 
 TEXT = "the quick brown fox jumps over the lazy dog\n" * 200
@@ -87,7 +88,8 @@ def test_sections_run_on_a_small_text_and_write_json(tmp_path):
     assert [(r["streams"], r["rnnlab_precision"]) for r in lstm] == [
         (streams, p) for streams in (1, 64) for p in precisions
     ]
-    assert all(r["rnnlab_kernel"] == "inductor-fused" and r["fused_compile_s"] > 0 for r in lstm)
+    kernel = "inductor-fused" if compiler_found() else "eager (compiling failed)"
+    assert all(r["rnnlab_kernel"] == kernel and r["fused_compile_s"] > 0 for r in lstm)
     assert all(r["rnnlab_eager_chars_per_s"] > 0 for r in lstm)
     assert generate[-1]["model"] == "transformer 4x128 (context 64)"
     assert generate[-1]["rnnlab_precision"] == "float32"  # on a CPU, whatever it has natively

@@ -10,6 +10,12 @@ from rnnlab.data import Vocabulary
 
 TEXT = "the quick brown fox jumps over the lazy dog\n" * 3
 
+#: what asserts that a step was compiled; without a compiler the step stays eager, as the
+#: fallback tests below check everywhere
+needs_compiler = pytest.mark.skipif(
+    not fused.compiler_found(), reason="no C++ compiler for inductor: steps stay eager"
+)
+
 
 def model_for(cell="lstm", layers=2, block="plain", seed=0, embedding=8) -> LanguageModel:
     torch.manual_seed(seed)
@@ -22,6 +28,7 @@ def ids_for(model, rows: int, length: int = 12) -> torch.Tensor:
     return torch.randint(len(model.vocab), (rows, length), generator=generator)
 
 
+@needs_compiler
 @pytest.mark.parametrize("cell", ["rnn", "rnn-relu", "lstm", "gru", "mingru", "minlstm"])
 @pytest.mark.parametrize(("block", "layers"), [("plain", 3), ("residual", 2)])
 def test_fused_step_equals_the_eager_step_for_every_cell(cell, block, layers):
@@ -50,6 +57,7 @@ def test_one_layer_and_bfloat16_steps_match_the_eager_ones():
     assert (got - expected).abs().max() < 2e-2 * expected.abs().max()
 
 
+@needs_compiler
 def test_each_compiled_step_keeps_its_own_weights():
     # Same shapes, different weights: a program compiled for one model must not serve another
     # (a compiled program holds its weights as constants).
@@ -94,6 +102,7 @@ def test_without_a_compiler_the_step_stays_eager_and_says_so_once(capfd):
     assert step.run.program.kernel == model.step_function(2, "float32").kernel
 
 
+@needs_compiler
 def test_a_result_that_differs_from_the_eager_step_is_refused(monkeypatch, capfd):
     monkeypatch.setattr(fused, "TOLERANCE", {torch.float32: -1.0, torch.bfloat16: -1.0})
     model = model_for("lstm")
@@ -124,6 +133,7 @@ def test_generation_compiles_only_when_it_pays(monkeypatch):
     assert fused.worth_fusing(False, 10**9) is False
 
 
+@needs_compiler
 def test_a_warming_step_changes_over_to_the_compiled_one_mid_sequence():
     model = model_for("lstm")
     ids = ids_for(model, 3, 16)
@@ -137,6 +147,7 @@ def test_a_warming_step_changes_over_to_the_compiled_one_mid_sequence():
     assert torch.allclose(torch.cat([first, rest], 1), expected, atol=1e-5)
 
 
+@needs_compiler
 def test_the_server_s_batch_steps_compiled_and_samples_what_the_library_does():
     import asyncio
 

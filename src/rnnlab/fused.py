@@ -53,6 +53,18 @@ def worth_fusing(fused: bool | None, steps: int) -> bool:
     return steps >= FUSED_FROM if fused is None else fused
 
 
+def compiler_found() -> bool:
+    """Whether inductor finds a working C++ compiler (without one, :class:`Fused` stays
+    eager)."""
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        get_cpp_compiler()
+    except Exception:
+        return False
+    return True
+
+
 def _call(program: nn.Module, *inputs):
     return program(*inputs)
 
