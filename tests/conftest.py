@@ -154,3 +154,21 @@ def live(app):
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def batched_ids(batcher, streams: list) -> list[list[int]]:
+    """Start ``streams`` (rnnlab.api.batcher.Stream) in ``batcher`` and return the ids each
+    one writes, in the order of their ``index``."""
+    import asyncio
+
+    from rnnlab.api.batcher import END
+
+    async def run() -> list[list[int]]:
+        batcher.start(streams)
+        made = {s.index: [] for s in streams}
+        for stream in streams:
+            while (item := await stream.symbols.get())[1] is not END:
+                made[item[0]].append(item[1])
+        return [made[k] for k in sorted(made)]
+
+    return asyncio.run(run())

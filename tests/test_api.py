@@ -19,9 +19,9 @@ import pytest
 import torch
 from openapi_spec_validator import validate as validate_spec
 
-from conftest import live, one_error_line
+from conftest import batched_ids, live, one_error_line
 from rnnlab import LanguageModel, SequenceClassifier, TransformerLM
-from rnnlab.api.batcher import END, GenerationBatcher, Stream, seeded
+from rnnlab.api.batcher import GenerationBatcher, Stream, seeded
 from rnnlab.api.limits import Limits
 from rnnlab.api.schema import MAX_GENERATE
 from rnnlab.api.streaming import Made
@@ -258,17 +258,9 @@ def test_64_streams_started_together_write_what_each_writes_alone(served, name):
             for k in ks
         ]
 
-    async def run(batch: list[Stream]) -> list[list[int]]:
-        batcher.start(batch)
-        made = {s.index: [] for s in batch}
-        for stream in batch:
-            while (item := await stream.symbols.get())[1] is not END:
-                made[item[0]].append(item[1])
-        return [made[k] for k in sorted(made)]
-
-    together = asyncio.run(run(streams(range(64))))
+    together = batched_ids(batcher, streams(range(64)))
     assert batcher.widest == 64
-    alone = [asyncio.run(run(streams(range(k, k + 1))))[0] for k in range(64)]
+    alone = [batched_ids(batcher, streams(range(k, k + 1)))[0] for k in range(64)]
     assert together == alone
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from conftest import batched_ids
 from rnnlab import LanguageModel, fused
 from rnnlab.data import Vocabulary
 
@@ -149,9 +150,7 @@ def test_a_warming_step_changes_over_to_the_compiled_one_mid_sequence():
 
 @needs_compiler
 def test_the_server_s_batch_steps_compiled_and_samples_what_the_library_does():
-    import asyncio
-
-    from rnnlab.api.batcher import END, GenerationBatcher, Stream, seeded
+    from rnnlab.api.batcher import GenerationBatcher, Stream, seeded
     from rnnlab.generation import Sampling
 
     model = model_for("gru")
@@ -160,16 +159,8 @@ def test_the_server_s_batch_steps_compiled_and_samples_what_the_library_does():
     assert batcher.step.kernel == "inductor-fused"
     prime = model.vocab.encode("the ")
 
-    async def run(streams: list[Stream]) -> list[list[int]]:
-        batcher.start(streams)
-        made = {s.index: [] for s in streams}
-        for stream in streams:
-            while (item := await stream.symbols.get())[1] is not END:
-                made[item[0]].append(item[1])
-        return [made[k] for k in sorted(made)]
-
     streams = [Stream(prime, 60, Sampling(0.8), seeded(50 + k), index=k) for k in range(6)]
-    made = asyncio.run(run(streams))
+    made = batched_ids(batcher, streams)
     assert batcher.widest == 6
     for k, ids in enumerate(made):
         text = model.generate("the ", 60, temperature=0.8, seed=50 + k, precision="float32")
