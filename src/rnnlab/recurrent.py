@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.cells import Cell, State, check_size, make_cell
+from rnnlab.dropout import locked_dropout
 from rnnlab.init import init_weights_
 
 HiddenState = Tensor | tuple[Tensor, ...]
@@ -51,6 +52,9 @@ class Recurrent(nn.Module):
         weight_drop: DropConnect on the recurrent weights in training mode (Wan et al. 2013, as
             AWD-LSTM uses it): each forward pass drops this fraction of the elements of every
             W_hh (one mask for the whole sequence) and scales the rest by 1 / (1 - p).
+        locked_dropout: the ``dropout`` between layers keeps one mask per sequence for every
+            time step (variational dropout, :func:`rnnlab.dropout.locked_dropout`) instead of
+            torch's mask per element; the fused kernel then runs one layer at a time.
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class Recurrent(nn.Module):
         init: str = "default",
         forget_bias: float | None = None,
         weight_drop: float = 0.0,
+        locked_dropout: bool = False,
         device=None,
         dtype=None,
     ) -> None:
@@ -108,6 +113,7 @@ class Recurrent(nn.Module):
         self.init = init
         self.forget_bias = forget_bias
         self.weight_drop = float(weight_drop)
+        self.locked_dropout = bool(locked_dropout)
 
         rows, hh_rows = self.cell.gates * hidden_size, self.cell.hh_rows(hidden_size)
         factory = {"device": device, "dtype": dtype}
@@ -161,7 +167,7 @@ class Recurrent(nn.Module):
     def flat_weights(self) -> list[Tensor]:
         """The forward pass's weights (:meth:`forward_groups`) in the flat order torch's fused
         kernels take (biases left out if none)."""
-        return [w for group in self.forward_groups() for w in group if w is not None]
+        return _flat(self.forward_groups())
 
     def reset_parameters(self, init: str | None = None, forget_bias: float | None = None) -> None:
         """Re-initialise by scheme name; with no arguments, the scheme given at construction."""
@@ -210,7 +216,10 @@ class Recurrent(nn.Module):
                 "fused: torch's kernels take padding by lengths only (a prefix mask), "
                 "not this mask; use fused=None or False"
             )
-        if can_fuse and self.fused is not False:
+        fuse = can_fuse and self.fused is not False
+        if self.locked_dropout and self.dropout and self.training and self.num_layers > 1:
+            output, state = self._forward_locked(x, state, mask, lengths, fuse)
+        elif fuse:
             output, state = self._forward_fused(x, state, lengths)
         else:
             output, state = self._forward_steps(x, state, mask)
@@ -254,16 +263,40 @@ class Recurrent(nn.Module):
                 )
         return state if batched else tuple(s.unsqueeze(1) for s in state)
 
-    def _forward_fused(
-        self, x: Tensor, state: State, lengths: Tensor | None
+    def _forward_locked(
+        self, x: Tensor, state: State, mask: Tensor | None, lengths: Tensor | None, fuse: bool
     ) -> tuple[Tensor, State]:
-        """torch's fused multi-layer kernel; padding goes through a PackedSequence."""
+        """One layer at a time, with a mask shared over time between layers (training with
+        ``locked_dropout``): each layer by the fused kernel where ``fuse``, else stepped."""
+        directions = self.num_directions
+        groups = self.forward_groups()
+        finals = []
+        for layer in range(self.num_layers):
+            rows = slice(layer * directions, (layer + 1) * directions)
+            layer_state = tuple(s[rows] for s in state)
+            if fuse:
+                x, final = self._forward_fused(x, layer_state, lengths, groups[rows])
+            else:
+                x, final = self._forward_steps(x, layer_state, mask, groups[rows])
+            finals.append(final)
+            if layer < self.num_layers - 1:
+                x = locked_dropout(x, self.dropout, time_dim=0)
+        return x, tuple(torch.cat(parts) for parts in zip(*finals, strict=True))
+
+    def _forward_fused(
+        self, x: Tensor, state: State, lengths: Tensor | None, groups: list | None = None
+    ) -> tuple[Tensor, State]:
+        """torch's fused multi-layer kernel, over every layer or the layers of ``groups``
+        (their :meth:`forward_groups`, without dropout between them); padding goes through a
+        PackedSequence."""
         kernel = self.cell.fused_kernel
+        layers = self.num_layers if groups is None else len(groups) // self.num_directions
+        weights = self.flat_weights() if groups is None else _flat(groups)
         options = (
-            self.flat_weights(),
+            weights,
             self.bias,
-            self.num_layers,
-            self.dropout,
+            layers,
+            self.dropout if groups is None else 0.0,
             self.training,
             self.bidirectional,
         )
@@ -281,11 +314,15 @@ class Recurrent(nn.Module):
         )
         return output, tuple(s.index_select(1, packed.unsorted_indices) for s in final)
 
-    def _forward_steps(self, x: Tensor, state: State, mask: Tensor | None) -> tuple[Tensor, State]:
-        """The readable path: for each layer and direction, W_ih x for all steps, then unroll."""
-        groups = self.forward_groups()
+    def _forward_steps(
+        self, x: Tensor, state: State, mask: Tensor | None, groups: list | None = None
+    ) -> tuple[Tensor, State]:
+        """The readable path: for each layer and direction, W_ih x for all steps, then unroll
+        (every layer, or those of ``groups`` as in :meth:`_forward_fused`)."""
+        groups = self.forward_groups() if groups is None else groups
+        layers = len(groups) // self.num_directions
         finals: list[State] = []
-        for layer in range(self.num_layers):
+        for layer in range(layers):
             outputs = []
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
@@ -301,7 +338,7 @@ class Recurrent(nn.Module):
                 outputs.append(output)
                 finals.append(final)
             x = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
-            if self.dropout and self.training and layer < self.num_layers - 1:
+            if self.dropout and self.training and layer < layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
         return x, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
 
@@ -318,11 +355,17 @@ class Recurrent(nn.Module):
             ("fused", None),
             ("init", "default"),
             ("weight_drop", 0.0),
+            ("locked_dropout", False),
             ("forget_bias", None),
         ):
             if getattr(self, name) != default:
                 text += f", {name}={getattr(self, name)!r}"
         return text
+
+
+def _flat(groups: list) -> list[Tensor]:
+    """Weight groups in the flat order torch's fused kernels take (biases left out if none)."""
+    return [w for group in groups for w in group if w is not None]
 
 
 def _kernel_state(state: State) -> Tensor | list[Tensor]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnlab.dropout import SequenceDropout
 from rnnlab.recurrent import Recurrent
 
 BLOCKS = ("plain", "residual")
@@ -21,7 +22,8 @@ BLOCKS = ("plain", "residual")
 
 class ResidualBlock(nn.Module):
     """One block of width ``size``: a one-layer ``cell`` network and a feed-forward layer, each
-    behind a LayerNorm and added back to its input."""
+    behind a LayerNorm and added back to its input (``locked_dropout``: each branch's dropout
+    mask shared over time)."""
 
     def __init__(
         self,
@@ -31,6 +33,7 @@ class ResidualBlock(nn.Module):
         expansion: int = 4,
         init: str = "default",
         forget_bias: float | None = None,
+        locked_dropout: bool = False,
     ) -> None:
         super().__init__()
         self.norm_rnn = nn.LayerNorm(size)
@@ -38,7 +41,7 @@ class ResidualBlock(nn.Module):
         self.norm_ffn = nn.LayerNorm(size)
         self.ffn_in = nn.Linear(size, expansion * size)
         self.ffn_out = nn.Linear(expansion * size, size)
-        self.drop = nn.Dropout(dropout)
+        self.drop = SequenceDropout(dropout, locked_dropout)
 
     def feed_forward(self, x: Tensor) -> Tensor:
         """The second half of the block: x + dropout(W_2 GELU(W_1 LayerNorm(x)))."""

@@ -1,8 +1,12 @@
 """The language model: given the symbols so far, a distribution over the next one.
 
     x_t = E[s_t]  (learned embedding)   or   x_t = onehot(s_t)  (one-hot, V inputs)
-    h_t = RNN(x_t, h_{t-1})             (any rnnlab cell, stacked, with dropout between layers)
+    h_t = RNN(dropout_in(x_t), h_{t-1}) (any rnnlab cell, stacked, with dropout between layers)
     p(s_{t+1} | s_<=t) = softmax(W_hy dropout(h_t) + b_y)
+
+In training, as AWD-LSTM regularises (:mod:`rnnlab.dropout`): whole symbols dropped from the
+inputs (``embedding_dropout``), dropout on the inputs (``input_dropout``), and with
+``locked_dropout`` every dropout mask shared by the steps of a chunk.
 
 or, with ``block="residual"``, the stack of
 :class:`~rnnlab.tasks.language.blocks.ResidualBlock` that minGRU/minLSTM language models
@@ -24,6 +28,7 @@ from torch import Tensor, nn
 
 from rnnlab.checks import check_choice
 from rnnlab.data.vocab import Vocabulary
+from rnnlab.dropout import SequenceDropout, symbol_dropout
 from rnnlab.fused import Fused, Sampled
 from rnnlab.generation import Sampling, Step
 from rnnlab.kernels import PreparedLinear, resolve_precision
@@ -47,6 +52,11 @@ class LanguageModel(NextSymbolModel):
             feed-forward layer, one recurrent layer each; ``dropout`` on both branches).
         weight_drop: DropConnect on the stacked layers' W_hh in training (see
             :class:`rnnlab.Recurrent`); the plain stack only.
+        locked_dropout: every dropout (inputs, between layers, outputs, the blocks' branches)
+            keeps one mask per stream for all the steps of a forward pass.
+        input_dropout: dropout on the (embedded) inputs.
+        embedding_dropout: the fraction of the vocabulary dropped as whole symbols in each
+            forward pass (:func:`rnnlab.dropout.symbol_dropout`).
     """
 
     FORMAT = FORMAT
@@ -65,8 +75,13 @@ class LanguageModel(NextSymbolModel):
         forget_bias: float | None = None,
         block: str = "plain",
         weight_drop: float = 0.0,
+        locked_dropout: bool = False,
+        input_dropout: float = 0.0,
+        embedding_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= embedding_dropout < 1.0:
+            raise ValueError(f"embedding_dropout must be in [0, 1), got {embedding_dropout!r}")
         if embedding_size is not None and embedding_size < 1:
             raise ValueError(f"embedding_size must be positive or None, got {embedding_size}")
         check_choice("block", block, BLOCKS)
@@ -75,12 +90,21 @@ class LanguageModel(NextSymbolModel):
         size = len(vocab)
         self.embedding = nn.Embedding(size, embedding_size) if embedding_size else None
         self.head = nn.Linear(hidden_size, size)
-        self.drop = nn.Dropout(dropout)
+        self.embedding_dropout = float(embedding_dropout)
+        self.drop_input = SequenceDropout(input_dropout, locked_dropout)
+        self.drop = SequenceDropout(dropout, locked_dropout)
         if block == "residual":
             inputs = embedding_size or size
             self.project = nn.Linear(inputs, hidden_size) if inputs != hidden_size else None
             self.blocks = nn.ModuleList(
-                ResidualBlock(cell, hidden_size, dropout, init=init, forget_bias=forget_bias)
+                ResidualBlock(
+                    cell,
+                    hidden_size,
+                    dropout,
+                    init=init,
+                    forget_bias=forget_bias,
+                    locked_dropout=locked_dropout,
+                )
                 for _ in range(num_layers)
             )
             self.norm = nn.LayerNorm(hidden_size)
@@ -97,6 +121,7 @@ class LanguageModel(NextSymbolModel):
             init=init,
             forget_bias=forget_bias,
             weight_drop=weight_drop,
+            locked_dropout=locked_dropout,
         )
 
     @property
@@ -111,6 +136,8 @@ class LanguageModel(NextSymbolModel):
             x = self.embedding(ids)
         else:
             x = F.one_hot(ids, len(self.vocab)).to(self.head.weight.dtype)
+        x = symbol_dropout(x, ids, len(self.vocab), self.embedding_dropout, self.training)
+        x = self.drop_input(x)
         if self.blocks is None:
             output, state = self.rnn(x, state)
             return self.head(self.drop(output)), state

@@ -47,6 +47,9 @@ ONLY = {
         "embedding_size",
         "block",
         "weight_drop",
+        "locked_dropout",
+        "input_dropout",
+        "embedding_dropout",
         "scan",
         "seq_len",
         "init",
@@ -111,6 +114,21 @@ class TrainSettings(RunSettings, RecurrentSettings):
         0.0,
         "DropConnect on the recurrent weights W_hh in training (AWD-LSTM's weight dropout); "
         "plain blocks",
+        FRACTION,
+        group="model",
+    )
+    locked_dropout: bool = setting(
+        False,
+        "every dropout mask shared by the steps of a chunk (variational dropout, as AWD-LSTM)",
+        SWITCH,
+        group="model",
+    )
+    input_dropout: float = setting(
+        0.0, "dropout on the embedded inputs (AWD-LSTM's dropouti)", FRACTION, group="model"
+    )
+    embedding_dropout: float = setting(
+        0.0,
+        "drop this fraction of the symbols, whole, from each batch's inputs (AWD-LSTM's dropoute)",
         FRACTION,
         group="model",
     )
