@@ -28,7 +28,10 @@ import inspect
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import Field, dataclass, field, fields, is_dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Self
+
+import yaml
 
 from rnnlab.cells import CELLS
 from rnnlab.init import SCHEMES
@@ -181,6 +184,40 @@ class Settings:
     def flag(cls, name: str) -> str:
         return flag_of(next(f for f in fields(cls) if f.name == name))
 
+    @classmethod
+    def field_named(cls, name, where: str) -> Field:
+        """The setting called ``name`` in a recipe: its field name (``hidden_size``) or its
+        option without the dashes (``hidden``, ``weight-drop``); ValueError naming ``where``."""
+        for item in cls.options():
+            flag = flag_of(item)[2:]
+            if name in (item.name, flag, flag.replace("-", "_")):
+                return item
+        known = sorted(item.name for item in cls.options())
+        raise ValueError(
+            f"{where}: unknown setting {name!r}; the settings are the command's options, by "
+            f"field name ({', '.join(known[:4])}, ...) or by option"
+        )
+
+    @classmethod
+    def recipe(cls, values, where: str) -> dict[str, Any]:
+        """A recipe's settings by field name, checked as the options are: ``values`` maps
+        settings (see :meth:`field_named`) to values. ValueError, naming ``where``, for anything
+        else."""
+        if not isinstance(values, dict):
+            raise ValueError(f"{where}: a recipe maps settings to values, got {values!r}")
+        chosen: dict[str, Any] = {}
+        for name, value in values.items():
+            item = cls.field_named(name, where)
+            if item.name in chosen:
+                raise ValueError(f"{where}: {item.name} is set twice")
+            check = item.metadata["check"]
+            if check.parse is float and _integer(value):
+                value = float(value)
+            if not _holds(item, value):
+                raise ValueError(f"{where}: {name} {check.problem(value)}")
+            chosen[item.name] = value
+        return chosen
+
     def arguments(self, target: Callable) -> dict[str, Any]:
         """The fields that ``target`` (a model class or function) takes as keyword arguments."""
         parameters = inspect.signature(target).parameters
@@ -209,6 +246,24 @@ class Settings:
             return cls(**given)
         except TypeError as error:
             raise ValueError(f"malformed training settings in the config: {error}") from None
+
+
+def read_yaml(path: str | Path, what: str):
+    """The value YAML (or JSON) file ``path`` holds, read safely (no code runs); ValueError,
+    naming ``what`` the file is, when it cannot be read or parsed."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"cannot read the {what} {path}: {error.strerror or error}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        reason = " ".join(str(error).split())
+        raise ValueError(f"the {what} {path} is not YAML ({reason})") from None
+
+
+def read_recipe(path: str | Path, settings: type[Settings]) -> dict[str, Any]:
+    """The checked settings of recipe file ``path`` (a mapping of settings to values, as
+    ``rnnlab tune`` writes it) for ``settings`` (see :meth:`Settings.recipe`)."""
+    return settings.recipe(read_yaml(path, "recipe"), f"recipe {path}")
 
 
 #: the names ``config.json`` used for settings before they took the model's argument names
@@ -311,6 +366,13 @@ class RunSettings(Settings):
         shown="",
     )
     seed: int = setting(0, "random seed", SEED)
+    ema: float = setting(
+        0.0,
+        "validate and save an exponential moving average of the weights with this decay per "
+        "update (warmed up: min(decay, (1 + n) / (10 + n)) at update n); 0 for none",
+        FRACTION,
+        metavar="DECAY",
+    )
     precision: str = setting(
         "auto",
         "bfloat16 runs matrix products under autocast; auto picks it where the hardware has "

@@ -1,11 +1,12 @@
-"""The language-model commands: ``demo`` (the main job), ``train``, ``generate``, ``next`` and
-``evaluate``.
+"""The language-model commands: ``demo`` (the main job), ``train``, ``tune``, ``generate``,
+``next`` and ``evaluate``.
 Parse, call :mod:`rnnlab.tasks.language`, print; errors are ValueErrors (see :mod:`rnnlab.cli`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rnnlab.cli.options import (
     add_settings,
@@ -13,6 +14,7 @@ from rnnlab.cli.options import (
     given,
     non_negative_int,
     out_dir,
+    positive_float,
     positive_int,
     run_train,
 )
@@ -24,11 +26,12 @@ from rnnlab.tasks.language import LANGUAGE, TrainSettings, evaluate
 from rnnlab.tasks.language.next_symbol import NextSymbolModel
 from rnnlab.tasks.language.settings import GenerateSettings, load_model
 from rnnlab.tasks.language.training import SAMPLE_LENGTH, SAMPLE_TEMPERATURE
+from rnnlab.tasks.language.tuning import TRIAL_BUDGET, tune
 
 
 def add_commands(commands) -> None:
-    """Add ``demo``, ``train``, ``generate``, ``next`` and ``evaluate`` to the ``rnnlab``
-    subcommands."""
+    """Add ``demo``, ``train``, ``tune``, ``generate``, ``next`` and ``evaluate`` to the
+    ``rnnlab`` subcommands."""
     demo = commands.add_parser(
         "demo",
         help="train a character language model for about a minute and show samples",
@@ -67,6 +70,47 @@ def add_commands(commands) -> None:
     )
     add_training(train, LANGUAGE)
     train.set_defaults(run=_run_train)
+
+    tune = commands.add_parser(
+        "tune",
+        help="search for a language model's settings on your text (Optuna)",
+        description="Train trials of --trial-budget seconds each (the built-in sizing first, "
+        "then settings drawn by Optuna's TPE sampler from the search space; a trial behind the "
+        "median at a validation is stopped early) until --budget seconds are spent; print the "
+        "best trial's settings as the rnnlab train command that reproduces them and write them "
+        "to DIR/recipe.yaml for rnnlab train --recipe. The study is kept in DIR: the same "
+        "command continues it after Ctrl-C. Training options given are fixed, not searched.",
+        argument_default=argparse.SUPPRESS,
+    )
+    tune.add_argument("--text", nargs="+", metavar="FILE", required=True, help="the text")
+    tune.add_argument(
+        "--budget",
+        dest="total",
+        type=positive_float,
+        required=True,
+        metavar="SECONDS",
+        help="the whole search's wall-clock time",
+    )
+    tune.add_argument(
+        "--trial-budget",
+        type=positive_float,
+        default=TRIAL_BUDGET,
+        metavar="SECONDS",
+        help=f"each trial's training time: the budget you will train with ({TRIAL_BUDGET:g})",
+    )
+    tune.add_argument(
+        "--trials", type=positive_int, metavar="N", help="run at most N trials (this time)"
+    )
+    tune.add_argument("--out", type=out_dir, required=True, metavar="DIR", help="the study")
+    tune.add_argument(
+        "--space",
+        metavar="FILE",
+        help="the search space, YAML: setting: [choices] or setting: {low: L, high: H, log: "
+        "true} (default: width, depth, dropouts, learning rate, weight decay, BPTT length, "
+        "batch and weight averaging)",
+    )
+    add_settings(tune, TrainSettings, exclude=("budget", "epochs"))
+    tune.set_defaults(run=_run_tune)
 
     generate = commands.add_parser(
         "generate",
@@ -126,6 +170,25 @@ def _run_train(args: argparse.Namespace) -> int:
             model, model.default_prime(), args.sample_length, temperature=SAMPLE_TEMPERATURE, seed=0
         )
     return status
+
+
+def _run_tune(args: argparse.Namespace) -> int:
+    fixed = given(args, TrainSettings)
+    seed = fixed.pop("seed", TrainSettings.seed)
+    result = tune(
+        args.text,
+        args.total,
+        args.trial_budget,
+        Path(args.out),
+        fixed=fixed,
+        space=getattr(args, "space", None),
+        seed=seed,
+        trials=getattr(args, "trials", None),
+        echo=lambda line: print(line, flush=True),
+    )
+    if result.best is None and not result.stopped:
+        print("no trial has finished yet: there are no settings to recommend")
+    return 130 if result.stopped else 0
 
 
 def _print_sample(model: NextSymbolModel, prime: str, length: int, **options) -> None:

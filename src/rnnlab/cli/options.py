@@ -37,6 +37,7 @@ from rnnlab.settings import (
     Check,
     Settings,
     flag_of,
+    read_recipe,
 )
 from rnnlab.training.run import TrainingTask, run_training
 
@@ -107,17 +108,19 @@ def add_settings(
     settings: type[Settings],
     only: Iterable[str] | None = None,
     defaults: dict | None = None,
+    exclude: Iterable[str] = (),
 ) -> None:
     """Add an option for each field of ``settings``, in an argument group per the field's
     group; or, for the fields named in ``only``, into ``parser`` itself. ``defaults`` replaces
     the default shown in the help (for a command whose default differs from the class's).
+    The fields named in ``exclude`` get no option.
 
     A bool field is ``--name``/``--no-name``; an optional ``embedding_size`` also gets
     ``--one-hot`` (no embedding), the two exclusive."""
     defaults = defaults or {}
     groups: dict[str, object] = {}
     for item in settings.options():
-        if only is not None and item.name not in only:
+        if (only is not None and item.name not in only) or item.name in exclude:
             continue
         target = parser
         if only is None:
@@ -171,6 +174,11 @@ def add_training(parser: argparse.ArgumentParser, task: TrainingTask) -> None:
     parser.add_argument(
         "--tensorboard", type=report_dir, metavar="DIR", help="write TensorBoard logs here"
     )
+    parser.add_argument(
+        "--recipe",
+        metavar="FILE",
+        help="settings from this YAML file (as rnnlab tune writes it); options given override it",
+    )
     add_settings(parser, task.settings)
     parser.set_defaults(run=lambda args: run_train(args, task)[1])
 
@@ -192,9 +200,11 @@ def run_train(args: argparse.Namespace, task: TrainingTask) -> tuple[object, int
     """Run ``task``'s training from the parsed ``args``; the trainer and the exit status (130
     for a run that Ctrl-C stopped)."""
     options = {k: getattr(args, k) for k in task.data_options if getattr(args, k, None) is not None}
+    recipe = getattr(args, "recipe", None)
+    chosen = read_recipe(recipe, task.settings) if recipe is not None else {}
     trainer, result = run_training(
         task,
-        given(args, task.settings),
+        chosen | given(args, task.settings),
         options,
         getattr(args, "out", None),
         getattr(args, "resume", None),

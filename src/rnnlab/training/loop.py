@@ -6,9 +6,11 @@
             lr = learning_rate(step, progress)            warm-up, then cosine decay to FINAL_LR
             loss = batch_loss(batch)                      under autocast (bfloat16 where native)
             check the loss, backpropagate, clip the gradient norm, check it, step
+            with --ema: blend the weights into their moving average (``averaging``)
             when an evaluation is due (``evaluation_due``; by default after every pass):
                 report = evaluate(final); record scores(report); save the trainer state;
-                save the model if it is the best so far by ``monitor`` (every one without)
+                save the model if it is the best so far by ``monitor`` (every one without);
+                with --ema the average is what is evaluated and saved
     on a stop: save the trainer state (``--resume`` continues exactly there)
     final_report(); write_report() into the checkpoint directory
 
@@ -37,6 +39,7 @@ they take every decision alike; rank 0 alone prints, claims ``out`` and writes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -57,6 +60,7 @@ from rnnlab.kernels import resolve_precision
 from rnnlab.limits import TRAINING_BYTES_PER_PARAMETER, require_memory
 from rnnlab.settings import RunSettings
 from rnnlab.training import distributed
+from rnnlab.training.averaging import WeightAverage
 from rnnlab.training.run_directory import RunDirectory
 from rnnlab.training.schedule import learning_rate
 from rnnlab.training.setup import adamw, autocast, update
@@ -162,6 +166,7 @@ class Loop:
             )
             torch.manual_seed(settings.seed + self.rank)  # dropout: a mask of its own per rank
         self.optimizer = adamw(self.model, settings.lr, settings.weight_decay, betas=self.BETAS)
+        self.average = WeightAverage(self.model, settings.ema) if settings.ema else None
         self.steps_per_epoch = steps_per_epoch
         if total_steps is None and settings.epochs:
             total_steps = settings.epochs * steps_per_epoch
@@ -358,6 +363,8 @@ class Loop:
                 writer.close()
         report = None
         if not self.stopped():
+            if self.average is not None:  # the run's model is its average, as evaluated
+                self.average.copy_to(self.model)
             if self.RESTORE_BEST and self.best_state is not None:
                 self.model.load_state_dict(self.best_state)
             report = self.final_report()
@@ -391,6 +398,8 @@ class Loop:
         with self.autocast():
             loss = self.batch_loss(batch) if self.net is None else self.net(batch)
         value = update(loss, self.model, self.optimizer, s.clip, self._diverged)
+        if self.average is not None:
+            self.average.update(self.model)
         self.step += 1
         value = self._tick(start, value)
         self.losses.append(value)
@@ -405,13 +414,19 @@ class Loop:
             self.step + 1,
         )
 
+    def averaged(self):
+        """A context in which the model holds the weights that are evaluated and saved: the
+        moving average with ``--ema``, else its own."""
+        return self.average.applied(self.model) if self.average else contextlib.nullcontext()
+
     def evaluation(self, writer=None) -> None:
         """Evaluate now: record the scores, keep (save) the model if it is the best so far (by
         :meth:`monitor`), save the trainer state, and print the line (``fit`` calls it when an
-        evaluation is due)."""
+        evaluation is due). With ``--ema`` the average is evaluated and kept."""
         final = self.final_evaluated = self.progress() >= 1
         self.evaluated_at = self.progress()
-        self.report = self.evaluate(final=final)
+        with self.averaged():
+            self.report = self.evaluate(final=final)
         scores = self.scores(self.report)
         since = self.losses[self.records[-1]["step"] if self.records else 0 :] or [math.nan]
         record = {
@@ -427,10 +442,12 @@ class Loop:
         if kept:
             self.best, self.best_step = value, self.step
             if self.RESTORE_BEST:
-                self.best_state = copy.deepcopy(self.model.state_dict())
+                with self.averaged():
+                    self.best_state = copy.deepcopy(self.model.state_dict())
         self.save_state()  # first, so that a run killed before its weights are saved resumes
         if kept and self.out is not None and self.main:
-            self.model.save_pretrained(self.out, self.model_meta(scores))
+            with self.averaged():
+                self.model.save_pretrained(self.out, self.model_meta(scores))
         if writer is not None:
             for name, value in scores.items():
                 writer.add_scalar(f"val/{name}", value, self.step)
@@ -458,6 +475,9 @@ class Loop:
             return
         if self.RESTORE_BEST and self.best_state is not None:
             own |= {f"best.{k}": v for k, v in self.best_state.items()}
+        if self.average is not None:
+            own |= {f"average.{k}": v for k, v in self.average.state().items()}
+            meta["averaged"] = self.average.count
         meta |= {
             "step": self.step,
             "elapsed": self.elapsed,
@@ -493,6 +513,8 @@ class Loop:
                 self.best_state = copy.deepcopy(self.model.state_dict())
                 for name, value in best.items():  # names and shapes checked against the model
                     self.best_state[name].copy_(value)
+            if self.average is not None and "averaged" in meta:
+                self.average.load(state.prefixed("average."), int(meta["averaged"]))
             self.load_state_tensors(state.tensors, meta)
         except BROKEN as error:
             raise TrainerState.corrupt(path, error) from None

@@ -96,7 +96,7 @@ def run_training(
         echo(f"resuming {resume} at step {trainer.step}")
     for line in trainer.setup_lines():
         echo(line)
-    with _stopping_on_signals(trainer):
+    with stopping_on_signals(trainer):
         result = trainer.fit()
     if result.stopped:
         echo(f"stopped at step {result.steps}; continue with: rnnlab {task.command} --resume {out}")
@@ -148,7 +148,7 @@ def _absolute(value):
     return value
 
 
-class _stopping_on_signals:
+class stopping_on_signals:
     """Ctrl-C (SIGINT), or SIGTERM (torchrun passing a Ctrl-C on to every rank), asks
     ``trainer`` to stop after the current step and save; a second one interrupts at once.
     Outside the main thread (where Python takes no signals) it does nothing."""
