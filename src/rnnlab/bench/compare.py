@@ -95,7 +95,7 @@ def compare(
             corpus, source = read_corpus(text, settings, progress)
         echo(f"--- {name}: {budget:g} s ---")
         trainer = Trainer(corpus, settings, out / name, progress=progress, echo=echo, source=source)
-        row = _train(name, trainer, sample_length)
+        row = train_contender(name, trainer, sample_length)
         results["contenders"].append(row)
         echo(
             f"{name}: best validation {row['best_val']:.4f} nats/char after {row['steps']:,} "
@@ -116,8 +116,9 @@ def compare(
     return results
 
 
-def _train(name: str, trainer: Trainer, sample_length: int) -> dict:
-    """Train one contender; its row of the table (with its curve and its sample)."""
+def train_contender(name: str, trainer: Trainer, sample_length: int) -> dict:
+    """Train one contender; its row of the table (with its curve and its sample, if
+    ``sample_length``)."""
     corpus, settings, out, echo = trainer.corpus, trainer.settings, trainer.out, trainer.echo
     parameters = sum(p.numel() for p in trainer.model.parameters())
     echo(f"{parameters:,} parameters; {trainer.speed_settings()}")
@@ -137,7 +138,9 @@ def _train(name: str, trainer: Trainer, sample_length: int) -> dict:
         "best_step": result.best_step,
         "curve_s": [c[0] for c in curve],
         "curve_val": [c[1] for c in curve],
-        "sample": model.generate(model.default_prime(), sample_length, temperature=0.8, seed=0),
+        "sample": model.generate(model.default_prime(), sample_length, temperature=0.8, seed=0)
+        if sample_length
+        else "",
     }
 
 
@@ -150,7 +153,14 @@ def _describe(s: TrainSettings, precision: str) -> str:
         )
     else:
         model = f"{s.cell} {s.num_layers} x {s.hidden_size} ({s.block}), T {s.seq_len}"
-    return f"{model}, dropout {s.dropout}, B {s.batch_size}, lr {s.lr:g}, {precision}"
+    levers = [
+        f"{name.replace('_', ' ')} {getattr(s, name):g}"
+        for name in ("input_dropout", "embedding_dropout", "weight_drop", "ema")
+        if getattr(s, name)
+    ]
+    dropout = f"{'locked ' if s.locked_dropout else ''}dropout {s.dropout}"
+    run = [f"B {s.batch_size}", f"lr {s.lr:g}", f"wd {s.weight_decay:g}", precision]
+    return ", ".join([model, dropout, *levers, *run])
 
 
 def format_table(results: dict) -> str:
