@@ -54,7 +54,7 @@ class Recurrent(nn.Module):
             W_hh (one mask for the whole sequence) and scales the rest by 1 / (1 - p).
         locked_dropout: the ``dropout`` between layers keeps one mask per sequence for every
             time step (variational dropout, :func:`rnnlab.dropout.locked_dropout`) instead of
-            torch's mask per element; the fused kernel then runs one layer at a time.
+            a mask per element.
     """
 
     def __init__(
@@ -217,8 +217,8 @@ class Recurrent(nn.Module):
                 "not this mask; use fused=None or False"
             )
         fuse = can_fuse and self.fused is not False
-        if self.locked_dropout and self.dropout and self.training and self.num_layers > 1:
-            output, state = self._forward_locked(x, state, mask, lengths, fuse)
+        if self.dropout and self.training and self.num_layers > 1:
+            output, state = self._forward_layers(x, state, mask, lengths, fuse)
         elif fuse:
             output, state = self._forward_fused(x, state, lengths)
         else:
@@ -263,11 +263,14 @@ class Recurrent(nn.Module):
                 )
         return state if batched else tuple(s.unsqueeze(1) for s in state)
 
-    def _forward_locked(
+    def _forward_layers(
         self, x: Tensor, state: State, mask: Tensor | None, lengths: Tensor | None, fuse: bool
     ) -> tuple[Tensor, State]:
-        """One layer at a time, with a mask shared over time between layers (training with
-        ``locked_dropout``): each layer by the fused kernel where ``fuse``, else stepped."""
+        """Training with dropout between layers: one layer at a time (by the fused kernel where
+        ``fuse``, else stepped), the dropout between them ours, its mask per element or locked.
+        Torch's multi-layer kernel can only draw a mask per element, and with dropout it trained
+        a 2 x 512 LSTM (B 32, T 64, bfloat16) 14% slower than one call per layer did on the
+        2-core bench machine (101.6 against 89.4 ms per update; benchmarks/RESULTS.md)."""
         directions = self.num_directions
         groups = self.forward_groups()
         finals = []
@@ -279,16 +282,18 @@ class Recurrent(nn.Module):
             else:
                 x, final = self._forward_steps(x, layer_state, mask, groups[rows])
             finals.append(final)
-            if layer < self.num_layers - 1:
+            if layer < self.num_layers - 1 and self.locked_dropout:
                 x = locked_dropout(x, self.dropout, time_dim=0)
+            elif layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout)
         return x, tuple(torch.cat(parts) for parts in zip(*finals, strict=True))
 
     def _forward_fused(
         self, x: Tensor, state: State, lengths: Tensor | None, groups: list | None = None
     ) -> tuple[Tensor, State]:
         """torch's fused multi-layer kernel, over every layer or the layers of ``groups``
-        (their :meth:`forward_groups`, without dropout between them); padding goes through a
-        PackedSequence."""
+        (their :meth:`forward_groups`), without dropout (:meth:`_forward_layers` adds it);
+        padding goes through a PackedSequence."""
         kernel = self.cell.fused_kernel
         layers = self.num_layers if groups is None else len(groups) // self.num_directions
         weights = self.flat_weights() if groups is None else _flat(groups)
@@ -296,7 +301,7 @@ class Recurrent(nn.Module):
             weights,
             self.bias,
             layers,
-            self.dropout if groups is None else 0.0,
+            0.0,
             self.training,
             self.bidirectional,
         )
@@ -338,8 +343,6 @@ class Recurrent(nn.Module):
                 outputs.append(output)
                 finals.append(final)
             x = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
-            if self.dropout and self.training and layer < layers - 1:
-                x = F.dropout(x, self.dropout, training=True)
         return x, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
 
     def extra_repr(self) -> str:
