@@ -94,7 +94,9 @@ def test_train_prints_its_speed_settings_and_sizes_a_budgeted_model(tmp_path, ca
     assert main([*args, "--out", str(tmp_path / "a"), "--budget", "1", "--dropout", "0.1"]) == 0
     out = capsys.readouterr().out
     assert "speed: cpu" in out and "float32" in out and "fused lstm kernel" in out
-    assert "sized for a 1 s budget: hidden 256, lr 0.008 (--hidden, --lr to override)" in out
+    assert (
+        "sized for a 1 s budget: hidden 256, lr 0.008, ema 0.999 (--hidden, --lr, --ema to " in out
+    )
     config = LanguageModel.from_pretrained(tmp_path / "a").config()
     assert config["model"]["hidden_size"] == 256 and config["model"]["dropout"] == 0.1
     assert main([*args, "--out", str(tmp_path / "b"), "--epochs", "1", "--hidden", "8"]) == 0

@@ -129,7 +129,7 @@ def train_contender(name: str, trainer: Trainer, sample_length: int) -> dict:
     curve = [(r["elapsed"], r["loss"]) for r in trainer.records if "loss" in r]
     return {
         "name": name,
-        "settings": _describe(settings, trainer.precision),
+        "settings": settings.describe(trainer.precision),
         "parameters": parameters,
         "steps": result.steps,
         "elapsed_s": result.elapsed,
@@ -142,25 +142,6 @@ def train_contender(name: str, trainer: Trainer, sample_length: int) -> dict:
         if sample_length
         else "",
     }
-
-
-def _describe(s: TrainSettings, precision: str) -> str:
-    """The contender's settings in one line."""
-    if s.arch == "transformer":
-        model = (
-            f"transformer {s.num_layers} x {s.hidden_size}, {s.heads} heads, context "
-            f"{s.context}, {s.positions} positions"
-        )
-    else:
-        model = f"{s.cell} {s.num_layers} x {s.hidden_size} ({s.block}), T {s.seq_len}"
-    levers = [
-        f"{name.replace('_', ' ')} {getattr(s, name):g}"
-        for name in ("input_dropout", "embedding_dropout", "weight_drop", "ema")
-        if getattr(s, name)
-    ]
-    dropout = f"{'locked ' if s.locked_dropout else ''}dropout {s.dropout}"
-    run = [f"B {s.batch_size}", f"lr {s.lr:g}", f"wd {s.weight_decay:g}", precision]
-    return ", ".join([model, dropout, *levers, *run])
 
 
 def format_table(results: dict) -> str:

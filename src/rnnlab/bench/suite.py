@@ -167,12 +167,7 @@ def loss_rows(text: str, budgets: tuple[float, ...], echo) -> list[dict]:
             "steps": result.steps,
             "elapsed_s": result.elapsed,
             "chars_per_s": tokens / result.elapsed,
-            "settings": (
-                f"{settings.cell} {settings.num_layers}x{settings.hidden_size}, "
-                f"emb {settings.embedding_size}, "
-                f"dropout {settings.dropout}, B {settings.batch_size}, T {settings.seq_len}, "
-                f"lr {settings.lr}, {trainer.precision}"
-            ),
+            "settings": settings.describe(trainer.precision),
         }
         echo(f"  {budget:.0f} s: validation {row['val_nats_per_char']:.4f} nats/char")
         rows.append(row)

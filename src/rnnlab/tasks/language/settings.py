@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields
 from typing import ClassVar
 
@@ -77,7 +78,8 @@ class TrainSettings(RunSettings, RecurrentSettings):
         "batch_size": "parallel streams of text",
         "epochs": "passes over the text",
         "budget": "train for this wall-clock time; the learning-rate schedule is fitted to it, "
-        "and --hidden, --dropout and --lr, where not given, are sized for it",
+        "and the model's size, regularisation and learning rate, where not given, are sized "
+        "for it (the settings measured best at the nearest of 60, 300 and 1800 s)",
     }
 
     level: str = setting("char", "symbols: char, byte or word", one_of(LEVELS), group="model")
@@ -176,6 +178,28 @@ class TrainSettings(RunSettings, RecurrentSettings):
         """The symbols one training row reads: the BPTT length, or the transformer's context."""
         return self.context if self.arch == "transformer" else self.seq_len
 
+    def describe(self, precision: str) -> str:
+        """The model and the run in one line, for benchmark tables (``precision``: the one the
+        run resolved)."""
+        if self.arch == "transformer":
+            model = (
+                f"transformer {self.num_layers} x {self.hidden_size}, {self.heads} heads, "
+                f"context {self.context}, {self.positions} positions"
+            )
+        else:
+            model = (
+                f"{self.cell} {self.num_layers} x {self.hidden_size} ({self.block}), "
+                f"emb {self.embedding_size}, T {self.seq_len}"
+            )
+        levers = [
+            f"{name.replace('_', ' ')} {getattr(self, name):g}"
+            for name in ("input_dropout", "embedding_dropout", "weight_drop", "ema")
+            if getattr(self, name)
+        ]
+        dropout = f"{'locked ' if self.locked_dropout else ''}dropout {self.dropout:g}"
+        run = [f"B {self.batch_size}", f"lr {self.lr:g}", f"wd {self.weight_decay:g}", precision]
+        return ", ".join([model, dropout, *levers, *run])
+
     def build_model(self, vocab) -> NextSymbolModel:
         if self.arch == "transformer":
             return TransformerLM(vocab, **self.arguments(TransformerLM))
@@ -206,19 +230,33 @@ def load_model(directory) -> NextSymbolModel:
 
 
 #: Per architecture, the settings that reached the lowest validation loss on tiny Shakespeare in
-#: a given wall-clock budget on the 2-core bench machine (see benchmarks/RESULTS.md): (budgets up
-#: to this many seconds, settings). The recurrent entries were fitted for the LSTM (bfloat16);
-#: the transformer's start from nanoGPT's CPU "baby GPT" and were tuned at 60 s and 300 s.
+#: a wall-clock budget on the 2-core bench machine, by the budget (seconds) they were measured at
+#: (benchmarks/RESULTS.md; the sweeps in benchmarks/budgets/). A budget takes the entry measured
+#: nearest it on a log scale: the 60 s entry up to sqrt(60 x 300) = 134 s, the 300 s entry up to
+#: sqrt(300 x 1800) = 735 s, the 1800 s entry beyond. The recurrent entries were fitted for the
+#: LSTM (bfloat16); the transformer's start from nanoGPT's CPU "baby GPT".
 BUDGET_SIZES: dict[str, tuple[tuple[float, dict], ...]] = {
     "recurrent": (
-        (150.0, {"hidden_size": 256, "dropout": 0.0, "lr": 8e-3}),
-        (float("inf"), {"hidden_size": 512, "dropout": 0.25, "lr": 5e-3}),
+        (60.0, {"hidden_size": 256, "dropout": 0.0, "lr": 8e-3, "ema": 0.999}),
+        (300.0, {"hidden_size": 512, "dropout": 0.25, "lr": 5e-3, "ema": 0.999}),
+        (
+            1800.0,
+            {
+                "hidden_size": 512,
+                "dropout": 0.4,
+                "locked_dropout": True,
+                "input_dropout": 0.1,
+                "lr": 5e-3,
+                "ema": 0.999,
+            },
+        ),
     ),
     "transformer": tuple(
-        (limit, {"hidden_size": 128, "num_layers": 4, "heads": 4, "context": 64} | entry)
-        for limit, entry in (
-            (150.0, {"dropout": 0.0, "lr": 5e-3, "batch_size": 12}),
-            (float("inf"), {"dropout": 0.0, "lr": 2e-3, "batch_size": 12}),
+        (budget, {"hidden_size": 128, "num_layers": 4, "heads": 4, "context": 64} | entry)
+        for budget, entry in (
+            (60.0, {"dropout": 0.0, "lr": 5e-3, "batch_size": 12}),
+            (300.0, {"dropout": 0.0, "lr": 2e-3, "batch_size": 12}),
+            (1800.0, {"dropout": 0.1, "lr": 2e-3, "batch_size": 12, "ema": 0.999}),
         )
     ),
 }
@@ -272,16 +310,16 @@ class GenerateSettings(Settings):
 
 
 def sized_for_budget(budget: float | None, arch: str = "recurrent") -> dict:
-    """The entry of :data:`BUDGET_SIZES` for ``budget`` seconds of ``arch``. Without a budget:
-    nothing for the recurrent model (its defaults are the fields'), the longest budget's
-    settings for the transformer. Without a GPU the transformer computes in float32: at these
-    sizes bfloat16 autocast trained it 9 to 21% slower on the bench CPU (the recurrent kernel
-    gains from it)."""
+    """The entry of :data:`BUDGET_SIZES` measured nearest ``budget`` seconds (on a log scale)
+    for ``arch``. Without a budget: nothing for the recurrent model (its defaults are the
+    fields'), the longest budget's settings for the transformer. Without a GPU the transformer
+    computes in float32: at these sizes bfloat16 autocast trained it 9 to 21% slower on the
+    bench CPU (the recurrent kernel gains from it)."""
     sizes = BUDGET_SIZES[arch]
     if budget is None:
         entry = {} if arch == "recurrent" else dict(sizes[-1][1])
     else:
-        entry = next(dict(entry) for limit, entry in sizes if budget <= limit)
+        entry = dict(min(sizes, key=lambda size: abs(math.log(budget / size[0])))[1])
     if arch == "transformer" and not torch.cuda.is_available():
         entry["precision"] = "float32"
     return entry
