@@ -110,6 +110,11 @@ TASKS = {
         lambda root: ["--csv", str(FIXTURES / "series.csv"), "--target", "y"],
         "--hidden 8 --batch-size 8 --epochs 6 --horizon 4 --window 8 --dropout 0.2",
     ),
+    "forecast-averaged": (  # the average and the best weights kept in memory (RESTORE_BEST)
+        ["forecast", "train"],
+        lambda root: ["--csv", str(FIXTURES / "series.csv"), "--target", "y"],
+        "--hidden 8 --batch-size 8 --epochs 6 --horizon 4 --window 8 --ema 0.8",
+    ),
 }
 
 
