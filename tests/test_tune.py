@@ -19,7 +19,7 @@ from rnnlab.checkpoint import CONFIG
 from rnnlab.cli import main
 from rnnlab.tasks.language import TrainSettings
 from rnnlab.tasks.language.tuning import RECIPE, STUDY, TRIALS, search_space
-from rnnlab.training.loop import Loop
+from rnnlab.training.loop import Diverged, Loop
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v0"
 SMALL = ["--embedding", "6", "--batch-size", "4", "--evals", "3", "--warmup", "5"]
@@ -232,3 +232,22 @@ def test_recipe_names_are_the_fields_or_the_options():
         "weight_drop": 0.1,
         "seq_len": 4,
     }
+
+
+def test_a_diverged_trial_fails_and_the_search_goes_on(text, space, tmp_path, monkeypatch, capsys):
+    original = Loop._train_step
+
+    def train_step(self, batch, start):
+        if len(study(tmp_path / "s").trials) == 1:  # the first trial
+            raise Diverged("loss is nan at step 1: training diverged", 1)
+        return original(self, batch, start)
+
+    monkeypatch.setattr(Loop, "_train_step", train_step)
+    assert tune(text, space, tmp_path / "s", "--trials", "2") == 0
+    assert "trial 0: failed: loss is nan" in capsys.readouterr().out
+    assert [t.state.name for t in study(tmp_path / "s").trials] == ["FAIL", "COMPLETE"]
+
+
+def test_a_text_without_a_validation_part_is_refused(text, space, tmp_path, capsys):
+    assert tune(text, space, tmp_path / "s", "--val-fraction", "0") == 2
+    one_error_line(capsys, "no validation part to tune on")

@@ -22,7 +22,6 @@ integers). Every candidate passes the setting's own check before the search star
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -35,6 +34,7 @@ from rnnlab.checkpoint import atomic_write
 from rnnlab.settings import read_recipe, read_yaml
 from rnnlab.tasks.language.settings import TrainSettings, recommended_settings, sized_for_budget
 from rnnlab.tasks.language.training import Trainer, read_corpus
+from rnnlab.training.loop import Diverged
 from rnnlab.training.run import stopping_on_signals
 
 STUDY, RECIPE, TRIALS = "study.journal", "recipe.yaml", "trials"
@@ -200,6 +200,8 @@ def tune(
     dimensions = read_space(space, fixed)
     base = recommended_settings(trial_budget, **fixed, seed=seed)  # checks the fixed settings
     corpus, source = read_corpus(text, base)
+    if corpus.val is None:
+        raise ValueError("the text leaves no validation part to tune on (--val-fraction)")
     out.mkdir(parents=True, exist_ok=True)
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(out / STUDY))
@@ -227,10 +229,12 @@ def tune(
         settings = recommended_settings(trial_budget, **chosen, seed=seed)
         trial.set_user_attr("settings", _recipe(settings, chosen))
         state, value, line = _run_trial(trial, corpus, source, settings, out)
-        study.tell(trial, value, state=state)
-        stopped = state == optuna.trial.TrialState.FAIL
-        if stopped:  # Ctrl-C: its settings are the next run's first trial
+        stopped = state is None
+        if stopped:  # Ctrl-C: failed, and its settings are the next run's first trial
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
             study.enqueue_trial(trial.params)
+        else:
+            study.tell(trial, value, state=state)
         ran += 1
         echo(f"trial {trial.number}: {line}; {_short(chosen, fixed)}")
         _keep_best(study, out)
@@ -275,7 +279,8 @@ def _rerun_unfinished(study: optuna.Study, echo) -> None:
 
 
 def _run_trial(trial, corpus, source, settings: TrainSettings, out: Path):
-    """Train one trial, reporting its validations; (its state, its value, a line on it)."""
+    """Train one trial, reporting its validations; (its state, its value, a line on it). The
+    state is None when Ctrl-C stopped it; a trial whose training diverged has failed."""
     reported, pruned = 0, False
 
     def on_step(loop: Trainer, step: int, loss: float) -> None:
@@ -298,15 +303,16 @@ def _run_trial(trial, corpus, source, settings: TrainSettings, out: Path):
         on_step=on_step,
         source=source,
     )
-    with stopping_on_signals(trainer):
-        result = trainer.fit()
+    try:
+        with stopping_on_signals(trainer):
+            result = trainer.fit()
+    except Diverged as error:
+        return optuna.trial.TrialState.FAIL, None, f"failed: {error}"
     best = trainer.best
     if pruned:
         return optuna.trial.TrialState.PRUNED, None, f"pruned at validation {reported} ({best:.4f})"
     if result.stopped:
-        return optuna.trial.TrialState.FAIL, None, "stopped"
-    if best is None or not math.isfinite(best):
-        raise ValueError("the text leaves no validation part to tune on (--val-fraction)")
+        return None, None, "stopped"
     return optuna.trial.TrialState.COMPLETE, best, f"best validation {best:.4f}"
 
 
