@@ -1,6 +1,6 @@
 """The sizes ``--budget`` picks: the entry measured nearest the budget on a log scale, never a
 smaller model or less regularisation for more time (for every contender of ``rnnlab compare``),
-and, at every budget with a recorded sweep, the changes that won it."""
+and, at every budget with a recorded sweep, the changes of a run within the noise of its best."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ SWEEPS = Path(__file__).resolve().parents[1] / "benchmarks" / "budgets" / "resul
 BUDGETS = (10, 60, 134, 135, 300, 734, 736, 1800, 7200, 86400)
 VOCAB = Vocabulary.build("char", "".join(chr(c) for c in range(32, 97)))  # 65, tiny Shakespeare's
 REGULARISERS = ("dropout", "input_dropout", "embedding_dropout", "weight_drop", "ema")
+#: nats/char: two 300 s runs of the sized LSTM, the same settings, ended 1.4052 and 1.4145
+NOISE = 0.01
 
 
 def test_a_budget_takes_the_entry_measured_nearest_on_a_log_scale():
@@ -49,13 +51,20 @@ def test_more_time_never_gets_a_smaller_or_less_regularised_model(name):
         assert longer.lr <= shorter.lr
 
 
-def test_each_swept_budget_is_sized_with_the_changes_that_won_its_sweep():
+def test_each_swept_budget_is_sized_as_a_run_within_the_noise_of_its_sweeps_best():
+    """The table may keep its entry where a change won by less than two runs of the same
+    settings differ (NOISE); otherwise it holds the changes of a run that near the best."""
     if not SWEEPS.is_file():
         pytest.skip(f"no sweeps recorded in {SWEEPS}")
     sweeps = json.loads(SWEEPS.read_text())
     assert sweeps, "the sweeps file is empty"
     for sweep in sweeps:
-        best = min(sweep["runs"], key=lambda r: r["best_val"])
+        best = min(run["best_val"] for run in sweep["runs"])
         sized = contender_settings(sweep["contender"], sweep["budget_s"])
-        for setting, value in best["changes"].items():
-            assert getattr(sized, setting) == value, (sweep["budget_s"], setting)
+        held = [
+            run["name"]
+            for run in sweep["runs"]
+            if run["best_val"] <= best + NOISE
+            and all(getattr(sized, k) == v for k, v in run["changes"].items())
+        ]
+        assert held, (sweep["budget_s"], sweep["started"])
