@@ -68,7 +68,7 @@ def plot(budget: float, also: list[Path]) -> None:
     for recorded in json.loads(OUT.read_text()) if OUT.exists() else []:
         if recorded["budget_s"] == budget:
             for row in recorded["runs"]:
-                label = f"{recorded['contender']}, {row['name']} ({recorded['started'][:10]})"
+                label = f"{recorded['contender']}, {row['name']} ({recorded['started'][:16]})"
                 curves[label] = (row["curve_s"], row["curve_val"])
     for path in also:
         compared = json.loads(path.read_text())
