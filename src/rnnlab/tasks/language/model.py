@@ -4,14 +4,14 @@
     h_t = RNN(dropout_in(x_t), h_{t-1}) (any rnnlab cell, stacked, with dropout between layers)
     p(s_{t+1} | s_<=t) = softmax(W_hy dropout(h_t) + b_y)
 
-In training, as AWD-LSTM regularises (:mod:`rnnlab.dropout`): whole symbols dropped from the
-inputs (``embedding_dropout``), dropout on the inputs (``input_dropout``), and with
-``locked_dropout`` every dropout mask shared by the steps of a chunk.
-
 or, with ``block="residual"``, the stack of
 :class:`~rnnlab.tasks.language.blocks.ResidualBlock` that minGRU/minLSTM language models
 use: x_t projected to the hidden size if needed, then per block x = x + RNN(LayerNorm(x)),
 x = x + FFN(LayerNorm(x)), and p = softmax(W_hy LayerNorm(x)).
+
+In training, as AWD-LSTM regularises (:mod:`rnnlab.dropout`): whole symbols dropped from the
+inputs (``embedding_dropout``), dropout on the inputs (``input_dropout``), and with
+``locked_dropout`` every dropout mask shared by the steps of a chunk.
 
 Trained by cross-entropy on the next symbol; saved as a checkpoint directory (``config.json``
 with the architecture and vocabulary, ``model.safetensors`` with the weights). Checkpoints and
