@@ -46,9 +46,19 @@ def symbol_dropout(x: Tensor, ids: Tensor, vocab_size: int, p: float, training: 
     return x * _keep((vocab_size,), p, x)[ids].unsqueeze(-1)
 
 
+def sequence_dropout(
+    x: Tensor, p: float, locked: bool, training: bool = True, time_dim: int = 1
+) -> Tensor:
+    """Dropout of rate ``p``: with ``locked`` one mask for every step (:func:`locked_dropout`),
+    else a mask per element."""
+    if locked:
+        return locked_dropout(x, p, training, time_dim)
+    return F.dropout(x, p, training)
+
+
 class SequenceDropout(nn.Module):
-    """Dropout of rate ``p`` on sequences whose steps run along ``time_dim``: with ``locked``,
-    one mask for every step (:func:`locked_dropout`), else ``nn.Dropout``'s mask per element."""
+    """:func:`sequence_dropout` as a module, in training mode only, on sequences whose steps run
+    along ``time_dim``."""
 
     def __init__(self, p: float = 0.0, locked: bool = False, time_dim: int = 1) -> None:
         super().__init__()
@@ -57,9 +67,7 @@ class SequenceDropout(nn.Module):
         self.p, self.locked, self.time_dim = float(p), bool(locked), time_dim
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.locked:
-            return locked_dropout(x, self.p, self.training, self.time_dim)
-        return F.dropout(x, self.p, self.training)
+        return sequence_dropout(x, self.p, self.locked, self.training, self.time_dim)
 
     def extra_repr(self) -> str:
         return f"p={self.p}" + (", locked=True" if self.locked else "")

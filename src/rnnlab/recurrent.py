@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.cells import Cell, State, check_size, make_cell
-from rnnlab.dropout import locked_dropout
+from rnnlab.dropout import sequence_dropout
 from rnnlab.init import init_weights_
 
 HiddenState = Tensor | tuple[Tensor, ...]
@@ -282,10 +282,8 @@ class Recurrent(nn.Module):
             else:
                 x, final = self._forward_steps(x, layer_state, mask, groups[rows])
             finals.append(final)
-            if layer < self.num_layers - 1 and self.locked_dropout:
-                x = locked_dropout(x, self.dropout, time_dim=0)
-            elif layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout)
+            if layer < self.num_layers - 1:
+                x = sequence_dropout(x, self.dropout, self.locked_dropout, time_dim=0)
         return x, tuple(torch.cat(parts) for parts in zip(*finals, strict=True))
 
     def _forward_fused(
@@ -295,10 +293,10 @@ class Recurrent(nn.Module):
         (their :meth:`forward_groups`), without dropout (:meth:`_forward_layers` adds it);
         padding goes through a PackedSequence."""
         kernel = self.cell.fused_kernel
-        layers = self.num_layers if groups is None else len(groups) // self.num_directions
-        weights = self.flat_weights() if groups is None else _flat(groups)
+        groups = self.forward_groups() if groups is None else groups
+        layers = len(groups) // self.num_directions
         options = (
-            weights,
+            _flat(groups),
             self.bias,
             layers,
             0.0,

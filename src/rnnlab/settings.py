@@ -169,11 +169,7 @@ class Settings:
                 continue
             if check is None:
                 continue
-            if check.parse is float and _integer(value):  # JSON gives ints for whole floats
-                value = float(value)
-                setattr(self, item.name, value)
-            if not _holds(item, value):
-                raise ValueError(f"{item.name} {check.problem(value)}")
+            setattr(self, item.name, _checked(item, value, item.name))
 
     @classmethod
     def options(cls) -> list[Field]:
@@ -210,12 +206,7 @@ class Settings:
             item = cls.field_named(name, where)
             if item.name in chosen:
                 raise ValueError(f"{where}: {item.name} is set twice")
-            check = item.metadata["check"]
-            if check.parse is float and _integer(value):
-                value = float(value)
-            if not _holds(item, value):
-                raise ValueError(f"{where}: {name} {check.problem(value)}")
-            chosen[item.name] = value
+            chosen[item.name] = _checked(item, value, f"{where}: {name}")
         return chosen
 
     def arguments(self, target: Callable) -> dict[str, Any]:
@@ -291,6 +282,18 @@ def _holds(item: Field, value) -> bool:
     if value is None and item.metadata["optional"]:
         return True
     return item.metadata["check"].problem(value) is None
+
+
+def _checked(item: Field, value, label: str):
+    """``value`` as settings field ``item`` holds it (a whole number as a float where the field
+    is one: JSON and YAML give ints for whole floats); ValueError ``LABEL must be ...`` when the
+    field may not hold it."""
+    check = item.metadata["check"]
+    if check.parse is float and _integer(value):
+        value = float(value)
+    if not _holds(item, value):
+        raise ValueError(f"{label} {check.problem(value)}")
+    return value
 
 
 def _same_rule(a: Field, b: Field) -> bool:

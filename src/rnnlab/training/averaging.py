@@ -31,7 +31,6 @@ class WeightAverage:
     def __init__(self, model: nn.Module, decay: float) -> None:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"the average's decay must be in (0, 1), got {decay!r}")
-        self.decay = decay
 
         def blend(averaged: list[Tensor], current: list[Tensor], count: Tensor) -> None:
             # count updates are averaged already: this is update n = count + 1
