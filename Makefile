@@ -1,12 +1,13 @@
-# Two entry points, as the README says: `make demo` (the main job) and `make test` (the suite).
-# Both create the virtual environment .venv in the checkout on first use.
+# Two entry points, as the README says: `make demo` (the main job) and `make test` (the suite);
+# `make docs` builds the documentation site into build/site. All create the virtual environment
+# .venv in the checkout on first use.
 
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick lint format clean
+.PHONY: demo test docs bench bench-quick lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+# every lesson executed at its full size (a minute or so each), then the site, strictly
+docs: $(STAMP)
+	$(BIN)/python docs/stage.py build/docs
+	$(BIN)/mkdocs build --strict
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
