@@ -71,9 +71,8 @@ def command_lines() -> list[tuple[str, str]]:
         for block in blocks(page, "sh"):
             for line in block.replace("\\\n", " ").splitlines():
                 words = shlex.split(line, comments=True)
-                if "rnnlab" in words[:1] or words[:3] == ["python", "-m", "rnnlab"]:
-                    found.append((page.relative_to(ROOT).as_posix(), line.strip()))
-                elif words[:1] == ["torchrun"] and "rnnlab" in words:
+                launched = words[:1] == ["torchrun"] and "rnnlab" in words
+                if words[:1] == ["rnnlab"] or words[:3] == ["python", "-m", "rnnlab"] or launched:
                     found.append((page.relative_to(ROOT).as_posix(), line.strip()))
     return found
 

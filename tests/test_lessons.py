@@ -67,6 +67,11 @@ def test_the_course_is_in_order_and_each_lesson_ends_with_an_exercise():
     for lesson in stage.lessons():
         text = lesson.read_text()
         assert "## Exercise" in text, f"{lesson.name} ends without an exercise"
+        cells = stage.jupytext.read(lesson).cells
+        assert cells[0].cell_type == "markdown" and cells[0].source.startswith(
+            f"# {int(lesson.name[:2])}. "
+        )
+        assert all(cell.source.strip() for cell in cells), f"{lesson.name} has an empty cell"
         private = re.findall(r"^\s*(?:from|import) rnnlab\S*\._\w+|rnnlab\.\S*\._\w+", text, re.M)
         assert private == [], f"{lesson.name} uses private names: {private}"
 
@@ -83,7 +88,9 @@ def test_lesson_runs_and_its_claims_hold(lesson, work):
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_the_site_builds_strictly_and_every_lesson_page_shows_its_plots(work, tmp_path):
+def test_the_site_builds_strictly_and_every_lesson_page_shows_its_plots(
+    work, tmp_path, monkeypatch
+):
     """`mkdocs build --strict` of the staged pages, then the lesson pages in chromium."""
     if any(missing_data(lesson) for lesson in LESSONS):
         pytest.skip(f"a lesson's shared data is not in {SHARED_DATA}")
@@ -97,6 +104,7 @@ def test_the_site_builds_strictly_and_every_lesson_page_shows_its_plots(work, tm
         notebook = executed(lesson, work)
         stage.nbformat.write(notebook, docs / "lessons" / f"{lesson}.ipynb")
         plots[lesson] = len(images(notebook))
+    monkeypatch.chdir(ROOT)  # mkdocs.yml names docs/roles.py from the checkout
     config = load_config(str(ROOT / "mkdocs.yml"), docs_dir=str(docs), site_dir=str(site))
     assert config["strict"], "mkdocs.yml builds strictly: a warning is an error"
     build(config)  # raises on a broken link or a missing reference

@@ -9,7 +9,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # 2. Unrolling in time, and backpropagation through time
 #

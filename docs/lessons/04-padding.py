@@ -9,7 +9,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # 4. Padding: batches of sequences of different lengths
 #

@@ -9,7 +9,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # 7. Vanishing gradients: a product of Jacobians
 #

@@ -9,7 +9,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # 8. Gates: why the LSTM and the GRU remember
 #

@@ -9,7 +9,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # 10. Sentiment: reading a whole sequence to give one answer
 #
@@ -101,12 +100,14 @@ for word in ("movie", "film", "good", "bad", "not"):
 
 # %% [markdown]
 # These critics wrote "movie" more often when they panned one and "film" more often when they
-# praised it, so the word "movie" itself counts as evidence for a negative review, and "the
-# movie was good" can come out negative while "the film was good" comes out positive.
-# Negation is hard in another way: "not" is almost as common in positive sentences as in
-# negative ones, and the model must learn from a few hundred sentences that it flips a word
-# several steps later; "not bad" (a double negative) is rarer still. The probability is the
-# model's confidence, not a guarantee: it can be confidently wrong.
+# praised it, so to this model the word "movie" is itself evidence of a negative review;
+# compare the two sentences above that differ only in that word. And "good" is nearly neutral
+# here: it is about as common in negative sentences ("not good", "good actors, but ...") as in
+# positive ones, so "the movie was good" has little to go on but "movie". Negation is hard in
+# another way: "not" is also common on both sides, and the model must learn from a few hundred
+# sentences that it flips a word several steps later; "not bad" (a double negative) is rarer
+# still. The probability is the model's confidence, not a guarantee: it can be confidently
+# wrong.
 #
 # Which words moved the decision? Classify the sentence after each prefix:
 
@@ -129,10 +130,14 @@ plt.show()
 # ## Exercise
 #
 # Write three sentences of your own, positive and negative, and add them to `examples`. The
-# check: the classifier beats chance (50%) clearly on the held-out sentences, and its
-# probabilities sum to one.
+# check: the classifier beats chance (50%) clearly on the held-out sentences, its
+# probabilities sum to one, and (at the page's setting) "film" makes the same sentence more
+# positive than "movie".
 
 # %%
 assert report.accuracy > (0.6 if QUICK else 0.7)
 probabilities = model.predict_proba(list(examples))
 assert abs(float(probabilities.sum(dim=1).mean()) - 1.0) < 1e-5
+movie, film = model.predict_proba(["the movie was good", "the film was good"])[:, positive]
+print(f"p(positive): {movie:.2f} with 'movie', {film:.2f} with 'film'")
+assert QUICK or film > movie

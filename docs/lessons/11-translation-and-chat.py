@@ -9,7 +9,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # 11. Translation and chat: encoder, decoder, attention
 #
@@ -41,7 +40,7 @@ from rnnlab.tasks.translate.pairs import read_pairs, sentence_tokens
 
 QUICK = os.environ.get("RNNLAB_QUICK") == "1"  # the test suite's small setting
 
-settings = Seq2SeqSettings(budget=12 if QUICK else 45)
+settings = Seq2SeqSettings(budget=12 if QUICK else 40)
 pairs = read_pairs(SHARED_DATA / "eng-fra.txt", max_length=settings.max_length)
 split = PairSplit.of(pairs, settings)
 shutil.rmtree("runs/eng-fra", ignore_errors=True)

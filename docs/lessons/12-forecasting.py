@@ -9,7 +9,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # 12. Forecasting: a series in, the next steps out, with intervals
 #

@@ -9,7 +9,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # 13. Speech: audio in, text out, with CTC
 #

@@ -9,7 +9,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # 14. RNNs and transformers: what "sequential" costs, measured
 #
