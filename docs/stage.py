@@ -55,7 +55,11 @@ def execute(lesson: Path, work: Path, quick: bool = False) -> nbformat.NotebookN
         client = NotebookClient(
             notebook, km=kernel, timeout=TIMEOUT, resources={"metadata": {"path": str(work)}}
         )
-        client.execute(env=env)
+        try:
+            client.execute(env=env)
+        finally:  # a kernel given to the client is the caller's to stop
+            if kernel.has_kernel:
+                kernel.shutdown_kernel(now=True)
     return notebook
 
 
