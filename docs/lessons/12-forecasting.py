@@ -54,11 +54,12 @@ report = result.report
 print(report.format_table())
 
 # %% [markdown]
-# A network's own intervals are too sure of themselves on data it did not train on, so they
-# are widened on the validation part (split conformal prediction) until they hold 90% of its
-# forecasts. The coverage above is measured on the test part, after that calibration; compare
-# it with the 90% asked for: a calibration holds only as far as the test years behave like the
-# validation years before them.
+# A network's own intervals tend to be too sure of themselves on data it did not train on, so
+# at the end of training they are checked on the validation part and, where they hold less than
+# 90% of its forecasts, widened until they do (split conformal prediction; never narrowed).
+# The coverage column is measured on the test part, after that calibration, with the network's
+# own in brackets: compare it with the 90% asked for. A calibration holds only as far as the
+# test years behave like the validation years before them.
 #
 # The forecast of the 52 weeks after the end of the data:
 
