@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 LESSONS = DOCS / "lessons"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-#: longest a lesson may run, with its kernel's start; the lessons aim for 90 s at full size
+#: longest one cell of a lesson may run (the lessons aim for 90 s in all at full size)
 TIMEOUT = 300
 
 

@@ -91,9 +91,8 @@ def test_lesson_runs_and_its_claims_hold(lesson, work):
 def test_the_site_builds_strictly_and_every_lesson_page_shows_its_plots(
     work, tmp_path, monkeypatch
 ):
-    """`mkdocs build --strict` of the staged pages, then the lesson pages in chromium."""
-    if any(missing_data(lesson) for lesson in LESSONS):
-        pytest.skip(f"a lesson's shared data is not in {SHARED_DATA}")
+    """`mkdocs build --strict` of the staged pages, then the lesson pages in chromium. A lesson
+    whose shared data is missing goes in unexecuted, so the site is checked all the same."""
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
 
@@ -101,7 +100,10 @@ def test_the_site_builds_strictly_and_every_lesson_page_shows_its_plots(
     stage.stage(docs, work, quick=True, only=[], echo=lambda line: None)
     plots = {}
     for lesson in LESSONS:
-        notebook = executed(lesson, work)
+        if missing_data(lesson):
+            notebook = stage.jupytext.read(stage.LESSONS / f"{lesson}.py")
+        else:
+            notebook = executed(lesson, work)
         stage.nbformat.write(notebook, docs / "lessons" / f"{lesson}.ipynb")
         plots[lesson] = len(images(notebook))
     monkeypatch.chdir(ROOT)  # mkdocs.yml names docs/roles.py from the checkout
@@ -110,7 +112,11 @@ def test_the_site_builds_strictly_and_every_lesson_page_shows_its_plots(
     build(config)  # raises on a broken link or a missing reference
     for page in ("index.html", "reference/core/index.html", "guide/language-model/index.html"):
         assert (site / page).is_file()
-    assert "rnnlab.cells.LSTMCell" in (site / "reference" / "core" / "index.html").read_text()
+    reference = (site / "reference" / "core" / "index.html").read_text()
+    assert "rnnlab.cells.LSTMCell" in reference
+    assert ":class:`" not in reference and ":mod:`" not in reference  # docs/roles.py
+    executed_lessons = [lesson for lesson in LESSONS if not missing_data(lesson)]
+    assert all(plots[lesson] for lesson in executed_lessons), plots
 
     sync_api = pytest.importorskip("playwright.sync_api")
     from starlette.applications import Starlette
@@ -141,6 +147,5 @@ def test_the_site_builds_strictly_and_every_lesson_page_shows_its_plots(
                 "images => images.map(i => i.complete && i.naturalWidth > 0)",
             )
             assert len(shown) == plots[lesson] and all(shown), (lesson, shown, plots[lesson])
-        assert sum(plots.values()) >= len(LESSONS), "the course shows its plots"
         browser.close()
     assert errors == [], errors
