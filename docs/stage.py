@@ -81,7 +81,10 @@ def stage(
     echo=print,
 ) -> dict[str, float]:
     """Copy docs/ into ``out`` and execute the lessons (those named in ``only``, if given) into
-    it; return each lesson's seconds."""
+    it; return each lesson's seconds. ``out`` is replaced: it may not hold the sources."""
+    where = out.resolve()
+    if where.is_relative_to(DOCS) or DOCS.is_relative_to(where):
+        raise ValueError(f"{out} holds or is inside docs/: stage into another folder (build/docs)")
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(DOCS, out, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
@@ -105,7 +108,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="the test suite's small settings")
     parser.add_argument("--only", nargs="+", help="execute only these lessons (NN-name)")
     args = parser.parse_args()
-    stage(args.out, args.work or args.out.parent / "lessons", args.quick, args.only)
+    try:
+        stage(args.out, args.work or args.out.parent / "lessons", args.quick, args.only)
+    except ValueError as error:
+        print(f"stage.py: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

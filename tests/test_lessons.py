@@ -76,6 +76,14 @@ def test_the_course_is_in_order_and_each_lesson_ends_with_an_exercise():
         assert private == [], f"{lesson.name} uses private names: {private}"
 
 
+@pytest.mark.parametrize("out", [".", "docs", "docs/lessons/staged"])
+def test_staging_never_replaces_the_sources(out, tmp_path):
+    before = sorted(p.name for p in stage.LESSONS.iterdir())
+    with pytest.raises(ValueError, match="inside docs/"):
+        stage.stage(ROOT / out, tmp_path, only=[])
+    assert sorted(p.name for p in stage.LESSONS.iterdir()) == before
+
+
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_lesson_runs_and_its_claims_hold(lesson, work):
     if missing := missing_data(lesson):
