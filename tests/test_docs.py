@@ -41,9 +41,8 @@ def test_the_readme_is_the_first_screen_and_its_links_resolve():
 
 
 def test_the_readme_layer_example_runs():
-    (layers,) = blocks(README, "python")  # the drop-in layers, also shown on the site
-    namespace: dict = {}
-    exec(compile(layers, str(README), "exec"), namespace)
+    assert len(blocks(README, "python")) == 1  # the drop-in layers, also shown on the site
+    namespace = run_blocks(README)
     assert namespace["output"].shape == (3, 10, 128)
     assert bool((namespace["output"][1, 4:] == 0).all())
     assert namespace["h"].shape == (3, 64)

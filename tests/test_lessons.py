@@ -24,10 +24,9 @@ stage = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(stage)
 
 LESSONS = [path.stem for path in stage.lessons()]
-#: the shared data sets a lesson reads (it is skipped without them)
+#: the shared data sets each lesson reads, as its code names them (it is skipped without them)
 NEEDS = {
-    "10-sentiment": ["rt-polarity.pos", "rt-polarity.neg"],
-    "11-translation-and-chat": ["eng-fra.txt"],
+    path.stem: re.findall(r'SHARED_DATA / "([^"]+)"', path.read_text()) for path in stage.lessons()
 }
 #: the executed notebooks of this session, by lesson
 EXECUTED: dict = {}
@@ -62,6 +61,7 @@ def images(notebook) -> list[bytes]:
 
 def test_the_course_is_in_order_and_each_lesson_ends_with_an_exercise():
     assert sorted(LESSONS) == LESSONS and len(LESSONS) >= 12
+    assert NEEDS["10-sentiment"] == ["rt-polarity.pos", "rt-polarity.neg"]  # the data is seen
     numbers = [int(name[:2]) for name in LESSONS]
     assert numbers == list(range(1, len(LESSONS) + 1))
     for lesson in stage.lessons():
